@@ -1,0 +1,221 @@
+//! Typed actor references: the only way to reach an actor.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use super::cell::{ActorCell, CellControl};
+use super::path::ActorPath;
+use crate::ask::{Pending, PromiseRecipient};
+
+/// A typed, cheap-to-clone address of an actor that accepts messages of type `M`.
+///
+/// Sending never blocks and never fails: a message to an actor that has stopped goes to the
+/// system's dead letters. Equality and hashing follow the actor's identity, not its path: a new
+/// actor spawned under the same name is a different actor.
+///
+/// ```
+/// use reactant::prelude::*;
+/// use std::time::Duration;
+///
+/// struct Greet { whom: String, reply_to: ActorRef<String> }
+///
+/// let system = ActorSystem::new("docs")?;
+/// let greeter = system.spawn(
+///     Behaviors::receive_message(|Greet { whom, reply_to }| {
+///         reply_to.tell(format!("hello, {whom}"));
+///         Behaviors::same()
+///     }),
+///     "greeter",
+/// )?;
+/// assert_eq!(greeter.path().as_str(), "/user/greeter");
+/// let reply = greeter
+///     .ask(|reply_to| Greet { whom: "ann".into(), reply_to })
+///     .wait(Duration::from_secs(3))?;
+/// assert_eq!(reply, "hello, ann");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ActorRef<M: Send + 'static> {
+    inner: RefInner<M>,
+}
+
+pub(crate) enum RefInner<M: Send + 'static> {
+    /// An actor's own mailbox: the fast path.
+    Cell(Arc<ActorCell<M>>),
+    /// Anything else that accepts `M`: an adapter, a reply promise.
+    Other(Arc<dyn Recipient<M>>),
+}
+
+/// A receiver of messages that is not an actor's own mailbox: a message adapter, the reply
+/// side of an ask.
+pub(crate) trait Recipient<M>: Send + Sync + 'static {
+    fn tell(&self, msg: M);
+    fn path(&self) -> ActorPath;
+    /// The actor behind this recipient, if any (watching an adapter watches its actor).
+    fn actor(&self) -> Option<AnyActorRef>;
+}
+
+impl<M: Send + 'static> ActorRef<M> {
+    pub(crate) fn from_cell(cell: Arc<ActorCell<M>>) -> Self {
+        Self {
+            inner: RefInner::Cell(cell),
+        }
+    }
+
+    pub(crate) fn from_recipient(recipient: Arc<dyn Recipient<M>>) -> Self {
+        Self {
+            inner: RefInner::Other(recipient),
+        }
+    }
+
+    /// Sends a message without waiting. Messages from one sender to one actor arrive in the
+    /// order they were sent.
+    #[inline]
+    pub fn tell(&self, msg: M) {
+        match &self.inner {
+            RefInner::Cell(cell) => ActorCell::tell(cell, msg),
+            RefInner::Other(other) => other.tell(msg),
+        }
+    }
+
+    /// Sends a request built around a one-shot reply address and returns the pending reply.
+    /// Wait for it with [`Pending::wait`] from outside the actor system; inside an actor use
+    /// [`Context::ask`](crate::actor::Context::ask), which never blocks.
+    pub fn ask<R, F>(&self, make_request: F) -> Pending<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(ActorRef<R>) -> M,
+    {
+        let (reply_to, pending) = PromiseRecipient::pair(self.path());
+        self.tell(make_request(reply_to));
+        pending
+    }
+
+    /// The actor's path, e.g. `/user/orders/order-17`.
+    pub fn path(&self) -> ActorPath {
+        match &self.inner {
+            RefInner::Cell(cell) => cell.path(),
+            RefInner::Other(other) => other.path(),
+        }
+    }
+
+    /// This reference without its message type: for watching, comparing, and signals.
+    /// `None` for a reference that is not backed by an actor (the reply side of an ask).
+    pub fn to_any(&self) -> Option<AnyActorRef> {
+        match &self.inner {
+            RefInner::Cell(cell) => Some(AnyActorRef(cell.clone() as Arc<dyn CellControl>)),
+            RefInner::Other(other) => other.actor(),
+        }
+    }
+
+    /// True once the actor behind this reference has stopped (messages now go to dead letters).
+    pub fn is_terminated(&self) -> bool {
+        match &self.inner {
+            RefInner::Cell(cell) => cell.is_closed(),
+            RefInner::Other(other) => other.actor().is_some_and(|a| a.is_terminated()),
+        }
+    }
+
+    fn identity(&self) -> *const () {
+        match &self.inner {
+            RefInner::Cell(cell) => Arc::as_ptr(cell).cast(),
+            RefInner::Other(other) => Arc::as_ptr(other).cast(),
+        }
+    }
+}
+
+impl<M: Send + 'static> Clone for ActorRef<M> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: match &self.inner {
+                RefInner::Cell(cell) => RefInner::Cell(cell.clone()),
+                RefInner::Other(other) => RefInner::Other(other.clone()),
+            },
+        }
+    }
+}
+
+impl<M: Send + 'static> PartialEq for ActorRef<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.identity() == other.identity()
+    }
+}
+
+impl<M: Send + 'static> Eq for ActorRef<M> {}
+
+impl<M: Send + 'static> Hash for ActorRef<M> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.identity().hash(state);
+    }
+}
+
+impl<M: Send + 'static> PartialEq<AnyActorRef> for ActorRef<M> {
+    fn eq(&self, other: &AnyActorRef) -> bool {
+        self.to_any().is_some_and(|me| me == *other)
+    }
+}
+
+impl<M: Send + 'static> fmt::Debug for ActorRef<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ActorRef({})", self.path())
+    }
+}
+
+impl<M: Send + 'static> fmt::Display for ActorRef<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.path(), f)
+    }
+}
+
+/// An actor reference without its message type: what signals carry and what `watch` needs.
+/// Compares equal to the typed [`ActorRef`] of the same actor.
+#[derive(Clone)]
+pub struct AnyActorRef(pub(crate) Arc<dyn CellControl>);
+
+impl AnyActorRef {
+    /// The actor's path.
+    pub fn path(&self) -> ActorPath {
+        self.0.path()
+    }
+
+    /// True once the actor has stopped.
+    pub fn is_terminated(&self) -> bool {
+        self.0.is_terminated()
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.0.id()
+    }
+}
+
+impl PartialEq for AnyActorRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id() == other.0.id()
+    }
+}
+
+impl Eq for AnyActorRef {}
+
+impl Hash for AnyActorRef {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.id().hash(state);
+    }
+}
+
+impl<M: Send + 'static> PartialEq<ActorRef<M>> for AnyActorRef {
+    fn eq(&self, other: &ActorRef<M>) -> bool {
+        other == self
+    }
+}
+
+impl fmt::Debug for AnyActorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AnyActorRef({})", self.path())
+    }
+}
+
+impl fmt::Display for AnyActorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.path(), f)
+    }
+}

@@ -1,0 +1,267 @@
+//! Behaviors: what an actor does with its next message, as values (Akka Typed's functional
+//! style). A handler returns the behavior for the next message: `same()` to keep it, another
+//! behavior to change, `stopped()` to stop.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::context::Context;
+use super::object::Actor;
+use super::signal::Signal;
+use super::stash::StashBuffer;
+use crate::supervision::SupervisorStrategy;
+use crate::timers::Timers;
+
+pub(crate) type MessageHandler<M> = dyn Fn(&mut Context<M>, M) -> Behavior<M> + Send + Sync;
+pub(crate) type SignalHandler<M> = dyn Fn(&mut Context<M>, &Signal) -> Behavior<M> + Send + Sync;
+pub(crate) type SetupFn<M> = dyn Fn(&mut Context<M>) -> Behavior<M> + Send + Sync;
+pub(crate) type ActorFactory<M> = dyn Fn() -> Box<dyn Actor<Msg = M>> + Send + Sync;
+
+/// What an actor does with the messages of type `M` it receives. Build one with
+/// [`Behaviors`]; behaviors are values, and handlers return the behavior for the next message.
+///
+/// Functional behaviors (`receive`, `setup`, …) are immutable and cheap to clone, so a
+/// supervisor can restart an actor from its initial behavior. For mutable state in place,
+/// implement [`Actor`] instead.
+///
+/// ```
+/// use reactant::prelude::*;
+///
+/// enum Counter { Add(u64), Get(ActorRef<u64>) }
+///
+/// fn counter(total: u64) -> Behavior<Counter> {
+///     Behaviors::receive_message(move |msg| match msg {
+///         Counter::Add(n) => counter(total + n),
+///         Counter::Get(reply_to) => {
+///             reply_to.tell(total);
+///             Behaviors::same()
+///         }
+///     })
+/// }
+/// # drop(counter(0));
+/// ```
+#[must_use = "a behavior does nothing until an actor is spawned with it or a handler returns it"]
+pub struct Behavior<M: Send + 'static> {
+    pub(crate) kind: Kind<M>,
+}
+
+pub(crate) enum Kind<M: Send + 'static> {
+    Same,
+    Unhandled,
+    Stopped,
+    Empty,
+    Ignore,
+    Receive(Arc<Handlers<M>>),
+    Setup(Arc<SetupFn<M>>),
+    Supervise(Box<Behavior<M>>, SupervisorStrategy),
+    /// An object-style actor instance: runs once; restarting it needs a factory.
+    Actor(Box<dyn Actor<Msg = M>>),
+    /// Makes a fresh object-style actor at every (re)start.
+    ActorFactory(Arc<ActorFactory<M>>),
+}
+
+pub(crate) struct Handlers<M: Send + 'static> {
+    pub(crate) message: Option<Arc<MessageHandler<M>>>,
+    pub(crate) signal: Option<Arc<SignalHandler<M>>>,
+}
+
+impl<M: Send + 'static> Behavior<M> {
+    pub(crate) const fn from_kind(kind: Kind<M>) -> Self {
+        Self { kind }
+    }
+
+    /// Adds a signal handler (for `PostStop`, `PreRestart`, `Terminated`, `ChildFailed`).
+    /// On `setup` and `supervise` behaviors it applies to the behavior they produce.
+    pub fn receive_signal<F>(self, handler: F) -> Behavior<M>
+    where
+        F: Fn(&mut Context<M>, &Signal) -> Behavior<M> + Send + Sync + 'static,
+    {
+        self.with_signal_handler(Arc::new(handler))
+    }
+
+    fn with_signal_handler(self, handler: Arc<SignalHandler<M>>) -> Behavior<M> {
+        let kind = match self.kind {
+            Kind::Receive(handlers) => Kind::Receive(Arc::new(Handlers {
+                message: handlers.message.clone(),
+                signal: Some(handler),
+            })),
+            Kind::Empty => Kind::Receive(Arc::new(Handlers {
+                message: None,
+                signal: Some(handler),
+            })),
+            Kind::Ignore => Kind::Receive(Arc::new(Handlers {
+                message: Some(Arc::new(|_, _| Behaviors::same())),
+                signal: Some(handler),
+            })),
+            Kind::Setup(setup) => Kind::Setup(Arc::new(move |ctx| {
+                setup(ctx).with_signal_handler(handler.clone())
+            })),
+            Kind::Supervise(inner, strategy) => {
+                Kind::Supervise(Box::new(inner.with_signal_handler(handler)), strategy)
+            }
+            other => other,
+        };
+        Behavior { kind }
+    }
+
+    /// A copy for a restart, if this behavior can be started again from scratch.
+    pub(crate) fn try_clone(&self) -> Option<Behavior<M>> {
+        let kind = match &self.kind {
+            Kind::Same => Kind::Same,
+            Kind::Unhandled => Kind::Unhandled,
+            Kind::Stopped => Kind::Stopped,
+            Kind::Empty => Kind::Empty,
+            Kind::Ignore => Kind::Ignore,
+            Kind::Receive(handlers) => Kind::Receive(handlers.clone()),
+            Kind::Setup(setup) => Kind::Setup(setup.clone()),
+            Kind::Supervise(inner, strategy) => {
+                Kind::Supervise(Box::new(inner.try_clone()?), strategy.clone())
+            }
+            Kind::ActorFactory(factory) => Kind::ActorFactory(factory.clone()),
+            Kind::Actor(_) => return None,
+        };
+        Some(Behavior { kind })
+    }
+
+    /// Whether starting this behavior runs user code (setup, `pre_start`), so the actor must be
+    /// scheduled once right after spawning even before any message arrives.
+    pub(crate) fn needs_start(&self) -> bool {
+        !matches!(
+            self.kind,
+            Kind::Receive(_) | Kind::Empty | Kind::Ignore | Kind::Same | Kind::Unhandled
+        )
+    }
+}
+
+impl<M: Send + 'static> fmt::Debug for Behavior<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match &self.kind {
+            Kind::Same => "Same",
+            Kind::Unhandled => "Unhandled",
+            Kind::Stopped => "Stopped",
+            Kind::Empty => "Empty",
+            Kind::Ignore => "Ignore",
+            Kind::Receive(_) => "Receive",
+            Kind::Setup(_) => "Setup",
+            Kind::Supervise(..) => "Supervise",
+            Kind::Actor(_) | Kind::ActorFactory(_) => "Actor",
+        };
+        write!(f, "Behavior::{name}")
+    }
+}
+
+impl<A: Actor> From<A> for Behavior<A::Msg> {
+    fn from(actor: A) -> Self {
+        Behavior::from_kind(Kind::Actor(Box::new(actor)))
+    }
+}
+
+/// Constructors of [`Behavior`]s, as in Akka Typed's `Behaviors`.
+pub struct Behaviors;
+
+impl Behaviors {
+    /// Handles each message with access to the actor's [`Context`].
+    pub fn receive<M, F>(handler: F) -> Behavior<M>
+    where
+        M: Send + 'static,
+        F: Fn(&mut Context<M>, M) -> Behavior<M> + Send + Sync + 'static,
+    {
+        Behavior::from_kind(Kind::Receive(Arc::new(Handlers {
+            message: Some(Arc::new(handler)),
+            signal: None,
+        })))
+    }
+
+    /// Handles each message without the context.
+    pub fn receive_message<M, F>(handler: F) -> Behavior<M>
+    where
+        M: Send + 'static,
+        F: Fn(M) -> Behavior<M> + Send + Sync + 'static,
+    {
+        Self::receive(move |_, msg| handler(msg))
+    }
+
+    /// Runs `factory` when the actor starts (and again at each restart) to build its behavior:
+    /// the place to spawn children, start timers, or build state.
+    pub fn setup<M, F>(factory: F) -> Behavior<M>
+    where
+        M: Send + 'static,
+        F: Fn(&mut Context<M>) -> Behavior<M> + Send + Sync + 'static,
+    {
+        Behavior::from_kind(Kind::Setup(Arc::new(factory)))
+    }
+
+    /// Keeps the current behavior for the next message.
+    pub const fn same<M: Send + 'static>() -> Behavior<M> {
+        Behavior::from_kind(Kind::Same)
+    }
+
+    /// Stops the actor: its children stop first, then it receives `PostStop`.
+    pub const fn stopped<M: Send + 'static>() -> Behavior<M> {
+        Behavior::from_kind(Kind::Stopped)
+    }
+
+    /// Keeps the current behavior and reports the message as unhandled (to dead letters).
+    pub const fn unhandled<M: Send + 'static>() -> Behavior<M> {
+        Behavior::from_kind(Kind::Unhandled)
+    }
+
+    /// Treats every message as unhandled.
+    pub const fn empty<M: Send + 'static>() -> Behavior<M> {
+        Behavior::from_kind(Kind::Empty)
+    }
+
+    /// Drops every message silently.
+    pub const fn ignore<M: Send + 'static>() -> Behavior<M> {
+        Behavior::from_kind(Kind::Ignore)
+    }
+
+    /// An object-style actor made fresh by `factory` at every start and restart. Spawning an
+    /// actor value directly also works, but a value cannot be restarted from scratch.
+    pub fn actor<A, F>(factory: F) -> Behavior<A::Msg>
+    where
+        A: Actor,
+        F: Fn() -> A + Send + Sync + 'static,
+    {
+        Behavior::from_kind(Kind::ActorFactory(Arc::new(move || {
+            Box::new(factory()) as Box<dyn Actor<Msg = A::Msg>>
+        })))
+    }
+
+    /// Wraps a behavior with a supervisor; choose the strategy with
+    /// [`Supervise::on_failure`]. Without one, a failed actor stops.
+    pub fn supervise<M: Send + 'static>(behavior: Behavior<M>) -> Supervise<M> {
+        Supervise { behavior }
+    }
+
+    /// Gives the behavior factory the actor's [`Timers`].
+    pub fn with_timers<M, F>(factory: F) -> Behavior<M>
+    where
+        M: Send + 'static,
+        F: Fn(Timers<M>) -> Behavior<M> + Send + Sync + 'static,
+    {
+        Self::setup(move |ctx| factory(ctx.timers().clone()))
+    }
+
+    /// Gives the behavior factory a [`StashBuffer`] holding at most `capacity` messages.
+    pub fn with_stash<M, F>(capacity: usize, factory: F) -> Behavior<M>
+    where
+        M: Send + 'static,
+        F: Fn(StashBuffer<M>) -> Behavior<M> + Send + Sync + 'static,
+    {
+        Self::setup(move |ctx| factory(ctx.stash_buffer(capacity)))
+    }
+}
+
+/// A behavior waiting for its supervisor strategy; see [`Behaviors::supervise`].
+#[must_use = "call on_failure to get the supervised behavior"]
+pub struct Supervise<M: Send + 'static> {
+    behavior: Behavior<M>,
+}
+
+impl<M: Send + 'static> Supervise<M> {
+    /// What to do when the actor's handler panics.
+    pub fn on_failure(self, strategy: SupervisorStrategy) -> Behavior<M> {
+        Behavior::from_kind(Kind::Supervise(Box::new(self.behavior), strategy))
+    }
+}

@@ -1,0 +1,702 @@
+//! The actor cell: an actor's mailbox, its current behavior and the lifecycle that runs it.
+//!
+//! A worker runs a cell for one *turn*: system messages first, then at most `throughput` user
+//! messages, then the mailbox decides whether the actor goes idle or back to the end of the
+//! queue. Everything the actor owns (behavior, context, held messages) sits behind one mutex
+//! that only the worker holding the schedule ever takes, so it is never contended on the
+//! message path; it exists so that this invariant is enforced by the type system rather than
+//! by `unsafe`.
+//!
+//! Lifecycle: `New → Running → (AwaitingChildren → New | BackingOff → New)* → Terminating →
+//! Terminated`. Stopping stops the children first and waits for each to report back, then
+//! delivers `PostStop`, closes the mailbox (leftovers become dead letters) and tells the parent
+//! and the watchers.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use super::actor_ref::AnyActorRef;
+use super::behavior::{Behavior, Behaviors, Kind};
+use super::context::Context;
+use super::path::{ActorPath, anonymous_name};
+use super::signal::{ActorFailure, Signal};
+use super::system::SystemCore;
+use crate::dead_letters::DeadLetterReason;
+use crate::dispatch::mailbox::Mailbox;
+use crate::dispatch::{Dispatcher, Runnable};
+use crate::supervision::{Decision, SupervisionState, SupervisorStrategy, panic};
+use crate::timers::TimerKey;
+
+/// Untyped control messages: what the runtime tells an actor about its life.
+pub(crate) enum Control {
+    /// Start (or restart) the behavior held in the cell.
+    Start,
+    /// Stop: children first, then `PostStop`.
+    Stop,
+    /// Another actor watches this one.
+    Watch(AnyActorRef),
+    /// That actor (by id) no longer watches this one.
+    Unwatch(u64),
+    /// A watched actor (not a child) stopped.
+    Terminated(AnyActorRef),
+    /// A child stopped, because it failed if `failure` is set.
+    ChildTerminated {
+        child: AnyActorRef,
+        failure: Option<ActorFailure>,
+    },
+    /// The backoff before a restart is over.
+    BackoffElapsed,
+}
+
+/// A system message: processed before any user message.
+pub(crate) enum SystemMessage<M> {
+    Control(Control),
+    Timer {
+        key: TimerKey,
+        generation: u64,
+        message: M,
+    },
+}
+
+/// What the runtime needs of any actor, whatever its message type.
+pub(crate) trait CellControl: Send + Sync + 'static {
+    fn id(&self) -> u64;
+    fn path(&self) -> ActorPath;
+    fn is_terminated(&self) -> bool;
+    /// Delivers a control message; hands it back if the actor has terminated.
+    fn send_control(self: Arc<Self>, control: Control) -> Result<(), Control>;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// The behavior in the cell has not been started; a `Start` is queued.
+    New,
+    Running,
+    /// Restarting: waiting for the children to stop, then restarting after the delay.
+    AwaitingChildren(Option<Duration>),
+    /// Restarting after a delay; messages are held meanwhile.
+    BackingOff,
+    /// Stopping: waiting for the children to stop.
+    Terminating,
+    Terminated,
+}
+
+struct Supervised<M: Send + 'static> {
+    state: SupervisionState,
+    /// What a restart starts again from; `None` for an actor value, which cannot be restarted.
+    initial: Option<Behavior<M>>,
+}
+
+pub(crate) struct ActorState<M: Send + 'static> {
+    behavior: Behavior<M>,
+    phase: Phase,
+    /// The behavior has started (so it gets `PostStop` / `PreRestart`).
+    started: bool,
+    /// User messages taken out of the mailbox but not handled yet.
+    buffer: VecDeque<M>,
+    system_batch: Vec<SystemMessage<M>>,
+    ctx: Context<M>,
+    supervision: Option<Box<Supervised<M>>>,
+    failure: Option<ActorFailure>,
+}
+
+/// One actor.
+pub(crate) struct ActorCell<M: Send + 'static> {
+    mailbox: Mailbox<M, SystemMessage<M>>,
+    state: Mutex<ActorState<M>>,
+    id: u64,
+    name: Option<Arc<str>>,
+    parent: Arc<dyn CellControl>,
+    system: Arc<SystemCore>,
+    dispatcher: Arc<Dispatcher>,
+}
+
+impl<M: Send + 'static> ActorCell<M> {
+    /// Creates an actor and, if its behavior runs code at start, schedules that start.
+    pub(crate) fn create(
+        system: &Arc<SystemCore>,
+        parent: Arc<dyn CellControl>,
+        id: u64,
+        name: Option<Arc<str>>,
+        behavior: Behavior<M>,
+        dispatcher: Arc<Dispatcher>,
+    ) -> Arc<Self> {
+        let needs_start = behavior.needs_start();
+        let cell = Arc::new_cyclic(|weak| Self {
+            mailbox: Mailbox::new(),
+            state: Mutex::new(ActorState {
+                behavior,
+                phase: if needs_start {
+                    Phase::New
+                } else {
+                    Phase::Running
+                },
+                started: !needs_start,
+                buffer: VecDeque::new(),
+                system_batch: Vec::new(),
+                ctx: Context::new(weak.clone()),
+                supervision: None,
+                failure: None,
+            }),
+            id,
+            name,
+            parent,
+            system: system.clone(),
+            dispatcher,
+        });
+        if needs_start {
+            let _ = Self::send_system(&cell, SystemMessage::Control(Control::Start));
+        }
+        cell
+    }
+
+    pub(crate) fn system(&self) -> &Arc<SystemCore> {
+        &self.system
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.mailbox.is_closed()
+    }
+
+    pub(crate) fn path(&self) -> ActorPath {
+        let parent = self.parent.path();
+        match &self.name {
+            Some(name) => parent.child(name),
+            None => parent.child(&anonymous_name(self.id)),
+        }
+    }
+
+    /// Runs `f` on the actor's state from outside a turn (used for the guardian's children).
+    pub(crate) fn with_context<R>(&self, f: impl FnOnce(&mut Context<M>) -> R) -> R {
+        f(&mut self.state.lock().ctx)
+    }
+
+    /// Enqueues a user message; schedules the actor if it was idle.
+    #[inline]
+    pub(crate) fn tell(this: &Arc<Self>, msg: M) {
+        match this.mailbox.push_user(msg) {
+            Ok(true) => this.dispatcher.schedule(this.clone()),
+            Ok(false) => {}
+            Err(msg) => this.system.dead_letters().publish(
+                || this.path(),
+                msg,
+                DeadLetterReason::RecipientStopped,
+            ),
+        }
+    }
+
+    pub(crate) fn send_system(
+        this: &Arc<Self>,
+        msg: SystemMessage<M>,
+    ) -> Result<(), SystemMessage<M>> {
+        match this.mailbox.push_system(msg) {
+            Ok(true) => {
+                this.dispatcher.schedule(this.clone());
+                Ok(())
+            }
+            Ok(false) => Ok(()),
+            Err(msg) => Err(msg),
+        }
+    }
+
+    /// Called by the scheduler thread; false once the actor has terminated.
+    pub(crate) fn deliver_timer(this: &Arc<Self>, key: TimerKey, generation: u64, msg: M) -> bool {
+        let timer = SystemMessage::Timer {
+            key,
+            generation,
+            message: msg,
+        };
+        Self::send_system(this, timer).is_ok()
+    }
+
+    // ----- one turn -----
+
+    fn run_turn(self: &Arc<Self>, st: &mut ActorState<M>) -> bool {
+        let throughput = self.dispatcher.throughput();
+        self.process_system(st);
+        let mut handled = 0;
+        while handled < throughput {
+            match st.phase {
+                Phase::Running => {}
+                Phase::Terminated => return false,
+                Phase::Terminating => {
+                    self.drain_to_dead_letters();
+                    break;
+                }
+                Phase::New | Phase::AwaitingChildren(_) | Phase::BackingOff => {
+                    self.hold_messages(st);
+                    break;
+                }
+            }
+            if st.buffer.is_empty() {
+                let system_waiting = self.mailbox.take_user(&mut st.buffer, throughput - handled);
+                if system_waiting {
+                    self.process_system(st);
+                    continue;
+                }
+                if st.buffer.is_empty() {
+                    break;
+                }
+            }
+            let Some(msg) = st.buffer.pop_front() else {
+                break;
+            };
+            self.handle_message(st, msg);
+            handled += 1;
+        }
+        if st.phase == Phase::Terminated {
+            return false;
+        }
+        let held = st.phase == Phase::Running && !st.buffer.is_empty();
+        self.mailbox.finish_turn(held)
+    }
+
+    /// Handles the system messages queued now; later ones wait for the next turn, so a
+    /// restart loop cannot monopolise a worker.
+    fn process_system(self: &Arc<Self>, st: &mut ActorState<M>) {
+        let mut batch = std::mem::take(&mut st.system_batch);
+        self.mailbox.take_system(&mut batch);
+        for msg in batch.drain(..) {
+            if st.phase == Phase::Terminated {
+                self.after_close(msg);
+            } else {
+                self.handle_system(st, msg);
+            }
+        }
+        st.system_batch = batch;
+    }
+
+    fn handle_system(self: &Arc<Self>, st: &mut ActorState<M>, msg: SystemMessage<M>) {
+        match msg {
+            SystemMessage::Timer {
+                key,
+                generation,
+                message,
+            } => {
+                let live = st.phase == Phase::Running
+                    && st
+                        .ctx
+                        .live_timers()
+                        .is_some_and(|timers| timers.accept(&key, generation));
+                if live {
+                    self.handle_message(st, message);
+                }
+            }
+            SystemMessage::Control(control) => match control {
+                Control::Start => {
+                    if st.phase == Phase::New {
+                        let behavior = std::mem::replace(&mut st.behavior, Behaviors::empty());
+                        self.start_behavior(st, behavior);
+                    }
+                }
+                Control::Stop => self.begin_stop(st, None),
+                Control::Watch(watcher) => st.ctx.add_watcher(watcher),
+                Control::Unwatch(id) => st.ctx.remove_watcher(id),
+                Control::Terminated(who) => {
+                    if st.ctx.stop_watching(who.id()) && st.phase == Phase::Running {
+                        self.signal(st, Signal::Terminated(who));
+                    }
+                }
+                Control::ChildTerminated { child, failure } => {
+                    self.child_terminated(st, child, failure)
+                }
+                Control::BackoffElapsed => {
+                    if st.phase == Phase::BackingOff {
+                        self.restart_now(st);
+                    }
+                }
+            },
+        }
+    }
+
+    /// Handles one user (or timer) message with the current behavior.
+    #[inline]
+    fn handle_message(self: &Arc<Self>, st: &mut ActorState<M>, msg: M) {
+        let ActorState { behavior, ctx, .. } = st;
+        let outcome = panic::catch(|| match &mut behavior.kind {
+            Kind::Receive(handlers) => match &handlers.message {
+                Some(handler) => handler(ctx, msg),
+                None => Behaviors::unhandled(),
+            },
+            Kind::Actor(actor) => {
+                actor.handle(ctx, msg);
+                Behaviors::same()
+            }
+            Kind::Ignore => Behaviors::same(),
+            _ => Behaviors::unhandled(),
+        });
+        match outcome {
+            Ok(next) => self.become_next(st, next, true),
+            Err(failure) => self.handle_failure(st, failure),
+        }
+        if st.ctx.stop_requested {
+            st.ctx.stop_requested = false;
+            self.begin_stop(st, None);
+        }
+        if let Some(unstashed) = st.ctx.take_unstashed() {
+            prepend(&mut st.buffer, unstashed);
+        }
+    }
+
+    /// Applies the behavior a handler returned.
+    fn become_next(self: &Arc<Self>, st: &mut ActorState<M>, next: Behavior<M>, for_message: bool) {
+        match next.kind {
+            Kind::Same => {}
+            Kind::Unhandled => {
+                if for_message {
+                    self.system.dead_letters().publish_unhandled::<M>(|| self.path());
+                }
+            }
+            Kind::Stopped => self.begin_stop(st, None),
+            kind => self.start_behavior(st, Behavior::from_kind(kind)),
+        }
+    }
+
+    /// Unwraps `setup`, `supervise` and factories until a behavior that handles messages
+    /// remains, running user code along the way; any panic goes to the supervisor.
+    fn start_behavior(self: &Arc<Self>, st: &mut ActorState<M>, behavior: Behavior<M>) {
+        let mut behavior = behavior;
+        loop {
+            behavior = match behavior.kind {
+                Kind::Setup(setup) => match panic::catch(|| setup(&mut st.ctx)) {
+                    Ok(next) => next,
+                    Err(failure) => return self.handle_failure(st, failure),
+                },
+                Kind::Supervise(inner, strategy) => {
+                    st.supervision = Some(Box::new(Supervised {
+                        state: SupervisionState::new(strategy),
+                        initial: inner.try_clone(),
+                    }));
+                    *inner
+                }
+                Kind::ActorFactory(factory) => match panic::catch(|| factory()) {
+                    Ok(actor) => Behavior::from_kind(Kind::Actor(actor)),
+                    Err(failure) => return self.handle_failure(st, failure),
+                },
+                Kind::Actor(mut actor) => {
+                    let started = panic::catch(|| actor.pre_start(&mut st.ctx));
+                    st.behavior = Behavior::from_kind(Kind::Actor(actor));
+                    st.phase = Phase::Running;
+                    st.started = true;
+                    if let Err(failure) = started {
+                        self.handle_failure(st, failure);
+                    }
+                    return;
+                }
+                Kind::Stopped => {
+                    st.phase = Phase::Running;
+                    return self.begin_stop(st, None);
+                }
+                Kind::Same | Kind::Unhandled => {
+                    let failure = ActorFailure::new(
+                        "an actor cannot start with Behaviors::same() or Behaviors::unhandled(); \
+                         return a receive behavior from setup",
+                    );
+                    tracing::error!(actor = %self.path(), %failure, "invalid initial behavior");
+                    return self.begin_stop(st, Some(failure));
+                }
+                kind @ (Kind::Receive(_) | Kind::Empty | Kind::Ignore) => {
+                    st.behavior = Behavior::from_kind(kind);
+                    st.phase = Phase::Running;
+                    st.started = true;
+                    return;
+                }
+            };
+        }
+    }
+
+    fn handle_failure(self: &Arc<Self>, st: &mut ActorState<M>, failure: ActorFailure) {
+        let decision = st
+            .supervision
+            .as_mut()
+            .map_or(Decision::Stop, |s| s.state.decide(Instant::now()));
+        tracing::error!(actor = %self.path(), %failure, ?decision, "actor failed");
+        match decision {
+            Decision::Resume if st.phase == Phase::Running && st.started => {}
+            Decision::Resume | Decision::Stop => self.begin_stop(st, Some(failure)),
+            Decision::Restart => self.restart(st, None, failure),
+            Decision::RestartAfter(delay) => self.restart(st, Some(delay), failure),
+        }
+    }
+
+    fn restart(self: &Arc<Self>, st: &mut ActorState<M>, delay: Option<Duration>, failure: ActorFailure) {
+        let initial = st
+            .supervision
+            .as_ref()
+            .and_then(|s| s.initial.as_ref())
+            .and_then(Behavior::try_clone);
+        let Some(initial) = initial else {
+            tracing::error!(
+                actor = %self.path(),
+                "cannot restart an actor spawned from a value; spawn Behaviors::actor(factory) \
+                 (or wrap it in Behaviors::setup) to make it restartable; stopping it instead"
+            );
+            return self.begin_stop(st, Some(failure));
+        };
+        if st.started {
+            self.lifecycle_signal(st, Signal::PreRestart);
+        }
+        st.started = false;
+        st.ctx.cancel_timers();
+        // Stashed messages are kept for the new incarnation, oldest first.
+        let stashed = st.ctx.drain_stash();
+        prepend(&mut st.buffer, stashed);
+        st.behavior = initial;
+        if st.ctx.has_children() {
+            st.ctx.stop_all_children();
+            st.phase = Phase::AwaitingChildren(delay);
+        } else {
+            self.restart_when_children_stopped(st, delay);
+        }
+    }
+
+    fn restart_when_children_stopped(self: &Arc<Self>, st: &mut ActorState<M>, delay: Option<Duration>) {
+        match delay {
+            Some(delay) => {
+                st.phase = Phase::BackingOff;
+                let cell = Arc::downgrade(self);
+                self.system.scheduler().schedule_once(delay, move || {
+                    if let Some(cell) = cell.upgrade() {
+                        let _ = Self::send_system(
+                            &cell,
+                            SystemMessage::Control(Control::BackoffElapsed),
+                        );
+                    }
+                });
+            }
+            None => {
+                // Through the mailbox, so that a behavior failing at every start yields the
+                // worker between attempts.
+                st.phase = Phase::New;
+                let _ = Self::send_system(self, SystemMessage::Control(Control::Start));
+            }
+        }
+    }
+
+    fn restart_now(self: &Arc<Self>, st: &mut ActorState<M>) {
+        st.phase = Phase::New;
+        let behavior = std::mem::replace(&mut st.behavior, Behaviors::empty());
+        self.start_behavior(st, behavior);
+    }
+
+    /// While not running (starting, restarting, backing off): keep user messages, up to the
+    /// restart stash capacity; dead-letter the rest.
+    fn hold_messages(self: &Arc<Self>, st: &mut ActorState<M>) {
+        let capacity = st
+            .supervision
+            .as_ref()
+            .map_or(SupervisorStrategy::restart().stash_capacity(), |s| {
+                s.state.strategy().stash_capacity()
+            });
+        let room = capacity.saturating_sub(st.buffer.len());
+        self.mailbox.take_user(&mut st.buffer, room);
+        let mut overflow = VecDeque::new();
+        self.mailbox.take_user(&mut overflow, usize::MAX);
+        for msg in overflow {
+            self.system.dead_letters().publish(
+                || self.path(),
+                msg,
+                DeadLetterReason::RestartBufferFull,
+            );
+        }
+    }
+
+    fn drain_to_dead_letters(self: &Arc<Self>) {
+        let mut dropped = VecDeque::new();
+        self.mailbox.take_user(&mut dropped, usize::MAX);
+        for msg in dropped {
+            self.system.dead_letters().publish(
+                || self.path(),
+                msg,
+                DeadLetterReason::RecipientStopped,
+            );
+        }
+    }
+
+    /// Delivers a signal that may change the behavior (`Terminated`, `ChildFailed`).
+    fn signal(self: &Arc<Self>, st: &mut ActorState<M>, signal: Signal) {
+        let ActorState { behavior, ctx, .. } = st;
+        let outcome = panic::catch(|| match &mut behavior.kind {
+            Kind::Receive(handlers) => match &handlers.signal {
+                Some(handler) => handler(ctx, &signal),
+                None => Behaviors::same(),
+            },
+            Kind::Actor(actor) => {
+                actor.on_signal(ctx, &signal);
+                Behaviors::same()
+            }
+            _ => Behaviors::same(),
+        });
+        match outcome {
+            Ok(next) => self.become_next(st, next, false),
+            Err(failure) => self.handle_failure(st, failure),
+        }
+        if st.ctx.stop_requested {
+            st.ctx.stop_requested = false;
+            self.begin_stop(st, None);
+        }
+    }
+
+    /// Delivers `PreRestart` or `PostStop`: the behavior is ending, so what it returns is
+    /// ignored and a panic is only logged.
+    fn lifecycle_signal(self: &Arc<Self>, st: &mut ActorState<M>, signal: Signal) {
+        let ActorState { behavior, ctx, .. } = st;
+        let outcome = panic::catch(|| match &mut behavior.kind {
+            Kind::Receive(handlers) => {
+                if let Some(handler) = &handlers.signal {
+                    drop(handler(ctx, &signal));
+                }
+            }
+            Kind::Actor(actor) => match signal {
+                Signal::PostStop => actor.post_stop(ctx),
+                Signal::PreRestart => actor.pre_restart(ctx),
+                ref other => actor.on_signal(ctx, other),
+            },
+            _ => {}
+        });
+        if let Err(failure) = outcome {
+            tracing::error!(actor = %self.path(), %failure, ?signal, "actor failed in a lifecycle signal handler");
+        }
+    }
+
+    fn begin_stop(self: &Arc<Self>, st: &mut ActorState<M>, failure: Option<ActorFailure>) {
+        if matches!(st.phase, Phase::Terminating | Phase::Terminated) {
+            return;
+        }
+        if st.failure.is_none() {
+            st.failure = failure;
+        }
+        st.phase = Phase::Terminating;
+        st.ctx.terminating = true;
+        st.ctx.cancel_timers();
+        if st.ctx.has_children() {
+            st.ctx.stop_all_children();
+        } else {
+            self.finish_stop(st);
+        }
+    }
+
+    fn child_terminated(
+        self: &Arc<Self>,
+        st: &mut ActorState<M>,
+        child: AnyActorRef,
+        failure: Option<ActorFailure>,
+    ) {
+        let watched = st.ctx.remove_child(&child);
+        if watched && st.phase == Phase::Running {
+            let signal = match failure {
+                Some(failure) => Signal::ChildFailed(child, failure),
+                None => Signal::Terminated(child),
+            };
+            self.signal(st, signal);
+        }
+        if st.ctx.has_children() {
+            return;
+        }
+        match st.phase {
+            Phase::Terminating => self.finish_stop(st),
+            Phase::AwaitingChildren(delay) => self.restart_when_children_stopped(st, delay),
+            _ => {}
+        }
+    }
+
+    fn finish_stop(self: &Arc<Self>, st: &mut ActorState<M>) {
+        if st.started {
+            self.lifecycle_signal(st, Signal::PostStop);
+        }
+        st.phase = Phase::Terminated;
+        let leftovers = self.mailbox.close();
+        let dead_letters = self.system.dead_letters();
+        for msg in st
+            .buffer
+            .drain(..)
+            .chain(st.ctx.drain_stash())
+            .chain(leftovers.user)
+        {
+            dead_letters.publish(|| self.path(), msg, DeadLetterReason::RecipientStopped);
+        }
+        for msg in leftovers.system {
+            self.after_close(msg);
+        }
+        let me = AnyActorRef(self.clone());
+        let parent_id = self.parent.id();
+        for watcher in st.ctx.take_watchers() {
+            if watcher.id() != parent_id {
+                let _ = watcher.0.send_control(Control::Terminated(me.clone()));
+            }
+        }
+        let failure = st.failure.take();
+        let _ = self.parent.clone().send_control(Control::ChildTerminated {
+            child: me,
+            failure,
+        });
+        // Drop what the actor held now: its state, timers, and references to others.
+        st.behavior = Behaviors::empty();
+        st.supervision = None;
+        st.ctx.clear();
+    }
+
+    /// A system message that reached a terminated actor.
+    fn after_close(self: &Arc<Self>, msg: SystemMessage<M>) {
+        if let SystemMessage::Control(Control::Watch(watcher)) = msg {
+            let _ = watcher
+                .0
+                .send_control(Control::Terminated(AnyActorRef(self.clone())));
+        }
+    }
+}
+
+/// Puts `front` before what `buffer` holds, keeping both orders.
+fn prepend<M>(buffer: &mut VecDeque<M>, mut front: VecDeque<M>) {
+    if front.is_empty() {
+        return;
+    }
+    if buffer.is_empty() {
+        *buffer = front;
+    } else {
+        front.append(buffer);
+        *buffer = front;
+    }
+}
+
+impl<M: Send + 'static> Runnable for ActorCell<M> {
+    fn run(self: Arc<Self>) {
+        let more = {
+            let mut state = self.state.lock();
+            self.run_turn(&mut state)
+        };
+        if more {
+            let dispatcher = self.dispatcher.clone();
+            dispatcher.requeue(self);
+        }
+    }
+}
+
+impl<M: Send + 'static> CellControl for ActorCell<M> {
+    fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn path(&self) -> ActorPath {
+        ActorCell::path(self)
+    }
+
+    fn is_terminated(&self) -> bool {
+        self.mailbox.is_closed()
+    }
+
+    fn send_control(self: Arc<Self>, control: Control) -> Result<(), Control> {
+        match Self::send_system(&self, SystemMessage::Control(control)) {
+            Ok(()) => Ok(()),
+            Err(SystemMessage::Control(control)) => Err(control),
+            Err(SystemMessage::Timer { .. }) => Ok(()),
+        }
+    }
+}

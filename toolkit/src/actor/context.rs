@@ -1,0 +1,391 @@
+//! The actor's view of itself and the system while it handles a message: its own reference,
+//! children, watches, timers, stash, adapters and non-blocking asks.
+
+use std::collections::HashMap;
+use std::collections::VecDeque;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use super::actor_ref::{ActorRef, AnyActorRef, Recipient};
+use super::behavior::Behavior;
+use super::cell::{ActorCell, CellControl, Control};
+use super::path::{ActorPath, validate_name};
+use super::stash::StashBuffer;
+use super::system::Props;
+use crate::ask::AskCallback;
+use crate::error::{AskError, SpawnError, StopError};
+use crate::timers::Timers;
+
+/// Everything an actor can do besides handling its message. Handlers get `&mut Context<M>`.
+///
+/// ```
+/// use reactant::prelude::*;
+///
+/// enum Parent { Spawned(ActorRef<String>) }
+///
+/// let behavior: Behavior<Parent> = Behaviors::setup(|ctx| {
+///     let child = ctx
+///         .spawn(Behaviors::receive_message(|_: String| Behaviors::same()), "child")
+///         .expect("a fresh actor has no child of that name");
+///     ctx.watch(&child);
+///     Behaviors::receive(|_ctx, Parent::Spawned(_)| Behaviors::same())
+/// });
+/// # drop(behavior);
+/// ```
+pub struct Context<M: Send + 'static> {
+    cell: Weak<ActorCell<M>>,
+    extras: Option<Box<Extras<M>>>,
+    pub(crate) stop_requested: bool,
+    pub(crate) terminating: bool,
+}
+
+/// What most actors never use, kept out of line so an idle actor stays small.
+#[derive(Default)]
+struct Extras<M: Send + 'static> {
+    children: HashMap<u64, AnyActorRef>,
+    child_names: HashMap<Arc<str>, u64>,
+    watching: HashMap<u64, AnyActorRef>,
+    watchers: Vec<AnyActorRef>,
+    timers: Option<Timers<M>>,
+    stash: Option<StashBuffer<M>>,
+}
+
+impl<M: Send + 'static> Context<M> {
+    pub(crate) fn new(cell: Weak<ActorCell<M>>) -> Self {
+        Self {
+            cell,
+            extras: None,
+            stop_requested: false,
+            terminating: false,
+        }
+    }
+
+    fn cell(&self) -> Arc<ActorCell<M>> {
+        // A context is only reachable from inside its actor's turn, while the worker running
+        // that turn holds the cell: the upgrade cannot fail.
+        self.cell
+            .upgrade()
+            .expect("a context is used only while its actor runs")
+    }
+
+    fn extras(&mut self) -> &mut Extras<M> {
+        self.extras.get_or_insert_with(|| {
+            Box::new(Extras {
+                children: HashMap::new(),
+                child_names: HashMap::new(),
+                watching: HashMap::new(),
+                watchers: Vec::new(),
+                timers: None,
+                stash: None,
+            })
+        })
+    }
+
+    /// This actor's own reference.
+    pub fn self_ref(&self) -> ActorRef<M> {
+        ActorRef::from_cell(self.cell())
+    }
+
+    /// This actor's path.
+    pub fn path(&self) -> ActorPath {
+        self.cell().path()
+    }
+
+    /// Spawns a named child. Children stop before their parent.
+    pub fn spawn<N: Send + 'static>(
+        &mut self,
+        behavior: impl Into<Behavior<N>>,
+        name: &str,
+    ) -> Result<ActorRef<N>, SpawnError> {
+        self.spawn_child(behavior.into(), Some(name), &Props::default())
+    }
+
+    /// Spawns a child with a generated `$`-name.
+    pub fn spawn_anonymous<N: Send + 'static>(
+        &mut self,
+        behavior: impl Into<Behavior<N>>,
+    ) -> Result<ActorRef<N>, SpawnError> {
+        self.spawn_child(behavior.into(), None, &Props::default())
+    }
+
+    /// Spawns a child with [`Props`] (e.g. on another dispatcher); `name: None` for an anonymous
+    /// child.
+    pub fn spawn_with<N: Send + 'static>(
+        &mut self,
+        behavior: impl Into<Behavior<N>>,
+        name: Option<&str>,
+        props: &Props,
+    ) -> Result<ActorRef<N>, SpawnError> {
+        self.spawn_child(behavior.into(), name, props)
+    }
+
+    pub(crate) fn spawn_child<N: Send + 'static>(
+        &mut self,
+        behavior: Behavior<N>,
+        name: Option<&str>,
+        props: &Props,
+    ) -> Result<ActorRef<N>, SpawnError> {
+        let me = self.cell();
+        if self.terminating {
+            return Err(SpawnError::ParentStopping { parent: me.path() });
+        }
+        let core = me.system();
+        let dispatcher = core.dispatcher(props.dispatcher_name())?;
+        let name: Option<Arc<str>> = match name {
+            Some(name) => {
+                validate_name(name).map_err(|reason| SpawnError::InvalidName {
+                    name: name.to_owned(),
+                    reason,
+                })?;
+                if self.extras().child_names.contains_key(name) {
+                    return Err(SpawnError::NameTaken {
+                        name: name.to_owned(),
+                        parent: me.path(),
+                    });
+                }
+                Some(Arc::from(name))
+            }
+            None => None,
+        };
+        let id = core.next_actor_id();
+        let parent: Arc<dyn CellControl> = me.clone();
+        let cell = ActorCell::create(core, parent, id, name.clone(), behavior, dispatcher);
+        let extras = self.extras();
+        extras.children.insert(id, AnyActorRef(cell.clone()));
+        if let Some(name) = name {
+            extras.child_names.insert(name, id);
+        }
+        Ok(ActorRef::from_cell(cell))
+    }
+
+    /// The live children of this actor.
+    pub fn children(&self) -> Vec<AnyActorRef> {
+        self.extras
+            .as_ref()
+            .map(|e| e.children.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The live child with this name, if any.
+    pub fn child(&self, name: &str) -> Option<AnyActorRef> {
+        let extras = self.extras.as_ref()?;
+        let id = extras.child_names.get(name)?;
+        extras.children.get(id).cloned()
+    }
+
+    /// Stops a child (its own children first). Only children can be stopped this way; an actor
+    /// stops itself by returning `Behaviors::stopped()` or calling [`stop_self`](Self::stop_self).
+    pub fn stop<N: Send + 'static>(&mut self, child: &ActorRef<N>) -> Result<(), StopError> {
+        let target = child.to_any();
+        let is_child = target.as_ref().is_some_and(|target| {
+            self.extras
+                .as_ref()
+                .is_some_and(|e| e.children.contains_key(&target.id()))
+        });
+        match target {
+            Some(target) if is_child => {
+                let _ = target.0.send_control(Control::Stop);
+                Ok(())
+            }
+            _ => Err(StopError::NotAChild(child.path())),
+        }
+    }
+
+    /// Stops this actor once the current handler returns (for object-style actors; functional
+    /// behaviors return `Behaviors::stopped()`).
+    pub fn stop_self(&mut self) {
+        self.stop_requested = true;
+    }
+
+    /// Watches another actor: when it stops, this actor receives `Signal::Terminated` (or
+    /// `Signal::ChildFailed` for a child that failed). Watching a stopped actor signals at once.
+    pub fn watch<N: Send + 'static>(&mut self, target: &ActorRef<N>) {
+        let Some(target) = target.to_any() else {
+            return;
+        };
+        let me = self.cell();
+        if target.id() == me.id() {
+            return;
+        }
+        self.extras().watching.insert(target.id(), target.clone());
+        let watcher = AnyActorRef(me.clone());
+        if target.0.clone().send_control(Control::Watch(watcher)).is_err() {
+            // Already stopped: the signal comes as if it had just happened.
+            let _ = (me as Arc<dyn CellControl>).send_control(Control::Terminated(target));
+        }
+    }
+
+    /// Stops watching; no `Terminated` for that actor will be delivered after this.
+    pub fn unwatch<N: Send + 'static>(&mut self, target: &ActorRef<N>) {
+        let Some(target) = target.to_any() else {
+            return;
+        };
+        let me = self.cell();
+        if let Some(extras) = self.extras.as_mut() {
+            if extras.watching.remove(&target.id()).is_some() {
+                let _ = target.0.send_control(Control::Unwatch(me.id()));
+            }
+        }
+    }
+
+    /// A reference that accepts `N` and delivers `adapt(n)` to this actor: how an actor takes
+    /// replies or events of another protocol. `adapt` runs on the sender's thread.
+    pub fn message_adapter<N, F>(&self, adapt: F) -> ActorRef<N>
+    where
+        N: Send + 'static,
+        F: Fn(N) -> M + Send + Sync + 'static,
+    {
+        ActorRef::from_recipient(Arc::new(MessageAdapter {
+            target: self.self_ref(),
+            adapt,
+        }))
+    }
+
+    /// Asks `target` without blocking: the reply, or the timeout, arrives as this actor's own
+    /// message `map_result(outcome)`. Exactly one such message arrives per ask.
+    pub fn ask<Req, Res, F, G>(
+        &mut self,
+        target: &ActorRef<Req>,
+        make_request: F,
+        timeout: Duration,
+        map_result: G,
+    ) where
+        Req: Send + 'static,
+        Res: Send + 'static,
+        F: FnOnce(ActorRef<Res>) -> Req,
+        G: FnOnce(Result<Res, AskError>) -> M + Send + 'static,
+    {
+        let me = self.cell();
+        let reply_to = AskCallback::start(
+            ActorRef::from_cell(me.clone()),
+            target.path(),
+            timeout,
+            me.system().scheduler(),
+            Box::new(map_result),
+        );
+        target.tell(make_request(reply_to));
+    }
+
+    /// This actor's timers.
+    pub fn timers(&mut self) -> &Timers<M> {
+        let cell = self.cell.clone();
+        let scheduler = self.cell().system().scheduler();
+        self.extras()
+            .timers
+            .get_or_insert_with(|| Timers::new(cell, scheduler))
+    }
+
+    /// This actor's stash, created with `capacity` on first use (later calls return the same
+    /// stash, whatever capacity they name).
+    pub fn stash_buffer(&mut self, capacity: usize) -> StashBuffer<M> {
+        self.extras()
+            .stash
+            .get_or_insert_with(|| StashBuffer::new(capacity))
+            .clone()
+    }
+
+    // ----- used by the cell -----
+
+    pub(crate) fn live_timers(&self) -> Option<&Timers<M>> {
+        self.extras.as_ref()?.timers.as_ref()
+    }
+
+    pub(crate) fn cancel_timers(&self) {
+        if let Some(timers) = self.live_timers() {
+            timers.cancel_all();
+        }
+    }
+
+    /// Messages released by `unstash_all` in the handler that just returned.
+    #[inline]
+    pub(crate) fn take_unstashed(&self) -> Option<VecDeque<M>> {
+        self.extras.as_ref()?.stash.as_ref()?.take_unstashed()
+    }
+
+    pub(crate) fn drain_stash(&self) -> VecDeque<M> {
+        self.extras
+            .as_ref()
+            .and_then(|e| e.stash.as_ref())
+            .map(StashBuffer::drain)
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn has_children(&self) -> bool {
+        self.extras.as_ref().is_some_and(|e| !e.children.is_empty())
+    }
+
+    pub(crate) fn stop_all_children(&self) {
+        if let Some(extras) = self.extras.as_ref() {
+            for child in extras.children.values() {
+                let _ = child.0.clone().send_control(Control::Stop);
+            }
+        }
+    }
+
+    /// Forgets a terminated child; true if this actor was watching it.
+    pub(crate) fn remove_child(&mut self, child: &AnyActorRef) -> bool {
+        let Some(extras) = self.extras.as_mut() else {
+            return false;
+        };
+        extras.children.remove(&child.id());
+        extras.child_names.retain(|_, id| *id != child.id());
+        extras.watching.remove(&child.id()).is_some()
+    }
+
+    /// Forgets a watched actor that terminated; true if it was still watched.
+    pub(crate) fn stop_watching(&mut self, id: u64) -> bool {
+        self.extras
+            .as_mut()
+            .is_some_and(|e| e.watching.remove(&id).is_some())
+    }
+
+    pub(crate) fn add_watcher(&mut self, watcher: AnyActorRef) {
+        let watchers = &mut self.extras().watchers;
+        if !watchers.contains(&watcher) {
+            watchers.push(watcher);
+        }
+    }
+
+    pub(crate) fn remove_watcher(&mut self, id: u64) {
+        if let Some(extras) = self.extras.as_mut() {
+            extras.watchers.retain(|w| w.id() != id);
+        }
+    }
+
+    pub(crate) fn take_watchers(&mut self) -> Vec<AnyActorRef> {
+        self.extras
+            .as_mut()
+            .map(|e| std::mem::take(&mut e.watchers))
+            .unwrap_or_default()
+    }
+
+    /// Drops everything the actor held (timers, stash, children's refs): it has terminated.
+    pub(crate) fn clear(&mut self) {
+        self.extras = None;
+    }
+}
+
+/// Delivers another protocol's messages to an actor, converted.
+struct MessageAdapter<M: Send + 'static, F> {
+    target: ActorRef<M>,
+    adapt: F,
+}
+
+impl<N, M, F> Recipient<N> for MessageAdapter<M, F>
+where
+    N: Send + 'static,
+    M: Send + 'static,
+    F: Fn(N) -> M + Send + Sync + 'static,
+{
+    fn tell(&self, msg: N) {
+        self.target.tell((self.adapt)(msg));
+    }
+
+    fn path(&self) -> ActorPath {
+        self.target.path().child("$adapter")
+    }
+
+    fn actor(&self) -> Option<AnyActorRef> {
+        self.target.to_any()
+    }
+}

@@ -1,0 +1,22 @@
+//! Typed actors: references, behaviors, the context a handler sees, signals, and the system
+//! that runs them.
+
+mod actor_ref;
+mod behavior;
+pub(crate) mod cell;
+mod context;
+mod object;
+mod path;
+mod signal;
+mod stash;
+mod system;
+
+pub use actor_ref::{ActorRef, AnyActorRef};
+pub(crate) use actor_ref::Recipient;
+pub use behavior::{Behavior, Behaviors, Supervise};
+pub use context::Context;
+pub use object::Actor;
+pub use path::ActorPath;
+pub use signal::{ActorFailure, Signal};
+pub use stash::StashBuffer;
+pub use system::{ActorSystem, ActorSystemBuilder, Props};

@@ -1,0 +1,428 @@
+//! The actor system: its dispatchers, scheduler, dead letters, and the `/user` guardian under
+//! which every top-level actor runs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::actor_ref::ActorRef;
+use super::behavior::{Behavior, Behaviors};
+use super::cell::{ActorCell, CellControl, Control};
+use super::path::{ActorPath, validate_name};
+use crate::dead_letters::DeadLetters;
+use crate::dispatch::{Dispatcher, on_dispatcher_thread};
+use crate::error::{BuildError, SpawnError};
+use crate::supervision::panic;
+use crate::timers::{Scheduler, SchedulerHandle};
+
+const DEFAULT_DISPATCHER: &str = "default";
+const DEFAULT_THROUGHPUT: usize = 64;
+const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Options for spawning an actor beyond its behavior and name.
+///
+/// ```
+/// use reactant::prelude::*;
+///
+/// let system = ActorSystem::builder().name("docs").dispatcher("blocking-io", 2).build()?;
+/// let io = system.spawn_with(
+///     Behaviors::receive_message(|_path: String| Behaviors::same()),
+///     Some("file-reader"),
+///     &Props::new().with_dispatcher("blocking-io"),
+/// )?;
+/// # drop(io);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Props {
+    dispatcher: Option<String>,
+}
+
+impl Props {
+    /// Default options: the default dispatcher.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs the actor on the named dispatcher (a bulkhead configured on the builder).
+    pub fn with_dispatcher(mut self, name: impl Into<String>) -> Self {
+        self.dispatcher = Some(name.into());
+        self
+    }
+
+    pub(crate) fn dispatcher_name(&self) -> Option<&str> {
+        self.dispatcher.as_deref()
+    }
+}
+
+/// What actors share: dispatchers, the scheduler, dead letters, id allocation.
+pub(crate) struct SystemCore {
+    name: String,
+    default_dispatcher: Arc<Dispatcher>,
+    dispatchers: HashMap<String, Arc<Dispatcher>>,
+    scheduler: Scheduler,
+    dead_letters: DeadLetters,
+    next_id: AtomicU64,
+    terminated: Mutex<bool>,
+    on_terminated: Condvar,
+}
+
+impl SystemCore {
+    pub(crate) fn dispatcher(&self, name: Option<&str>) -> Result<Arc<Dispatcher>, SpawnError> {
+        match name {
+            None => Ok(self.default_dispatcher.clone()),
+            Some(name) => self
+                .dispatchers
+                .get(name)
+                .cloned()
+                .ok_or_else(|| SpawnError::UnknownDispatcher(name.to_owned())),
+        }
+    }
+
+    pub(crate) fn next_actor_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn scheduler(&self) -> SchedulerHandle {
+        self.scheduler.handle()
+    }
+
+    pub(crate) fn dead_letters(&self) -> &DeadLetters {
+        &self.dead_letters
+    }
+
+    fn mark_terminated(&self) {
+        *self.terminated.lock() = true;
+        self.on_terminated.notify_all();
+    }
+
+    fn wait_terminated(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut terminated = self.terminated.lock();
+        while !*terminated {
+            if self
+                .on_terminated
+                .wait_until(&mut terminated, deadline)
+                .timed_out()
+            {
+                return *terminated;
+            }
+        }
+        true
+    }
+
+    fn stop_threads(&self) {
+        self.scheduler.stop_and_join();
+        for dispatcher in self.dispatchers.values() {
+            dispatcher.stop_and_join();
+        }
+    }
+}
+
+/// The parent of the `/user` guardian: it learns when the guardian (and so every actor) stopped.
+struct Root {
+    core: std::sync::Weak<SystemCore>,
+}
+
+impl CellControl for Root {
+    fn id(&self) -> u64 {
+        u64::MAX
+    }
+
+    fn path(&self) -> ActorPath {
+        ActorPath::new("")
+    }
+
+    fn is_terminated(&self) -> bool {
+        self.core.upgrade().is_none_or(|core| *core.terminated.lock())
+    }
+
+    fn send_control(self: Arc<Self>, control: Control) -> Result<(), Control> {
+        if let Control::ChildTerminated { .. } = control {
+            if let Some(core) = self.core.upgrade() {
+                core.mark_terminated();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The guardian's message type: it has none.
+pub(crate) enum GuardianMsg {}
+
+/// A running actor system: a pool of threads, and the actors running on them.
+///
+/// Dropping the system shuts it down: every actor stops (children before parents, each with
+/// `PostStop`) and every thread it started is joined.
+///
+/// ```
+/// use reactant::prelude::*;
+///
+/// let system = ActorSystem::builder().name("shop").threads(2).build()?;
+/// let logger = system.spawn(
+///     Behaviors::receive_message(|line: String| {
+///         println!("{line}");
+///         Behaviors::same()
+///     }),
+///     "logger",
+/// )?;
+/// logger.tell("hello".to_owned());
+/// system.shutdown();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ActorSystem {
+    core: Arc<SystemCore>,
+    guardian: Arc<ActorCell<GuardianMsg>>,
+    shut_down: AtomicBool,
+    shutdown_timeout: Duration,
+}
+
+impl ActorSystem {
+    /// Starts a system with default settings: one worker per core.
+    pub fn new(name: &str) -> Result<Self, BuildError> {
+        Self::builder().name(name).build()
+    }
+
+    /// Configures a system.
+    pub fn builder() -> ActorSystemBuilder {
+        ActorSystemBuilder::default()
+    }
+
+    /// The system's name.
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// Spawns a top-level actor at `/user/{name}`.
+    pub fn spawn<M: Send + 'static>(
+        &self,
+        behavior: impl Into<Behavior<M>>,
+        name: &str,
+    ) -> Result<ActorRef<M>, SpawnError> {
+        self.spawn_with(behavior, Some(name), &Props::default())
+    }
+
+    /// Spawns a top-level actor with a generated `$`-name.
+    pub fn spawn_anonymous<M: Send + 'static>(
+        &self,
+        behavior: impl Into<Behavior<M>>,
+    ) -> Result<ActorRef<M>, SpawnError> {
+        self.spawn_with(behavior, None, &Props::default())
+    }
+
+    /// Spawns a top-level actor with [`Props`]; `name: None` for an anonymous one.
+    pub fn spawn_with<M: Send + 'static>(
+        &self,
+        behavior: impl Into<Behavior<M>>,
+        name: Option<&str>,
+        props: &Props,
+    ) -> Result<ActorRef<M>, SpawnError> {
+        if self.shut_down.load(Ordering::Acquire) {
+            return Err(SpawnError::SystemTerminated);
+        }
+        let behavior = behavior.into();
+        self.guardian
+            .with_context(|ctx| ctx.spawn_child(behavior, name, props))
+            .map_err(|error| match error {
+                SpawnError::ParentStopping { .. } => SpawnError::SystemTerminated,
+                other => other,
+            })
+    }
+
+    /// The system's dead letters: a count, and a subscription.
+    pub fn dead_letters(&self) -> &DeadLetters {
+        self.core.dead_letters()
+    }
+
+    /// Worker threads alive across all dispatchers (a panic in an actor never ends one).
+    pub fn live_worker_threads(&self) -> usize {
+        self.core
+            .dispatchers
+            .values()
+            .map(|d| d.live_threads())
+            .sum()
+    }
+
+    /// True once every actor has stopped.
+    pub fn is_terminated(&self) -> bool {
+        *self.core.terminated.lock()
+    }
+
+    /// Stops every actor (children before parents, each receiving `PostStop`), then joins every
+    /// thread the system started. Idempotent.
+    ///
+    /// Actors still running user code after the shutdown timeout (30 s by default) are left
+    /// behind with an error in the log. Called from inside an actor, it starts the shutdown but
+    /// cannot wait for it: the system finishes when its owner drops it.
+    pub fn shutdown(&self) {
+        let first = !self.shut_down.swap(true, Ordering::AcqRel);
+        if first {
+            let _ = (self.guardian.clone() as Arc<dyn CellControl>).send_control(Control::Stop);
+        }
+        if on_dispatcher_thread() {
+            return;
+        }
+        if !self.core.wait_terminated(self.shutdown_timeout) {
+            tracing::error!(
+                system = %self.core.name,
+                timeout = ?self.shutdown_timeout,
+                "actors were still running at the end of the shutdown timeout; a handler may be \
+                 blocked or looping"
+            );
+        }
+        self.core.stop_threads();
+    }
+}
+
+impl Drop for ActorSystem {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl std::fmt::Debug for ActorSystem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActorSystem")
+            .field("name", &self.core.name)
+            .field("terminated", &self.is_terminated())
+            .finish()
+    }
+}
+
+/// Builds an [`ActorSystem`]: its name, threads, fairness, and extra named dispatchers.
+#[derive(Debug, Clone)]
+pub struct ActorSystemBuilder {
+    name: String,
+    threads: Option<usize>,
+    throughput: usize,
+    dispatchers: Vec<(String, usize)>,
+    shutdown_timeout: Duration,
+}
+
+impl Default for ActorSystemBuilder {
+    fn default() -> Self {
+        Self {
+            name: "reactant".to_owned(),
+            threads: None,
+            throughput: DEFAULT_THROUGHPUT,
+            dispatchers: Vec::new(),
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
+}
+
+impl ActorSystemBuilder {
+    /// The system's name, used in thread names and logs.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Worker threads of the default dispatcher (default: the number of cores).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads);
+        self
+    }
+
+    /// At most this many user messages per actor per turn before it yields its worker
+    /// (default 64).
+    pub fn throughput(mut self, messages: usize) -> Self {
+        self.throughput = messages;
+        self
+    }
+
+    /// Adds a named dispatcher with its own threads: a bulkhead, e.g. for blocking I/O.
+    pub fn dispatcher(mut self, name: impl Into<String>, threads: usize) -> Self {
+        self.dispatchers.push((name.into(), threads));
+        self
+    }
+
+    /// How long `shutdown` waits for actors to stop (default 30 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Starts the system.
+    pub fn build(self) -> Result<ActorSystem, BuildError> {
+        validate_name(&self.name).map_err(|reason| BuildError::InvalidName {
+            name: self.name.clone(),
+            reason,
+        })?;
+        if self.throughput == 0 {
+            return Err(BuildError::ZeroThroughput);
+        }
+        let default_threads = self
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let mut wanted = vec![(DEFAULT_DISPATCHER.to_owned(), default_threads)];
+        wanted.extend(self.dispatchers.iter().cloned());
+        for (index, (name, threads)) in wanted.iter().enumerate() {
+            if *threads == 0 {
+                return Err(BuildError::ZeroThreads {
+                    dispatcher: name.clone(),
+                });
+            }
+            if wanted[..index].iter().any(|(other, _)| other == name) {
+                return Err(BuildError::DuplicateDispatcher(name.clone()));
+            }
+        }
+        panic::install_hook();
+
+        let mut dispatchers = HashMap::new();
+        let stop_started = |dispatchers: &HashMap<String, Arc<Dispatcher>>| {
+            for dispatcher in dispatchers.values() {
+                dispatcher.stop_and_join();
+            }
+        };
+        for (name, threads) in &wanted {
+            match Dispatcher::start(&self.name, name, *threads, self.throughput) {
+                Ok(dispatcher) => {
+                    dispatchers.insert(name.clone(), dispatcher);
+                }
+                Err(error) => {
+                    stop_started(&dispatchers);
+                    return Err(error.into());
+                }
+            }
+        }
+        let scheduler = match Scheduler::start(&self.name) {
+            Ok(scheduler) => scheduler,
+            Err(error) => {
+                stop_started(&dispatchers);
+                return Err(error.into());
+            }
+        };
+        let default_dispatcher = dispatchers[DEFAULT_DISPATCHER].clone();
+        let core = Arc::new(SystemCore {
+            name: self.name,
+            default_dispatcher: default_dispatcher.clone(),
+            dispatchers,
+            scheduler,
+            dead_letters: DeadLetters::default(),
+            next_id: AtomicU64::new(1),
+            terminated: Mutex::new(false),
+            on_terminated: Condvar::new(),
+        });
+        let root: Arc<dyn CellControl> = Arc::new(Root {
+            core: Arc::downgrade(&core),
+        });
+        let guardian = ActorCell::create(
+            &core,
+            root,
+            0,
+            Some(Arc::from("user")),
+            Behaviors::ignore(),
+            default_dispatcher,
+        );
+        Ok(ActorSystem {
+            core,
+            guardian,
+            shut_down: AtomicBool::new(false),
+            shutdown_timeout: self.shutdown_timeout,
+        })
+    }
+}

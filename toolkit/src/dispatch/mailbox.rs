@@ -1,0 +1,329 @@
+//! The mailbox: an actor's two queues (system and user messages) and its scheduling status.
+//!
+//! The mailbox is the unit of scheduling. Its status lives in one atomic word:
+//!
+//! | bits            | meaning                                                        |
+//! |-----------------|----------------------------------------------------------------|
+//! | `0`             | idle: no worker holds the actor, nothing is queued for it      |
+//! | `SCHEDULED`     | exactly one worker holds (or is about to run) the actor        |
+//! | `CLOSED`        | the actor has stopped; nothing is accepted any more            |
+//! | `SCHEDULED\|CLOSED` | closed while a worker still holds it; it is never run again |
+//!
+//! Transitions, all of them here:
+//!
+//! - `idle → SCHEDULED` ([`Mailbox::try_schedule`]): by whoever enqueued a message and wins the
+//!   compare-and-swap. Only the winner hands the actor to a dispatcher, so an actor is never
+//!   queued twice and never runs on two threads at once.
+//! - `SCHEDULED → idle` ([`Mailbox::finish_turn`]): by the worker at the end of a turn, and
+//!   **only while holding the queue lock after seeing both queues empty**. A sender enqueues
+//!   under the same lock and reads the status after releasing it, so either the worker saw the
+//!   message (and keeps the actor scheduled) or the sender sees `idle` and schedules it: a
+//!   message can never be stranded in an idle mailbox.
+//! - `* → CLOSED` ([`Mailbox::close`]): under the queue lock, taking whatever is queued so the
+//!   caller can route it to dead letters. Enqueueing checks `CLOSED` under the same lock, so
+//!   every message is either processed, or handed back at close, or refused to its sender.
+//!
+//! The loom models at the bottom of this file explore these interleavings.
+
+use std::collections::VecDeque;
+
+use crate::sync::{AtomicU32, Mutex, Ordering};
+
+const SCHEDULED: u32 = 0b01;
+const CLOSED: u32 = 0b10;
+
+/// An actor's queues and status word. `U` is the user message type, `S` the system one.
+pub(crate) struct Mailbox<U, S> {
+    status: AtomicU32,
+    queues: Mutex<Queues<U, S>>,
+}
+
+struct Queues<U, S> {
+    user: VecDeque<U>,
+    system: Vec<S>,
+}
+
+/// What was left in a mailbox when it closed.
+pub(crate) struct Leftovers<U, S> {
+    pub(crate) user: VecDeque<U>,
+    pub(crate) system: Vec<S>,
+}
+
+impl<U, S> Mailbox<U, S> {
+    pub(crate) fn new() -> Self {
+        Self {
+            status: AtomicU32::new(0),
+            queues: Mutex::new(Queues {
+                user: VecDeque::new(),
+                system: Vec::new(),
+            }),
+        }
+    }
+
+    /// Enqueues a user message. `Ok(true)`: the caller won the right to schedule the actor and
+    /// must hand it to its dispatcher. `Err(msg)`: the mailbox is closed.
+    #[inline]
+    pub(crate) fn push_user(&self, msg: U) -> Result<bool, U> {
+        {
+            let mut queues = self.queues.lock();
+            // CLOSED is only ever set under this lock, so a relaxed load is exact here.
+            if self.status.load(Ordering::Relaxed) & CLOSED != 0 {
+                return Err(msg);
+            }
+            queues.user.push_back(msg);
+        }
+        Ok(self.try_schedule())
+    }
+
+    /// Enqueues a system message; same contract as [`Mailbox::push_user`].
+    pub(crate) fn push_system(&self, msg: S) -> Result<bool, S> {
+        {
+            let mut queues = self.queues.lock();
+            if self.status.load(Ordering::Relaxed) & CLOSED != 0 {
+                return Err(msg);
+            }
+            queues.system.push(msg);
+        }
+        Ok(self.try_schedule())
+    }
+
+    /// `idle → SCHEDULED`. True if this call made the transition.
+    #[inline]
+    pub(crate) fn try_schedule(&self) -> bool {
+        let mut current = self.status.load(Ordering::Acquire);
+        loop {
+            if current & (SCHEDULED | CLOSED) != 0 {
+                return false;
+            }
+            match self.status.compare_exchange_weak(
+                current,
+                current | SCHEDULED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Moves every queued system message, in arrival order, to the end of `into`.
+    pub(crate) fn take_system(&self, into: &mut Vec<S>) {
+        let mut queues = self.queues.lock();
+        if into.is_empty() {
+            std::mem::swap(into, &mut queues.system);
+        } else {
+            into.append(&mut queues.system);
+        }
+    }
+
+    /// Moves up to `max` queued user messages, oldest first, to the end of `into`.
+    /// Returns true if system messages are waiting (the caller should see to them first).
+    pub(crate) fn take_user(&self, into: &mut VecDeque<U>, max: usize) -> bool {
+        let mut queues = self.queues.lock();
+        if into.is_empty() && queues.user.len() <= max {
+            // The common case: take everything by swapping buffers, keeping both allocations.
+            std::mem::swap(into, &mut queues.user);
+        } else {
+            let n = max.min(queues.user.len());
+            into.extend(queues.user.drain(..n));
+        }
+        !queues.system.is_empty()
+    }
+
+    /// Ends a worker's turn. Returns true if the actor has more work and stays scheduled (the
+    /// caller must requeue it); false if it went idle, or is closed and must not run again.
+    /// `local_work`: the worker still holds messages it took out of the queues.
+    pub(crate) fn finish_turn(&self, local_work: bool) -> bool {
+        let queues = self.queues.lock();
+        if self.status.load(Ordering::Relaxed) & CLOSED != 0 {
+            return false;
+        }
+        if local_work || !queues.system.is_empty() || !queues.user.is_empty() {
+            return true;
+        }
+        // Under the lock, after seeing both queues empty: see the module docs.
+        self.status.fetch_and(!SCHEDULED, Ordering::Release);
+        false
+    }
+
+    /// Closes the mailbox and hands back whatever was still queued.
+    pub(crate) fn close(&self) -> Leftovers<U, S> {
+        let mut queues = self.queues.lock();
+        self.status.fetch_or(CLOSED, Ordering::AcqRel);
+        Leftovers {
+            user: std::mem::take(&mut queues.user),
+            system: std::mem::take(&mut queues.system),
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.status.load(Ordering::Acquire) & CLOSED != 0
+    }
+
+    /// Number of user messages waiting in the queue (not counting those a worker holds).
+    #[cfg(test)]
+    pub(crate) fn user_len(&self) -> usize {
+        self.queues.lock().user.len()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_message_schedules_and_later_ones_do_not() {
+        let mailbox: Mailbox<u32, ()> = Mailbox::new();
+        assert_eq!(mailbox.push_user(1).ok(), Some(true));
+        assert_eq!(mailbox.push_user(2).ok(), Some(false));
+        let mut buffer = VecDeque::new();
+        mailbox.take_user(&mut buffer, 10);
+        assert_eq!(buffer, [1, 2]);
+        buffer.clear();
+        assert!(!mailbox.finish_turn(false));
+        assert_eq!(mailbox.push_user(3).ok(), Some(true));
+    }
+
+    #[test]
+    fn take_user_respects_the_throughput_bound() {
+        let mailbox: Mailbox<u32, ()> = Mailbox::new();
+        for i in 0..10 {
+            let _ = mailbox.push_user(i);
+        }
+        let mut buffer = VecDeque::new();
+        mailbox.take_user(&mut buffer, 4);
+        assert_eq!(buffer, [0, 1, 2, 3]);
+        assert_eq!(mailbox.user_len(), 6);
+        assert!(mailbox.finish_turn(true), "held messages keep the actor scheduled");
+    }
+
+    #[test]
+    fn a_closed_mailbox_refuses_and_never_reschedules() {
+        let mailbox: Mailbox<u32, u8> = Mailbox::new();
+        assert!(mailbox.push_user(1).is_ok());
+        let _ = mailbox.push_system(7);
+        let left = mailbox.close();
+        assert_eq!(left.user, [1]);
+        assert_eq!(left.system, [7]);
+        assert_eq!(mailbox.push_user(2).err(), Some(2));
+        assert_eq!(mailbox.push_system(8).err(), Some(8));
+        assert!(!mailbox.finish_turn(false));
+        assert!(!mailbox.try_schedule());
+        assert!(mailbox.is_closed());
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_models {
+    //! Run with `RUSTFLAGS="--cfg loom" cargo test -p reactant --lib --release loom_models`.
+    use super::*;
+    use loom::sync::Arc;
+    use loom::sync::atomic::AtomicUsize;
+    use loom::thread;
+
+    /// A sender racing the end of a turn never strands its message: when both are done, the
+    /// message was either taken by the turn, or the mailbox is scheduled again.
+    #[test]
+    fn a_message_racing_the_end_of_a_turn_is_never_stranded() {
+        loom::model(|| {
+            let mailbox: Arc<Mailbox<u32, ()>> = Arc::new(Mailbox::new());
+            assert_eq!(mailbox.push_user(1).ok(), Some(true));
+
+            let sender = {
+                let mailbox = mailbox.clone();
+                thread::spawn(move || mailbox.push_user(2).ok() == Some(true))
+            };
+
+            let mut buffer = VecDeque::new();
+            mailbox.take_user(&mut buffer, 8);
+            let taken_in_turn = buffer.len();
+            buffer.clear();
+            let stays_scheduled = mailbox.finish_turn(false);
+            let sender_scheduled = sender.join().unwrap();
+
+            let left = mailbox.user_len();
+            if left > 0 {
+                // Someone must be responsible for running it: exactly one of the two.
+                assert!(stays_scheduled ^ sender_scheduled);
+            } else {
+                assert_eq!(taken_in_turn, 2);
+                assert!(!sender_scheduled);
+            }
+        });
+    }
+
+    /// Many senders: exactly one of them wins the right to schedule an idle actor.
+    #[test]
+    fn exactly_one_sender_schedules_an_idle_mailbox() {
+        loom::model(|| {
+            let mailbox: Arc<Mailbox<u32, ()>> = Arc::new(Mailbox::new());
+            let winners = Arc::new(AtomicUsize::new(0));
+            let handles: Vec<_> = (0..2)
+                .map(|i| {
+                    let mailbox = mailbox.clone();
+                    let winners = winners.clone();
+                    thread::spawn(move || {
+                        if mailbox.push_user(i).ok() == Some(true) {
+                            winners.fetch_add(1, Ordering::SeqCst);
+                        }
+                    })
+                })
+                .collect();
+            for handle in handles {
+                handle.join().unwrap();
+            }
+            assert_eq!(winners.load(Ordering::SeqCst), 1);
+        });
+    }
+
+    /// Close racing a send: the message is refused, or handed back by close — never lost, and
+    /// a closed mailbox is never scheduled again.
+    #[test]
+    fn a_message_racing_close_is_refused_or_handed_back() {
+        loom::model(|| {
+            let mailbox: Arc<Mailbox<u32, ()>> = Arc::new(Mailbox::new());
+            let sender = {
+                let mailbox = mailbox.clone();
+                thread::spawn(move || mailbox.push_user(1).is_err())
+            };
+            let left = mailbox.close();
+            let refused = sender.join().unwrap();
+            assert!(refused ^ (left.user.len() == 1));
+            assert!(!mailbox.try_schedule());
+        });
+    }
+
+    /// Two workers can never run the same actor: a second schedule only happens after the
+    /// first turn ended idle.
+    #[test]
+    fn an_actor_is_never_held_by_two_workers() {
+        loom::model(|| {
+            let mailbox: Arc<Mailbox<u32, ()>> = Arc::new(Mailbox::new());
+            let running = Arc::new(AtomicUsize::new(0));
+            assert_eq!(mailbox.push_user(0).ok(), Some(true));
+
+            let run_turn = |mailbox: &Mailbox<u32, ()>, running: &AtomicUsize| {
+                assert_eq!(running.fetch_add(1, Ordering::SeqCst), 0, "two workers at once");
+                let mut buffer = VecDeque::new();
+                mailbox.take_user(&mut buffer, 8);
+                running.fetch_sub(1, Ordering::SeqCst);
+                mailbox.finish_turn(false)
+            };
+
+            let sender = {
+                let mailbox = mailbox.clone();
+                let running = running.clone();
+                thread::spawn(move || {
+                    if mailbox.push_user(1).ok() == Some(true) {
+                        // This thread won the schedule: it plays the second worker.
+                        while run_turn(&mailbox, &running) {}
+                    }
+                })
+            };
+            while run_turn(&mailbox, &running) {}
+            sender.join().unwrap();
+            assert_eq!(mailbox.user_len(), 0);
+        });
+    }
+}

@@ -1,0 +1,388 @@
+//! A dispatcher: a fixed pool of worker threads sharing one injector queue, each with a local
+//! FIFO queue others can steal from and a one-task "next" slot for the actor it just woke.
+//!
+//! Scheduling from a worker thread goes to that worker (an actor that sends to another usually
+//! finds it run next on the same core, warm in cache); scheduling from outside goes to the
+//! injector and wakes one parked worker if none is already looking for work. Idle workers spin
+//! briefly, then park: nothing burns a core when nothing happens.
+
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::{self, JoinHandle, Thread};
+use std::time::Duration;
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use parking_lot::Mutex;
+
+/// Something a worker can run: in practice an actor cell.
+pub(crate) trait Runnable: Send + Sync {
+    /// Runs one turn. The implementation requeues itself through [`Dispatcher::requeue`] if
+    /// it has more work.
+    fn run(self: Arc<Self>);
+}
+
+pub(crate) type Task = Arc<dyn Runnable>;
+
+/// How many tasks a worker takes from its "next" slot in a row before looking at its queue,
+/// so two actors bouncing messages cannot starve the others on that worker.
+const MAX_NEXT_SLOT_RUNS: u32 = 16;
+/// Rounds of looking for work before a worker parks.
+const SPIN_ROUNDS: u32 = 64;
+
+thread_local! {
+    static CURRENT: RefCell<Option<WorkerHandle>> = const { RefCell::new(None) };
+    static ON_DISPATCHER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// True on any dispatcher worker thread, of any system: blocking here would take a worker away
+/// from every actor it serves.
+pub(crate) fn on_dispatcher_thread() -> bool {
+    ON_DISPATCHER.with(Cell::get)
+}
+
+struct WorkerHandle {
+    shared: Arc<Shared>,
+    local: Worker<Task>,
+    next: Cell<Option<Task>>,
+}
+
+struct Shared {
+    name: String,
+    injector: Injector<Task>,
+    stealers: Vec<Stealer<Task>>,
+    /// Workers parked (or about to park), by index.
+    sleepers: Mutex<Vec<usize>>,
+    num_sleeping: AtomicUsize,
+    /// Workers awake and looking for work: a wake-up is not needed while one is.
+    num_searching: AtomicUsize,
+    threads: Mutex<Vec<Thread>>,
+    shutdown: AtomicBool,
+}
+
+/// A named pool of worker threads.
+pub(crate) struct Dispatcher {
+    shared: Arc<Shared>,
+    handles: Mutex<Vec<JoinHandle<()>>>,
+    throughput: usize,
+}
+
+impl Dispatcher {
+    /// Starts `threads` workers named `{system}-{name}-{i}`.
+    pub(crate) fn start(
+        system: &str,
+        name: &str,
+        threads: usize,
+        throughput: usize,
+    ) -> std::io::Result<Arc<Self>> {
+        let locals: Vec<Worker<Task>> = (0..threads).map(|_| Worker::new_fifo()).collect();
+        let shared = Arc::new(Shared {
+            name: name.to_owned(),
+            injector: Injector::new(),
+            stealers: locals.iter().map(Worker::stealer).collect(),
+            sleepers: Mutex::new(Vec::with_capacity(threads)),
+            num_sleeping: AtomicUsize::new(0),
+            num_searching: AtomicUsize::new(0),
+            threads: Mutex::new(Vec::with_capacity(threads)),
+            shutdown: AtomicBool::new(false),
+        });
+        let dispatcher = Arc::new(Self {
+            shared: shared.clone(),
+            handles: Mutex::new(Vec::with_capacity(threads)),
+            throughput,
+        });
+        for (index, local) in locals.into_iter().enumerate() {
+            let shared = shared.clone();
+            let spawned = thread::Builder::new()
+                .name(format!("{system}-{name}-{index}"))
+                .spawn(move || worker_loop(shared, local, index));
+            match spawned {
+                Ok(handle) => {
+                    dispatcher.shared.threads.lock().push(handle.thread().clone());
+                    dispatcher.handles.lock().push(handle);
+                }
+                Err(error) => {
+                    dispatcher.stop_and_join();
+                    return Err(error);
+                }
+            }
+        }
+        Ok(dispatcher)
+    }
+
+    pub(crate) fn throughput(&self) -> usize {
+        self.throughput
+    }
+
+    /// Hands a newly scheduled task to this dispatcher. From one of its own workers the task
+    /// runs next on that worker; from anywhere else it goes to the shared queue.
+    #[inline]
+    pub(crate) fn schedule(&self, task: Task) {
+        let task = CURRENT.with(|current| {
+            let current = current.borrow();
+            match current.as_ref() {
+                Some(worker) if Arc::ptr_eq(&worker.shared, &self.shared) => {
+                    if let Some(previous) = worker.next.replace(Some(task)) {
+                        worker.local.push(previous);
+                        None
+                    } else {
+                        // The slot is private to this worker: nobody else needs waking.
+                        return None;
+                    }
+                }
+                _ => Some(task),
+            }
+        });
+        match task {
+            Some(task) => {
+                self.shared.injector.push(task);
+                self.shared.notify_one();
+            }
+            None => self.shared.notify_one_if_idle(),
+        }
+    }
+
+    /// Puts a task that used up its turn at the back of the queue.
+    pub(crate) fn requeue(&self, task: Task) {
+        let pushed_locally = CURRENT.with(|current| {
+            let current = current.borrow();
+            match current.as_ref() {
+                Some(worker) if Arc::ptr_eq(&worker.shared, &self.shared) => {
+                    worker.local.push(task.clone());
+                    true
+                }
+                _ => false,
+            }
+        });
+        if pushed_locally {
+            self.shared.notify_one_if_idle();
+        } else {
+            self.shared.injector.push(task);
+            self.shared.notify_one();
+        }
+    }
+
+    /// Stops the workers once their current task returns, and joins them. A worker that this
+    /// very thread runs on is not joined (it exits on its own after the current task).
+    pub(crate) fn stop_and_join(&self) {
+        self.shared.shutdown.store(true, Ordering::SeqCst);
+        for thread in self.shared.threads.lock().iter() {
+            thread.unpark();
+        }
+        let handles = std::mem::take(&mut *self.handles.lock());
+        let me = thread::current().id();
+        for handle in handles {
+            if handle.thread().id() != me {
+                if let Err(panic) = handle.join() {
+                    tracing::error!(dispatcher = %self.shared.name, ?panic, "a worker thread panicked outside any actor");
+                }
+            }
+        }
+    }
+
+    /// Number of worker threads still alive (for tests and metrics).
+    pub(crate) fn live_threads(&self) -> usize {
+        self.handles.lock().iter().filter(|h| !h.is_finished()).count()
+    }
+}
+
+impl Shared {
+    /// Wakes one parked worker if there is one and nobody is already searching.
+    #[inline]
+    fn notify_one(&self) {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.num_sleeping.load(Ordering::SeqCst) == 0
+            || self.num_searching.load(Ordering::SeqCst) != 0
+        {
+            return;
+        }
+        self.wake_one();
+    }
+
+    /// Local work was added: wake a helper only if every other worker sleeps and nobody is
+    /// searching (then the extra work may be worth stealing).
+    #[inline]
+    fn notify_one_if_idle(&self) {
+        if self.stealers.len() > 1 {
+            self.notify_one();
+        }
+    }
+
+    fn wake_one(&self) {
+        let index = {
+            let mut sleepers = self.sleepers.lock();
+            let Some(index) = sleepers.pop() else { return };
+            self.num_sleeping.fetch_sub(1, Ordering::SeqCst);
+            index
+        };
+        // Counted as searching from the moment it is chosen, so no second wake-up follows.
+        self.num_searching.fetch_add(1, Ordering::SeqCst);
+        if let Some(thread) = self.threads.lock().get(index) {
+            thread.unpark();
+        }
+    }
+
+    fn has_shared_work(&self) -> bool {
+        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
+}
+
+fn worker_loop(shared: Arc<Shared>, local: Worker<Task>, index: usize) {
+    ON_DISPATCHER.with(|flag| flag.set(true));
+    CURRENT.with(|current| {
+        *current.borrow_mut() = Some(WorkerHandle {
+            shared: shared.clone(),
+            local,
+            next: Cell::new(None),
+        });
+    });
+    let mut next_slot_runs = 0u32;
+    let mut searching = false;
+    loop {
+        let task = CURRENT.with(|current| {
+            let current = current.borrow();
+            let worker = current.as_ref().expect("worker handle set above");
+            find_task(worker, &shared, index, &mut next_slot_runs)
+        });
+        match task {
+            Some(task) => {
+                if searching {
+                    searching = false;
+                    shared.num_searching.fetch_sub(1, Ordering::SeqCst);
+                }
+                task.run();
+            }
+            None => {
+                if shared.shutdown.load(Ordering::SeqCst) {
+                    break;
+                }
+                // Count ourselves as searching while we spin, so wakers leave the others be.
+                if !searching {
+                    shared.num_searching.fetch_add(1, Ordering::SeqCst);
+                }
+                let found = spin_for_task(&shared, index);
+                shared.num_searching.fetch_sub(1, Ordering::SeqCst);
+                searching = false;
+                if let Some(task) = found {
+                    task.run();
+                    continue;
+                }
+                park(&shared, index);
+                // A waker counted us as searching when it picked us.
+                searching = true;
+            }
+        }
+    }
+    if searching {
+        shared.num_searching.fetch_sub(1, Ordering::SeqCst);
+    }
+    CURRENT.with(|current| {
+        // Tasks still queued here belong to a stopped system: drop them with the handle.
+        current.borrow_mut().take();
+    });
+}
+
+fn find_task(
+    worker: &WorkerHandle,
+    shared: &Shared,
+    index: usize,
+    next_slot_runs: &mut u32,
+) -> Option<Task> {
+    if *next_slot_runs < MAX_NEXT_SLOT_RUNS {
+        if let Some(task) = worker.next.take() {
+            *next_slot_runs += 1;
+            return Some(task);
+        }
+    } else if let Some(task) = worker.next.take() {
+        // Give the queue a turn: the "next" task goes to its back.
+        worker.local.push(task);
+    }
+    *next_slot_runs = 0;
+    if let Some(task) = worker.local.pop() {
+        return Some(task);
+    }
+    steal(worker, shared, index)
+}
+
+fn steal(worker: &WorkerHandle, shared: &Shared, index: usize) -> Option<Task> {
+    loop {
+        match shared.injector.steal_batch_and_pop(&worker.local) {
+            Steal::Success(task) => return Some(task),
+            Steal::Retry => continue,
+            Steal::Empty => break,
+        }
+    }
+    let n = shared.stealers.len();
+    for offset in 1..n {
+        let victim = &shared.stealers[(index + offset) % n];
+        loop {
+            match victim.steal() {
+                Steal::Success(task) => return Some(task),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+    }
+    None
+}
+
+fn spin_for_task(shared: &Shared, index: usize) -> Option<Task> {
+    for round in 0..SPIN_ROUNDS {
+        if shared.shutdown.load(Ordering::Relaxed) {
+            return None;
+        }
+        let found = CURRENT.with(|current| {
+            let current = current.borrow();
+            let worker = current.as_ref()?;
+            worker
+                .next
+                .take()
+                .or_else(|| worker.local.pop())
+                .or_else(|| steal(worker, shared, index))
+        });
+        if found.is_some() {
+            return found;
+        }
+        if round < SPIN_ROUNDS / 2 {
+            for _ in 0..32 {
+                std::hint::spin_loop();
+            }
+        } else {
+            thread::yield_now();
+        }
+    }
+    None
+}
+
+fn park(shared: &Shared, index: usize) {
+    {
+        let mut sleepers = shared.sleepers.lock();
+        sleepers.push(index);
+        shared.num_sleeping.fetch_add(1, Ordering::SeqCst);
+    }
+    std::sync::atomic::fence(Ordering::SeqCst);
+    // Work that arrived between the last look and registering as a sleeper would otherwise
+    // wait for the next wake-up: look once more.
+    let must_run = shared.has_shared_work() || shared.shutdown.load(Ordering::SeqCst);
+    if !must_run {
+        loop {
+            // A long timeout guards against a lost wake-up ever becoming a hang.
+            thread::park_timeout(Duration::from_millis(100));
+            let still_sleeping = shared.sleepers.lock().contains(&index);
+            if !still_sleeping
+                || shared.shutdown.load(Ordering::SeqCst)
+                || shared.has_shared_work()
+            {
+                break;
+            }
+        }
+    }
+    let mut sleepers = shared.sleepers.lock();
+    if let Some(position) = sleepers.iter().position(|&i| i == index) {
+        // Woke on our own (work seen or timeout), not picked by a waker: deregister, and
+        // count ourselves as searching as a picked worker would be.
+        sleepers.swap_remove(position);
+        shared.num_sleeping.fetch_sub(1, Ordering::SeqCst);
+        shared.num_searching.fetch_add(1, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,59 @@
+//! # Reactant
+//!
+//! Typed actors on a thread pool, supervision and let-it-crash, for one Rust process and
+//! without async — what Akka Typed gives JVM teams.
+//!
+//! ```
+//! use reactant::prelude::*;
+//! use std::time::Duration;
+//!
+//! enum Greeter {
+//!     Greet { whom: String, reply_to: ActorRef<String> },
+//! }
+//!
+//! let system = ActorSystem::new("hello")?;
+//! let greeter = system.spawn(
+//!     Behaviors::receive_message(|Greeter::Greet { whom, reply_to }| {
+//!         reply_to.tell(format!("Hello, {whom}!"));
+//!         Behaviors::same()
+//!     }),
+//!     "greeter",
+//! )?;
+//! let greeting = greeter
+//!     .ask(|reply_to| Greeter::Greet { whom: "world".into(), reply_to })
+//!     .wait(Duration::from_secs(1))?;
+//! assert_eq!(greeting, "Hello, world!");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The pieces:
+//! - [`actor`]: [`ActorSystem`](actor::ActorSystem), [`ActorRef`](actor::ActorRef),
+//!   [`Behaviors`](actor::Behaviors), [`Context`](actor::Context), the [`Actor`](actor::Actor)
+//!   trait, signals and the stash;
+//! - [`supervision`]: what happens when a handler panics;
+//! - [`timers`]: keyed single and periodic timers;
+//! - [`Pending`](ask::Pending): the reply of an ask;
+//! - [`DeadLetters`](dead_letters::DeadLetters): where undeliverable messages are counted.
+#![deny(missing_docs)]
+
+pub mod actor;
+pub mod ask;
+pub mod dead_letters;
+mod dispatch;
+pub mod error;
+pub mod supervision;
+mod sync;
+pub mod timers;
+
+/// Everything an application usually needs, in one `use`.
+pub mod prelude {
+    pub use crate::actor::{
+        Actor, ActorFailure, ActorPath, ActorRef, ActorSystem, ActorSystemBuilder, AnyActorRef,
+        Behavior, Behaviors, Context, Props, Signal, StashBuffer,
+    };
+    pub use crate::ask::Pending;
+    pub use crate::dead_letters::{DeadLetter, DeadLetterReason, DeadLetters};
+    pub use crate::error::{AskError, BuildError, SpawnError, StashOverflow, StopError};
+    pub use crate::supervision::SupervisorStrategy;
+    pub use crate::timers::Timers;
+}

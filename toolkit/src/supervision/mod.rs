@@ -1,0 +1,10 @@
+//! Supervision: what happens when an actor's handler panics. The panic is caught at the actor
+//! boundary ([`panic`]), turned into an [`ActorFailure`](crate::actor::ActorFailure), and the
+//! actor's [`SupervisorStrategy`] decides: stop (the default), resume, restart (optionally
+//! limited), or restart after an exponential backoff.
+
+pub(crate) mod panic;
+mod strategy;
+
+pub use strategy::{Backoff, RestartLimit, SupervisorStrategy};
+pub(crate) use strategy::{Decision, SupervisionState};

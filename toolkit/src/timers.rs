@@ -1,0 +1,521 @@
+//! Timers: one scheduler thread for the whole system, and the keyed [`Timers`] each actor uses.
+//!
+//! A timer's message travels as a system message stamped with the timer's key and generation.
+//! Starting a timer under an existing key, or cancelling it, moves the key to a new generation
+//! (or forgets it), so a message of the earlier timer is dropped when it reaches the actor even
+//! if it was already queued: a cancelled or replaced timer's message is never delivered.
+
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::actor::cell::ActorCell;
+use crate::supervision::panic;
+
+/// Identifies a task on the scheduler thread.
+pub(crate) type TaskId = u64;
+
+enum Task {
+    Once(Box<dyn FnOnce() + Send>),
+    /// Runs until the closure returns false or the task is cancelled.
+    Repeat {
+        interval: Duration,
+        fixed_rate: bool,
+        run: Box<dyn FnMut() -> bool + Send>,
+    },
+}
+
+#[derive(Default)]
+struct SchedulerState {
+    queue: BTreeMap<(Instant, TaskId), Task>,
+    /// Live tasks and their next deadline; a task missing here is cancelled.
+    deadlines: HashMap<TaskId, Instant>,
+    next_id: TaskId,
+    shutdown: bool,
+}
+
+struct SchedulerShared {
+    state: Mutex<SchedulerState>,
+    wake: Condvar,
+    stopped: AtomicBool,
+}
+
+/// A handle to the system's scheduler thread.
+#[derive(Clone)]
+pub(crate) struct SchedulerHandle(Arc<SchedulerShared>);
+
+/// The scheduler thread and its handle.
+pub(crate) struct Scheduler {
+    handle: SchedulerHandle,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Scheduler {
+    pub(crate) fn start(system: &str) -> std::io::Result<Self> {
+        let shared = Arc::new(SchedulerShared {
+            state: Mutex::new(SchedulerState::default()),
+            wake: Condvar::new(),
+            stopped: AtomicBool::new(false),
+        });
+        let handle = SchedulerHandle(shared.clone());
+        let thread = thread::Builder::new()
+            .name(format!("{system}-scheduler"))
+            .spawn(move || run_scheduler(&shared))?;
+        Ok(Self {
+            handle,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    pub(crate) fn handle(&self) -> SchedulerHandle {
+        self.handle.clone()
+    }
+
+    /// Drops every pending task and joins the thread.
+    pub(crate) fn stop_and_join(&self) {
+        {
+            let mut state = self.handle.0.state.lock();
+            state.shutdown = true;
+            state.deadlines.clear();
+        }
+        self.handle.0.stopped.store(true, Ordering::SeqCst);
+        self.handle.0.wake.notify_all();
+        if let Some(thread) = self.thread.lock().take() {
+            if thread.thread().id() != thread::current().id() && thread.join().is_err() {
+                tracing::error!("the timer scheduler thread panicked");
+            }
+        }
+        // Tasks hold actor references: drop them now, outside the lock.
+        let queue = std::mem::take(&mut self.handle.0.state.lock().queue);
+        drop(queue);
+    }
+}
+
+impl SchedulerHandle {
+    /// Runs `f` once after `delay`. `None` once the scheduler has stopped.
+    pub(crate) fn schedule_once(
+        &self,
+        delay: Duration,
+        f: impl FnOnce() + Send + 'static,
+    ) -> Option<TaskId> {
+        self.insert(delay, Task::Once(Box::new(f)))
+    }
+
+    /// Runs `f` after `initial`, then every `interval` (measured from the previous deadline
+    /// when `fixed_rate`, from the end of the previous run otherwise) while it returns true.
+    pub(crate) fn schedule_repeating(
+        &self,
+        initial: Duration,
+        interval: Duration,
+        fixed_rate: bool,
+        f: impl FnMut() -> bool + Send + 'static,
+    ) -> Option<TaskId> {
+        self.insert(
+            initial,
+            Task::Repeat {
+                interval: interval.max(Duration::from_micros(1)),
+                fixed_rate,
+                run: Box::new(f),
+            },
+        )
+    }
+
+    fn insert(&self, delay: Duration, task: Task) -> Option<TaskId> {
+        let at = Instant::now() + delay;
+        let mut state = self.0.state.lock();
+        if state.shutdown {
+            return None;
+        }
+        let id = state.next_id;
+        state.next_id += 1;
+        let earliest = state.queue.keys().next().map(|(at, _)| *at);
+        state.queue.insert((at, id), task);
+        state.deadlines.insert(id, at);
+        drop(state);
+        if earliest.is_none_or(|earliest| at < earliest) {
+            self.0.wake.notify_one();
+        }
+        Some(id)
+    }
+
+    /// Cancels a task; a no-op if it already ran or was cancelled.
+    pub(crate) fn cancel(&self, id: TaskId) {
+        let removed = {
+            let mut state = self.0.state.lock();
+            match state.deadlines.remove(&id) {
+                Some(at) => state.queue.remove(&(at, id)),
+                None => None,
+            }
+        };
+        // Dropped outside the lock: a task may own actor references.
+        drop(removed);
+    }
+}
+
+fn run_scheduler(shared: &SchedulerShared) {
+    let mut state = shared.state.lock();
+    loop {
+        if state.shutdown {
+            return;
+        }
+        let now = Instant::now();
+        let Some((&(at, id), _)) = state.queue.iter().next() else {
+            shared.wake.wait(&mut state);
+            continue;
+        };
+        if at > now {
+            shared.wake.wait_until(&mut state, at);
+            continue;
+        }
+        let Some(task) = state.queue.remove(&(at, id)) else {
+            continue;
+        };
+        match task {
+            Task::Once(f) => {
+                state.deadlines.remove(&id);
+                drop(state);
+                if let Err(failure) = panic::catch(f) {
+                    tracing::error!(%failure, "a scheduled task panicked");
+                }
+                state = shared.state.lock();
+            }
+            Task::Repeat {
+                interval,
+                fixed_rate,
+                mut run,
+            } => {
+                drop(state);
+                let again = panic::catch(&mut run).unwrap_or(false);
+                state = shared.state.lock();
+                // Cancelled while it ran? Then it is gone from `deadlines`.
+                if again && state.deadlines.contains_key(&id) {
+                    let next = if fixed_rate {
+                        at + interval
+                    } else {
+                        Instant::now() + interval
+                    };
+                    state.deadlines.insert(id, next);
+                    state.queue.insert(
+                        (next, id),
+                        Task::Repeat {
+                            interval,
+                            fixed_rate,
+                            run,
+                        },
+                    );
+                } else {
+                    state.deadlines.remove(&id);
+                    drop(state);
+                    drop(run);
+                    state = shared.state.lock();
+                }
+            }
+        }
+    }
+}
+
+/// A timer key: any `Hash + Eq + Debug` value (a `&'static str`, an enum, an id).
+#[derive(Clone)]
+pub struct TimerKey(Arc<dyn KeyObject>);
+
+trait KeyObject: Send + Sync + 'static {
+    fn as_any(&self) -> &dyn Any;
+    fn eq_key(&self, other: &dyn KeyObject) -> bool;
+    fn hash_key(&self, state: &mut dyn Hasher);
+    fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+impl<K: Hash + Eq + fmt::Debug + Send + Sync + 'static> KeyObject for K {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn eq_key(&self, other: &dyn KeyObject) -> bool {
+        other.as_any().downcast_ref::<K>() == Some(self)
+    }
+
+    fn hash_key(&self, mut state: &mut dyn Hasher) {
+        std::any::TypeId::of::<K>().hash(&mut state);
+        self.hash(&mut state);
+    }
+
+    fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl TimerKey {
+    /// Wraps any hashable value as a timer key.
+    pub fn new<K: Hash + Eq + fmt::Debug + Send + Sync + 'static>(key: K) -> Self {
+        Self(Arc::new(key))
+    }
+}
+
+impl PartialEq for TimerKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_key(&*other.0)
+    }
+}
+
+impl Eq for TimerKey {}
+
+impl Hash for TimerKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash_key(state);
+    }
+}
+
+impl fmt::Debug for TimerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.debug(f)
+    }
+}
+
+struct ActiveTimer {
+    generation: u64,
+    task: Option<TaskId>,
+    single: bool,
+}
+
+#[derive(Default)]
+struct TimerTable {
+    active: HashMap<TimerKey, ActiveTimer>,
+    /// Never reset, not even across restarts: a generation identifies one timer forever.
+    next_generation: u64,
+}
+
+/// An actor's keyed timers. Get them with `ctx.timers()` or [`Behaviors::with_timers`].
+///
+/// Timers send the actor its own messages later or periodically. Each has a key: starting a
+/// timer with a key in use replaces the old one, and the old one's message is never delivered,
+/// even if it was already on its way. All timers end with their actor (and at a restart).
+///
+/// ```
+/// use reactant::prelude::*;
+/// use std::time::Duration;
+///
+/// #[derive(Clone)]
+/// enum Msg { Tick }
+///
+/// let behavior: Behavior<Msg> = Behaviors::with_timers(|timers| {
+///     timers.start_fixed_rate("tick", Msg::Tick, Duration::from_millis(100));
+///     Behaviors::receive_message(|Msg::Tick| Behaviors::same())
+/// });
+/// # drop(behavior);
+/// ```
+///
+/// [`Behaviors::with_timers`]: crate::actor::Behaviors::with_timers
+pub struct Timers<M: Send + 'static> {
+    inner: Arc<TimersInner<M>>,
+}
+
+struct TimersInner<M: Send + 'static> {
+    cell: Weak<ActorCell<M>>,
+    scheduler: SchedulerHandle,
+    table: Mutex<TimerTable>,
+}
+
+impl<M: Send + 'static> Clone for Timers<M> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<M: Send + 'static> Timers<M> {
+    pub(crate) fn new(cell: Weak<ActorCell<M>>, scheduler: SchedulerHandle) -> Self {
+        Self {
+            inner: Arc::new(TimersInner {
+                cell,
+                scheduler,
+                table: Mutex::new(TimerTable::default()),
+            }),
+        }
+    }
+
+    /// Sends `msg` once after `delay`.
+    pub fn start_single<K>(&self, key: K, msg: M, delay: Duration)
+    where
+        K: Hash + Eq + fmt::Debug + Send + Sync + 'static,
+    {
+        let key = TimerKey::new(key);
+        let mut table = self.inner.table.lock();
+        let generation = self.replace(&mut table, &key);
+        let cell = self.inner.cell.clone();
+        let message_key = key.clone();
+        let task = self.inner.scheduler.schedule_once(delay, move || {
+            deliver(&cell, message_key, generation, msg);
+        });
+        table.active.insert(
+            key,
+            ActiveTimer {
+                generation,
+                task,
+                single: true,
+            },
+        );
+    }
+
+    /// Sends `msg` after `delay`, then again `delay` after each delivery was sent.
+    pub fn start_fixed_delay<K>(&self, key: K, msg: M, delay: Duration)
+    where
+        K: Hash + Eq + fmt::Debug + Send + Sync + 'static,
+        M: Clone,
+    {
+        self.start_repeating(TimerKey::new(key), msg, delay, false);
+    }
+
+    /// Sends `msg` every `interval`, keeping to the rate even if a delivery ran late.
+    pub fn start_fixed_rate<K>(&self, key: K, msg: M, interval: Duration)
+    where
+        K: Hash + Eq + fmt::Debug + Send + Sync + 'static,
+        M: Clone,
+    {
+        self.start_repeating(TimerKey::new(key), msg, interval, true);
+    }
+
+    fn start_repeating(&self, key: TimerKey, msg: M, interval: Duration, fixed_rate: bool)
+    where
+        M: Clone,
+    {
+        let mut table = self.inner.table.lock();
+        let generation = self.replace(&mut table, &key);
+        let cell = self.inner.cell.clone();
+        let message_key = key.clone();
+        let task =
+            self.inner
+                .scheduler
+                .schedule_repeating(interval, interval, fixed_rate, move || {
+                    deliver(&cell, message_key.clone(), generation, msg.clone())
+                });
+        table.active.insert(
+            key,
+            ActiveTimer {
+                generation,
+                task,
+                single: false,
+            },
+        );
+    }
+
+    /// Cancels the timer with this key, if any. Its message will not be delivered.
+    pub fn cancel<K>(&self, key: &K)
+    where
+        K: Hash + Eq + fmt::Debug + Clone + Send + Sync + 'static,
+    {
+        let removed = self.inner.table.lock().active.remove(&TimerKey::new(key.clone()));
+        if let Some(task) = removed.and_then(|timer| timer.task) {
+            self.inner.scheduler.cancel(task);
+        }
+    }
+
+    /// Cancels every timer of this actor.
+    pub fn cancel_all(&self) {
+        let removed: Vec<_> = self.inner.table.lock().active.drain().collect();
+        for (_, timer) in removed {
+            if let Some(task) = timer.task {
+                self.inner.scheduler.cancel(task);
+            }
+        }
+    }
+
+    /// True while a timer with this key is running (a single timer until its message is
+    /// handled).
+    pub fn is_active<K>(&self, key: &K) -> bool
+    where
+        K: Hash + Eq + fmt::Debug + Clone + Send + Sync + 'static,
+    {
+        self.inner
+            .table
+            .lock()
+            .active
+            .contains_key(&TimerKey::new(key.clone()))
+    }
+
+    /// Cancels any timer under `key` and returns the generation for its successor.
+    fn replace(&self, table: &mut TimerTable, key: &TimerKey) -> u64 {
+        if let Some(task) = table.active.remove(key).and_then(|timer| timer.task) {
+            self.inner.scheduler.cancel(task);
+        }
+        table.next_generation += 1;
+        table.next_generation
+    }
+
+    /// Called by the actor when a timer message arrives: true if it is from the live timer
+    /// under its key (and then a single timer is done).
+    pub(crate) fn accept(&self, key: &TimerKey, generation: u64) -> bool {
+        let mut table = self.inner.table.lock();
+        match table.active.get(key) {
+            Some(timer) if timer.generation == generation => {
+                if timer.single {
+                    table.active.remove(key);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+fn deliver<M: Send + 'static>(
+    cell: &Weak<ActorCell<M>>,
+    key: TimerKey,
+    generation: u64,
+    msg: M,
+) -> bool {
+    match cell.upgrade() {
+        Some(cell) => ActorCell::deliver_timer(&cell, key, generation, msg),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_of_different_types_never_collide() {
+        assert_ne!(TimerKey::new(1u32), TimerKey::new(1u64));
+        assert_eq!(TimerKey::new("tick"), TimerKey::new("tick"));
+    }
+
+    #[test]
+    fn a_cancelled_task_never_runs() {
+        let scheduler = Scheduler::start("test").expect("scheduler thread");
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = ran.clone();
+        let id = scheduler
+            .handle()
+            .schedule_once(Duration::from_millis(30), move || {
+                flag.store(true, Ordering::SeqCst)
+            })
+            .expect("scheduler running");
+        scheduler.handle().cancel(id);
+        thread::sleep(Duration::from_millis(80));
+        assert!(!ran.load(Ordering::SeqCst));
+        scheduler.stop_and_join();
+    }
+
+    #[test]
+    fn tasks_run_in_deadline_order() {
+        let scheduler = Scheduler::start("test").expect("scheduler thread");
+        let order = Arc::new(Mutex::new(Vec::new()));
+        for (i, delay) in [(2, 40), (1, 20), (3, 60)] {
+            let order = order.clone();
+            scheduler
+                .handle()
+                .schedule_once(Duration::from_millis(delay), move || order.lock().push(i));
+        }
+        thread::sleep(Duration::from_millis(150));
+        assert_eq!(*order.lock(), [1, 2, 3]);
+        scheduler.stop_and_join();
+    }
+}
