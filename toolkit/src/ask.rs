@@ -208,12 +208,16 @@ impl<Res: Send + 'static, M: Send + 'static> AskCallback<Res, M> {
         let Some(map_result) = self.map_result.lock().take() else {
             return;
         };
-        if outcome.is_ok() || !matches!(outcome, Err(AskError::Timeout(_))) {
-            if let Some(id) = self.timer.lock().take() {
-                self.scheduler.cancel(id);
-            }
-        }
+        self.cancel_timer();
         self.asker.tell(map_result(outcome));
+    }
+}
+
+impl<Res, M: Send + 'static> AskCallback<Res, M> {
+    fn cancel_timer(&self) {
+        if let Some(id) = self.timer.lock().take() {
+            self.scheduler.cancel(id);
+        }
     }
 }
 
@@ -248,9 +252,7 @@ impl<Res, M: Send + 'static> Drop for AskReplyTo<Res, M> {
         let Some(map_result) = self.callback.map_result.lock().take() else {
             return;
         };
-        if let Some(id) = self.callback.timer.lock().take() {
-            self.callback.scheduler.cancel(id);
-        }
+        self.callback.cancel_timer();
         self.callback.asker.tell(map_result(Err(error)));
     }
 }

@@ -122,7 +122,9 @@ impl DeadLetters {
     ) {
         self.count.fetch_add(1, Ordering::Relaxed);
         let subscribed = self.has_subscribers.load(Ordering::Acquire);
-        if !subscribed && !tracing::enabled!(target: "reactant::dead_letters", tracing::Level::DEBUG) {
+        if !subscribed
+            && !tracing::enabled!(target: "reactant::dead_letters", tracing::Level::DEBUG)
+        {
             return;
         }
         let letter = DeadLetter {

@@ -18,7 +18,9 @@ pub enum SpawnError {
         reason: &'static str,
     },
     /// A live child of the same parent already has this name.
-    #[error("an actor named {name:?} already runs under {parent}; pick another name or stop it first")]
+    #[error(
+        "an actor named {name:?} already runs under {parent}; pick another name or stop it first"
+    )]
     NameTaken {
         /// The taken name.
         name: String,
@@ -26,7 +28,9 @@ pub enum SpawnError {
         parent: ActorPath,
     },
     /// The parent is stopping (or the system is shutting down) and takes no new children.
-    #[error("{parent} is stopping and cannot spawn children; the actor system may be shutting down")]
+    #[error(
+        "{parent} is stopping and cannot spawn children; the actor system may be shutting down"
+    )]
     ParentStopping {
         /// The parent's path.
         parent: ActorPath,
@@ -35,7 +39,9 @@ pub enum SpawnError {
     #[error("the actor system has shut down; create a new ActorSystem to spawn actors")]
     SystemTerminated,
     /// No dispatcher of that name was configured.
-    #[error("no dispatcher named {0:?}; add it with ActorSystem::builder().dispatcher(name, threads)")]
+    #[error(
+        "no dispatcher named {0:?}; add it with ActorSystem::builder().dispatcher(name, threads)"
+    )]
     UnknownDispatcher(String),
 }
 
@@ -89,7 +95,9 @@ pub enum AskError {
 
 /// A stash is full; the message is handed back so that nothing is lost.
 #[derive(Error)]
-#[error("the stash is full ({capacity} messages); unstash before stashing more, or raise its capacity")]
+#[error(
+    "the stash is full ({capacity} messages); unstash before stashing more, or raise its capacity"
+)]
 pub struct StashOverflow<M> {
     /// The message that did not fit.
     pub message: M,
@@ -109,6 +117,8 @@ impl<M> std::fmt::Debug for StashOverflow<M> {
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum StopError {
     /// Only an actor's own children can be stopped through its context.
-    #[error("{0} is not a child of this actor; an actor may stop only its own children (or itself by returning Behaviors::stopped())")]
+    #[error(
+        "{0} is not a child of this actor; an actor may stop only its own children (or itself by returning Behaviors::stopped())"
+    )]
     NotAChild(ActorPath),
 }

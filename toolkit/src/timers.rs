@@ -9,7 +9,6 @@ use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -44,7 +43,6 @@ struct SchedulerState {
 struct SchedulerShared {
     state: Mutex<SchedulerState>,
     wake: Condvar,
-    stopped: AtomicBool,
 }
 
 /// A handle to the system's scheduler thread.
@@ -62,7 +60,6 @@ impl Scheduler {
         let shared = Arc::new(SchedulerShared {
             state: Mutex::new(SchedulerState::default()),
             wake: Condvar::new(),
-            stopped: AtomicBool::new(false),
         });
         let handle = SchedulerHandle(shared.clone());
         let thread = thread::Builder::new()
@@ -85,12 +82,12 @@ impl Scheduler {
             state.shutdown = true;
             state.deadlines.clear();
         }
-        self.handle.0.stopped.store(true, Ordering::SeqCst);
         self.handle.0.wake.notify_all();
-        if let Some(thread) = self.thread.lock().take() {
-            if thread.thread().id() != thread::current().id() && thread.join().is_err() {
-                tracing::error!("the timer scheduler thread panicked");
-            }
+        if let Some(thread) = self.thread.lock().take()
+            && thread.thread().id() != thread::current().id()
+            && thread.join().is_err()
+        {
+            tracing::error!("the timer scheduler thread panicked");
         }
         // Tasks hold actor references: drop them now, outside the lock.
         let queue = std::mem::take(&mut self.handle.0.state.lock().queue);
@@ -411,7 +408,12 @@ impl<M: Send + 'static> Timers<M> {
     where
         K: Hash + Eq + fmt::Debug + Clone + Send + Sync + 'static,
     {
-        let removed = self.inner.table.lock().active.remove(&TimerKey::new(key.clone()));
+        let removed = self
+            .inner
+            .table
+            .lock()
+            .active
+            .remove(&TimerKey::new(key.clone()));
         if let Some(task) = removed.and_then(|timer| timer.task) {
             self.inner.scheduler.cancel(task);
         }
@@ -480,6 +482,7 @@ fn deliver<M: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     #[test]
     fn keys_of_different_types_never_collide() {

@@ -12,7 +12,6 @@ use super::stash::StashBuffer;
 use crate::supervision::SupervisorStrategy;
 use crate::timers::Timers;
 
-pub(crate) type MessageHandler<M> = dyn Fn(&mut Context<M>, M) -> Behavior<M> + Send + Sync;
 pub(crate) type SignalHandler<M> = dyn Fn(&mut Context<M>, &Signal) -> Behavior<M> + Send + Sync;
 pub(crate) type SetupFn<M> = dyn Fn(&mut Context<M>) -> Behavior<M> + Send + Sync;
 pub(crate) type ActorFactory<M> = dyn Fn() -> Box<dyn Actor<Msg = M>> + Send + Sync;
@@ -51,18 +50,58 @@ pub(crate) enum Kind<M: Send + 'static> {
     Stopped,
     Empty,
     Ignore,
-    Receive(Arc<Handlers<M>>),
+    Receive(Arc<dyn Receive<M>>),
     Setup(Arc<SetupFn<M>>),
-    Supervise(Box<Behavior<M>>, SupervisorStrategy),
+    /// Boxed: supervision is rare and the strategy is large; `Behavior` stays two words.
+    Supervise(Box<(Behavior<M>, SupervisorStrategy)>),
     /// An object-style actor instance: runs once; restarting it needs a factory.
     Actor(Box<dyn Actor<Msg = M>>),
     /// Makes a fresh object-style actor at every (re)start.
     ActorFactory(Arc<ActorFactory<M>>),
 }
 
-pub(crate) struct Handlers<M: Send + 'static> {
-    pub(crate) message: Option<Arc<MessageHandler<M>>>,
-    pub(crate) signal: Option<Arc<SignalHandler<M>>>,
+/// The handlers of a `receive` behavior, in one allocation with the user's closure.
+pub(crate) trait Receive<M: Send + 'static>: Send + Sync + 'static {
+    fn on_message(&self, ctx: &mut Context<M>, msg: M) -> Behavior<M>;
+    /// `None`: this behavior has no signal handler.
+    fn on_signal(&self, ctx: &mut Context<M>, signal: &Signal) -> Option<Behavior<M>>;
+}
+
+struct OnMessage<F>(F);
+
+impl<M, F> Receive<M> for OnMessage<F>
+where
+    M: Send + 'static,
+    F: Fn(&mut Context<M>, M) -> Behavior<M> + Send + Sync + 'static,
+{
+    #[inline]
+    fn on_message(&self, ctx: &mut Context<M>, msg: M) -> Behavior<M> {
+        (self.0)(ctx, msg)
+    }
+
+    fn on_signal(&self, _: &mut Context<M>, _: &Signal) -> Option<Behavior<M>> {
+        None
+    }
+}
+
+/// A receive behavior with a signal handler added by `receive_signal`. `on_message: None`
+/// leaves messages unhandled (an `empty` behavior with a signal handler).
+struct WithSignal<M: Send + 'static> {
+    on_message: Option<Arc<dyn Receive<M>>>,
+    on_signal: Arc<SignalHandler<M>>,
+}
+
+impl<M: Send + 'static> Receive<M> for WithSignal<M> {
+    fn on_message(&self, ctx: &mut Context<M>, msg: M) -> Behavior<M> {
+        match &self.on_message {
+            Some(inner) => inner.on_message(ctx, msg),
+            None => Behaviors::unhandled(),
+        }
+    }
+
+    fn on_signal(&self, ctx: &mut Context<M>, signal: &Signal) -> Option<Behavior<M>> {
+        Some((self.on_signal)(ctx, signal))
+    }
 }
 
 impl<M: Send + 'static> Behavior<M> {
@@ -81,23 +120,26 @@ impl<M: Send + 'static> Behavior<M> {
 
     fn with_signal_handler(self, handler: Arc<SignalHandler<M>>) -> Behavior<M> {
         let kind = match self.kind {
-            Kind::Receive(handlers) => Kind::Receive(Arc::new(Handlers {
-                message: handlers.message.clone(),
-                signal: Some(handler),
+            Kind::Receive(inner) => Kind::Receive(Arc::new(WithSignal {
+                on_message: Some(inner),
+                on_signal: handler,
             })),
-            Kind::Empty => Kind::Receive(Arc::new(Handlers {
-                message: None,
-                signal: Some(handler),
+            Kind::Empty => Kind::Receive(Arc::new(WithSignal {
+                on_message: None,
+                on_signal: handler,
             })),
-            Kind::Ignore => Kind::Receive(Arc::new(Handlers {
-                message: Some(Arc::new(|_, _| Behaviors::same())),
-                signal: Some(handler),
+            Kind::Ignore => Kind::Receive(Arc::new(WithSignal {
+                on_message: Some(Arc::new(OnMessage(|_: &mut Context<M>, _: M| {
+                    Behaviors::same()
+                }))),
+                on_signal: handler,
             })),
             Kind::Setup(setup) => Kind::Setup(Arc::new(move |ctx| {
                 setup(ctx).with_signal_handler(handler.clone())
             })),
-            Kind::Supervise(inner, strategy) => {
-                Kind::Supervise(Box::new(inner.with_signal_handler(handler)), strategy)
+            Kind::Supervise(supervised) => {
+                let (inner, strategy) = *supervised;
+                Kind::Supervise(Box::new((inner.with_signal_handler(handler), strategy)))
             }
             other => other,
         };
@@ -112,10 +154,11 @@ impl<M: Send + 'static> Behavior<M> {
             Kind::Stopped => Kind::Stopped,
             Kind::Empty => Kind::Empty,
             Kind::Ignore => Kind::Ignore,
-            Kind::Receive(handlers) => Kind::Receive(handlers.clone()),
+            Kind::Receive(receive) => Kind::Receive(receive.clone()),
             Kind::Setup(setup) => Kind::Setup(setup.clone()),
-            Kind::Supervise(inner, strategy) => {
-                Kind::Supervise(Box::new(inner.try_clone()?), strategy.clone())
+            Kind::Supervise(supervised) => {
+                let (inner, strategy) = &**supervised;
+                Kind::Supervise(Box::new((inner.try_clone()?, strategy.clone())))
             }
             Kind::ActorFactory(factory) => Kind::ActorFactory(factory.clone()),
             Kind::Actor(_) => return None,
@@ -143,7 +186,7 @@ impl<M: Send + 'static> fmt::Debug for Behavior<M> {
             Kind::Ignore => "Ignore",
             Kind::Receive(_) => "Receive",
             Kind::Setup(_) => "Setup",
-            Kind::Supervise(..) => "Supervise",
+            Kind::Supervise(_) => "Supervise",
             Kind::Actor(_) | Kind::ActorFactory(_) => "Actor",
         };
         write!(f, "Behavior::{name}")
@@ -166,10 +209,7 @@ impl Behaviors {
         M: Send + 'static,
         F: Fn(&mut Context<M>, M) -> Behavior<M> + Send + Sync + 'static,
     {
-        Behavior::from_kind(Kind::Receive(Arc::new(Handlers {
-            message: Some(Arc::new(handler)),
-            signal: None,
-        })))
+        Behavior::from_kind(Kind::Receive(Arc::new(OnMessage(handler))))
     }
 
     /// Handles each message without the context.
@@ -262,6 +302,6 @@ pub struct Supervise<M: Send + 'static> {
 impl<M: Send + 'static> Supervise<M> {
     /// What to do when the actor's handler panics.
     pub fn on_failure(self, strategy: SupervisorStrategy) -> Behavior<M> {
-        Behavior::from_kind(Kind::Supervise(Box::new(self.behavior), strategy))
+        Behavior::from_kind(Kind::Supervise(Box::new((self.behavior, strategy))))
     }
 }

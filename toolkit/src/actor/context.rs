@@ -10,6 +10,7 @@ use super::actor_ref::{ActorRef, AnyActorRef, Recipient};
 use super::behavior::Behavior;
 use super::cell::{ActorCell, CellControl, Control};
 use super::path::{ActorPath, validate_name};
+use super::signal::ActorFailure;
 use super::stash::StashBuffer;
 use super::system::Props;
 use crate::ask::AskCallback;
@@ -43,11 +44,13 @@ pub struct Context<M: Send + 'static> {
 #[derive(Default)]
 struct Extras<M: Send + 'static> {
     children: HashMap<u64, AnyActorRef>,
-    child_names: HashMap<Arc<str>, u64>,
+    child_names: HashMap<String, u64>,
     watching: HashMap<u64, AnyActorRef>,
     watchers: Vec<AnyActorRef>,
     timers: Option<Timers<M>>,
     stash: Option<StashBuffer<M>>,
+    /// Why the actor is stopping, for its parent.
+    failure: Option<ActorFailure>,
 }
 
 impl<M: Send + 'static> Context<M> {
@@ -77,6 +80,7 @@ impl<M: Send + 'static> Context<M> {
                 watchers: Vec::new(),
                 timers: None,
                 stash: None,
+                failure: None,
             })
         })
     }
@@ -131,7 +135,7 @@ impl<M: Send + 'static> Context<M> {
         }
         let core = me.system();
         let dispatcher = core.dispatcher(props.dispatcher_name())?;
-        let name: Option<Arc<str>> = match name {
+        let name: Option<Arc<String>> = match name {
             Some(name) => {
                 validate_name(name).map_err(|reason| SpawnError::InvalidName {
                     name: name.to_owned(),
@@ -143,7 +147,7 @@ impl<M: Send + 'static> Context<M> {
                         parent: me.path(),
                     });
                 }
-                Some(Arc::from(name))
+                Some(Arc::new(name.to_owned()))
             }
             None => None,
         };
@@ -153,7 +157,7 @@ impl<M: Send + 'static> Context<M> {
         let extras = self.extras();
         extras.children.insert(id, AnyActorRef(cell.clone()));
         if let Some(name) = name {
-            extras.child_names.insert(name, id);
+            extras.child_names.insert(String::clone(&name), id);
         }
         Ok(ActorRef::from_cell(cell))
     }
@@ -209,7 +213,12 @@ impl<M: Send + 'static> Context<M> {
         }
         self.extras().watching.insert(target.id(), target.clone());
         let watcher = AnyActorRef(me.clone());
-        if target.0.clone().send_control(Control::Watch(watcher)).is_err() {
+        if target
+            .0
+            .clone()
+            .send_control(Control::Watch(watcher))
+            .is_err()
+        {
             // Already stopped: the signal comes as if it had just happened.
             let _ = (me as Arc<dyn CellControl>).send_control(Control::Terminated(target));
         }
@@ -221,10 +230,10 @@ impl<M: Send + 'static> Context<M> {
             return;
         };
         let me = self.cell();
-        if let Some(extras) = self.extras.as_mut() {
-            if extras.watching.remove(&target.id()).is_some() {
-                let _ = target.0.send_control(Control::Unwatch(me.id()));
-            }
+        if let Some(extras) = self.extras.as_mut()
+            && extras.watching.remove(&target.id()).is_some()
+        {
+            let _ = target.0.send_control(Control::Unwatch(me.id()));
         }
     }
 
@@ -328,7 +337,12 @@ impl<M: Send + 'static> Context<M> {
             return false;
         };
         extras.children.remove(&child.id());
-        extras.child_names.retain(|_, id| *id != child.id());
+        if let Some(name) = child.0.name() {
+            // Names stay reserved until the child has terminated: the entry is this child's.
+            if extras.child_names.get(name) == Some(&child.id()) {
+                extras.child_names.remove(name);
+            }
+        }
         extras.watching.remove(&child.id()).is_some()
     }
 
@@ -357,6 +371,17 @@ impl<M: Send + 'static> Context<M> {
             .as_mut()
             .map(|e| std::mem::take(&mut e.watchers))
             .unwrap_or_default()
+    }
+
+    pub(crate) fn set_failure(&mut self, failure: ActorFailure) {
+        let extras = self.extras();
+        if extras.failure.is_none() {
+            extras.failure = Some(failure);
+        }
+    }
+
+    pub(crate) fn take_failure(&mut self) -> Option<ActorFailure> {
+        self.extras.as_mut()?.failure.take()
     }
 
     /// Drops everything the actor held (timers, stash, children's refs): it has terminated.

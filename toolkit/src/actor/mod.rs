@@ -11,8 +11,8 @@ mod signal;
 mod stash;
 mod system;
 
-pub use actor_ref::{ActorRef, AnyActorRef};
 pub(crate) use actor_ref::Recipient;
+pub use actor_ref::{ActorRef, AnyActorRef};
 pub use behavior::{Behavior, Behaviors, Supervise};
 pub use context::Context;
 pub use object::Actor;

@@ -65,7 +65,9 @@ pub(crate) fn validate_name(name: &str) -> Result<(), &'static str> {
         return Err("a name must not be empty");
     }
     if name.starts_with('$') {
-        return Err("names starting with `$` are reserved for anonymous actors (use spawn_anonymous)");
+        return Err(
+            "names starting with `$` are reserved for anonymous actors (use spawn_anonymous)",
+        );
     }
     if name.contains('/') {
         return Err("a name is one path element and must not contain `/`");

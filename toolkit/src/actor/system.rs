@@ -132,19 +132,25 @@ impl CellControl for Root {
         u64::MAX
     }
 
+    fn name(&self) -> Option<&str> {
+        None
+    }
+
     fn path(&self) -> ActorPath {
         ActorPath::new("")
     }
 
     fn is_terminated(&self) -> bool {
-        self.core.upgrade().is_none_or(|core| *core.terminated.lock())
+        self.core
+            .upgrade()
+            .is_none_or(|core| *core.terminated.lock())
     }
 
     fn send_control(self: Arc<Self>, control: Control) -> Result<(), Control> {
-        if let Control::ChildTerminated { .. } = control {
-            if let Some(core) = self.core.upgrade() {
-                core.mark_terminated();
-            }
+        if let Control::ChildTerminated { .. } = control
+            && let Some(core) = self.core.upgrade()
+        {
+            core.mark_terminated();
         }
         Ok(())
     }
@@ -414,7 +420,7 @@ impl ActorSystemBuilder {
             &core,
             root,
             0,
-            Some(Arc::from("user")),
+            Some(Arc::new("user".to_owned())),
             Behaviors::ignore(),
             default_dispatcher,
         );

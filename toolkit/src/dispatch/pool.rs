@@ -98,7 +98,11 @@ impl Dispatcher {
                 .spawn(move || worker_loop(shared, local, index));
             match spawned {
                 Ok(handle) => {
-                    dispatcher.shared.threads.lock().push(handle.thread().clone());
+                    dispatcher
+                        .shared
+                        .threads
+                        .lock()
+                        .push(handle.thread().clone());
                     dispatcher.handles.lock().push(handle);
                 }
                 Err(error) => {
@@ -118,27 +122,35 @@ impl Dispatcher {
     /// runs next on that worker; from anywhere else it goes to the shared queue.
     #[inline]
     pub(crate) fn schedule(&self, task: Task) {
-        let task = CURRENT.with(|current| {
+        enum Placed {
+            /// In this worker's private "next" slot: nobody else needs waking.
+            NextSlot,
+            /// The slot's previous task moved to the stealable local queue.
+            Local,
+            Elsewhere(Task),
+        }
+        let placed = CURRENT.with(|current| {
             let current = current.borrow();
             match current.as_ref() {
                 Some(worker) if Arc::ptr_eq(&worker.shared, &self.shared) => {
-                    if let Some(previous) = worker.next.replace(Some(task)) {
-                        worker.local.push(previous);
-                        None
-                    } else {
-                        // The slot is private to this worker: nobody else needs waking.
-                        return None;
+                    match worker.next.replace(Some(task)) {
+                        Some(previous) => {
+                            worker.local.push(previous);
+                            Placed::Local
+                        }
+                        None => Placed::NextSlot,
                     }
                 }
-                _ => Some(task),
+                _ => Placed::Elsewhere(task),
             }
         });
-        match task {
-            Some(task) => {
+        match placed {
+            Placed::NextSlot => {}
+            Placed::Local => self.shared.notify_one_if_idle(),
+            Placed::Elsewhere(task) => {
                 self.shared.injector.push(task);
                 self.shared.notify_one();
             }
-            None => self.shared.notify_one_if_idle(),
         }
     }
 
@@ -172,17 +184,25 @@ impl Dispatcher {
         let handles = std::mem::take(&mut *self.handles.lock());
         let me = thread::current().id();
         for handle in handles {
-            if handle.thread().id() != me {
-                if let Err(panic) = handle.join() {
-                    tracing::error!(dispatcher = %self.shared.name, ?panic, "a worker thread panicked outside any actor");
-                }
+            if handle.thread().id() != me
+                && let Err(panic) = handle.join()
+            {
+                tracing::error!(
+                    dispatcher = %self.shared.name,
+                    ?panic,
+                    "a worker thread panicked outside any actor"
+                );
             }
         }
     }
 
     /// Number of worker threads still alive (for tests and metrics).
     pub(crate) fn live_threads(&self) -> usize {
-        self.handles.lock().iter().filter(|h| !h.is_finished()).count()
+        self.handles
+            .lock()
+            .iter()
+            .filter(|h| !h.is_finished())
+            .count()
     }
 }
 
@@ -369,9 +389,7 @@ fn park(shared: &Shared, index: usize) {
             // A long timeout guards against a lost wake-up ever becoming a hang.
             thread::park_timeout(Duration::from_millis(100));
             let still_sleeping = shared.sleepers.lock().contains(&index);
-            if !still_sleeping
-                || shared.shutdown.load(Ordering::SeqCst)
-                || shared.has_shared_work()
+            if !still_sleeping || shared.shutdown.load(Ordering::SeqCst) || shared.has_shared_work()
             {
                 break;
             }

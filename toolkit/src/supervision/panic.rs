@@ -25,7 +25,9 @@ pub(crate) fn install_hook() {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
             if IN_ACTOR.with(Cell::get) {
-                let location = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
+                let location = info
+                    .location()
+                    .map(|l| format!("{}:{}", l.file(), l.line()));
                 LOCATION.with(|slot| *slot.borrow_mut() = location);
             } else {
                 previous(info);

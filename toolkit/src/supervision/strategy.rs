@@ -16,10 +16,11 @@ use std::time::{Duration, Instant};
 /// .on_failure(strategy);
 /// # drop(behavior);
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum SupervisorStrategy {
     /// Stop the actor (the default, as in Akka Typed). Its parent sees `ChildFailed` if it
     /// watches it.
+    #[default]
     Stop,
     /// Drop the failing message and keep the current behavior and state.
     Resume,
@@ -146,12 +147,6 @@ impl SupervisorStrategy {
     }
 }
 
-impl Default for SupervisorStrategy {
-    fn default() -> Self {
-        Self::Stop
-    }
-}
-
 /// What the runtime does about one failure.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Decision {
@@ -240,8 +235,9 @@ mod tests {
 
     #[test]
     fn restart_limit_stops_after_the_allowed_restarts_in_a_window() {
-        let mut state =
-            SupervisionState::new(SupervisorStrategy::restart().with_limit(2, Duration::from_secs(10)));
+        let mut state = SupervisionState::new(
+            SupervisorStrategy::restart().with_limit(2, Duration::from_secs(10)),
+        );
         let t0 = Instant::now();
         assert_eq!(state.decide(t0), Decision::Restart);
         assert_eq!(state.decide(t0 + Duration::from_secs(1)), Decision::Restart);
@@ -250,8 +246,9 @@ mod tests {
 
     #[test]
     fn restart_limit_window_reopens_after_it_elapses() {
-        let mut state =
-            SupervisionState::new(SupervisorStrategy::restart().with_limit(1, Duration::from_secs(1)));
+        let mut state = SupervisionState::new(
+            SupervisorStrategy::restart().with_limit(1, Duration::from_secs(1)),
+        );
         let t0 = Instant::now();
         assert_eq!(state.decide(t0), Decision::Restart);
         assert_eq!(state.decide(t0 + Duration::from_secs(5)), Decision::Restart);
@@ -290,6 +287,9 @@ mod tests {
         let after_quiet = state.decide(t0 + Duration::from_secs(10));
         assert_eq!(first, Decision::RestartAfter(Duration::from_millis(10)));
         assert_eq!(second, Decision::RestartAfter(Duration::from_millis(20)));
-        assert_eq!(after_quiet, Decision::RestartAfter(Duration::from_millis(10)));
+        assert_eq!(
+            after_quiet,
+            Decision::RestartAfter(Duration::from_millis(10))
+        );
     }
 }
