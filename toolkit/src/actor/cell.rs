@@ -25,7 +25,7 @@ use super::path::{ActorPath, anonymous_name};
 use super::signal::{ActorFailure, Signal};
 use super::system::SystemCore;
 use crate::dead_letters::DeadLetterReason;
-use crate::dispatch::mailbox::Mailbox;
+use crate::dispatch::mailbox::{Mailbox, Next};
 use crate::dispatch::{Dispatcher, Runnable};
 use crate::supervision::{Decision, SupervisionState, SupervisorStrategy, panic};
 use crate::timers::TimerKey;
@@ -265,46 +265,51 @@ impl<M: Send + 'static> ActorCell<M> {
 
     // ----- one turn -----
 
+    /// Runs one turn; true if the actor must be requeued.
     fn run_turn(self: &Arc<Self>, st: &mut ActorState<M>) -> bool {
         let throughput = self.dispatcher.throughput();
         self.process_system(st);
         let mut handled = 0;
-        while handled < throughput {
+        loop {
             match st.phase {
                 Phase::Running => {}
                 Phase::Terminated => return false,
                 Phase::Terminating => {
                     self.drain_to_dead_letters();
-                    break;
+                    return self.mailbox.finish_turn(false);
                 }
                 Phase::New | Phase::AwaitingChildren | Phase::BackingOff => {
                     self.hold_messages(st);
-                    break;
+                    return self.mailbox.finish_turn(false);
                 }
+            }
+            if handled == throughput {
+                // Fairness: to the back of the queue, even with messages in hand.
+                return self.mailbox.finish_turn(!st.held.is_empty());
             }
             if st.held.is_empty() {
-                let system_waiting = self
+                match self
                     .mailbox
-                    .take_user(st.held.queue(), throughput - handled);
-                if system_waiting {
-                    self.process_system(st);
-                    continue;
-                }
-                if st.held.is_empty() {
-                    break;
+                    .next_user(st.held.queue(), throughput - handled)
+                {
+                    Next::Taken { system_waiting } => {
+                        if system_waiting {
+                            self.process_system(st);
+                            continue;
+                        }
+                    }
+                    Next::SystemWaiting => {
+                        self.process_system(st);
+                        continue;
+                    }
+                    Next::Idle => return false,
                 }
             }
-            let Some(msg) = st.held.pop_front() else {
-                break;
-            };
-            self.handle_message(st, msg);
-            handled += 1;
+            if let Some(msg) = st.held.pop_front() {
+                self.handle_message(st, msg);
+                handled += 1;
+            }
         }
-        if st.phase == Phase::Terminated {
-            return false;
-        }
-        let held = st.phase == Phase::Running && !st.held.is_empty();
-        self.mailbox.finish_turn(held)
     }
 
     /// Handles the system messages queued now; later ones wait for the next turn, so a
@@ -557,9 +562,9 @@ impl<M: Send + 'static> ActorCell<M> {
                 s.state.strategy().stash_capacity()
             });
         let room = capacity.saturating_sub(st.held.len());
-        self.mailbox.take_user(st.held.queue(), room);
+        self.mailbox.drain_user(st.held.queue(), room);
         let mut overflow = VecDeque::new();
-        self.mailbox.take_user(&mut overflow, usize::MAX);
+        self.mailbox.drain_user(&mut overflow, usize::MAX);
         for msg in overflow {
             self.system.dead_letters().publish(
                 || self.path(),
@@ -571,7 +576,7 @@ impl<M: Send + 'static> ActorCell<M> {
 
     fn drain_to_dead_letters(self: &Arc<Self>) {
         let mut dropped = VecDeque::new();
-        self.mailbox.take_user(&mut dropped, usize::MAX);
+        self.mailbox.drain_user(&mut dropped, usize::MAX);
         for msg in dropped {
             self.system.dead_letters().publish(
                 || self.path(),
@@ -685,6 +690,7 @@ impl<M: Send + 'static> ActorCell<M> {
         for msg in leftovers.system {
             self.after_close(msg);
         }
+        st.ctx.unwatch_all(self.id);
         let me = AnyActorRef(self.clone());
         let parent_id = self.parent.id();
         for watcher in st.ctx.take_watchers() {

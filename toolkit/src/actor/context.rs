@@ -366,6 +366,16 @@ impl<M: Send + 'static> Context<M> {
         }
     }
 
+    /// Tells every actor this one watches that it no longer does (it is terminating), so they
+    /// do not keep a reference to it.
+    pub(crate) fn unwatch_all(&mut self, my_id: u64) {
+        if let Some(extras) = self.extras.as_mut() {
+            for (_, watched) in extras.watching.drain() {
+                let _ = watched.0.send_control(Control::Unwatch(my_id));
+            }
+        }
+    }
+
     pub(crate) fn take_watchers(&mut self) -> Vec<AnyActorRef> {
         self.extras
             .as_mut()
