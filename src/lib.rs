@@ -14,3 +14,8 @@ fn page_size() -> u64 {
     // The kernel's page size on every Linux target this project runs on.
     4096
 }
+
+/// The README's Rust code blocks, compiled and run by `cargo test --doc`.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -156,12 +156,19 @@ impl<R: Send + 'static> Recipient<R> for PromiseRecipient<R> {
 impl<R> Drop for PromiseRecipient<R> {
     fn drop(&mut self) {
         // The last reply address is gone: if nobody replied, say why.
-        let error = if dropping_dead_letter() {
-            AskError::TargetStopped
-        } else {
-            AskError::NoReply
-        };
-        self.slot.complete(Err(error));
+        self.slot.complete(Err(abandoned()));
+    }
+}
+
+/// Why a reply address was dropped without a reply: with a dead letter (the target had
+/// stopped), while unwinding from a panic in the target's handler, or just dropped.
+fn abandoned() -> AskError {
+    if dropping_dead_letter() {
+        AskError::TargetStopped
+    } else if std::thread::panicking() {
+        AskError::TargetFailed
+    } else {
+        AskError::NoReply
     }
 }
 
@@ -243,16 +250,11 @@ impl<Res: Send + 'static, M: Send + 'static> Recipient<Res> for AskReplyTo<Res, 
 
 impl<Res, M: Send + 'static> Drop for AskReplyTo<Res, M> {
     fn drop(&mut self) {
-        let error = if dropping_dead_letter() {
-            AskError::TargetStopped
-        } else {
-            AskError::NoReply
-        };
         // Complete without the generic bound on Res: only the error path is needed here.
         let Some(map_result) = self.callback.map_result.lock().take() else {
             return;
         };
         self.callback.cancel_timer();
-        self.callback.asker.tell(map_result(Err(error)));
+        self.callback.asker.tell(map_result(Err(abandoned())));
     }
 }

@@ -85,6 +85,10 @@ pub enum AskError {
     /// The target received the request and dropped its reply address without replying.
     #[error("the target dropped the request without replying")]
     NoReply,
+    /// The target failed (panicked) while handling the request; its supervisor decides what
+    /// happens to it next.
+    #[error("the target failed while handling the request")]
+    TargetFailed,
     /// Waiting here would block a dispatcher thread (and could deadlock the system).
     #[error(
         "Pending::wait was called on a dispatcher thread, where blocking could deadlock the system; \

@@ -169,10 +169,8 @@ impl<M: Send + 'static> Behavior<M> {
     /// Whether starting this behavior runs user code (setup, `pre_start`), so the actor must be
     /// scheduled once right after spawning even before any message arrives.
     pub(crate) fn needs_start(&self) -> bool {
-        !matches!(
-            self.kind,
-            Kind::Receive(_) | Kind::Empty | Kind::Ignore | Kind::Same | Kind::Unhandled
-        )
+        // `Same` and `Unhandled` are no behavior to start with: the start reports them.
+        !matches!(self.kind, Kind::Receive(_) | Kind::Empty | Kind::Ignore)
     }
 }
 

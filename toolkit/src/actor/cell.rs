@@ -2,10 +2,10 @@
 //!
 //! A worker runs a cell for one *turn*: system messages first, then at most `throughput` user
 //! messages, then the mailbox decides whether the actor goes idle or back to the end of the
-//! queue. Everything the actor owns (behavior, context, held messages) sits behind one mutex
-//! that only the worker holding the schedule ever takes, so it is never contended on the
-//! message path; it exists so that this invariant is enforced by the type system rather than
-//! by `unsafe`.
+//! queue. Everything the actor owns (behavior, context, held messages) is touched only by the
+//! worker that holds the actor's schedule: the mailbox's status word hands that right to one
+//! worker at a time (see `dispatch::mailbox`, whose loom models check exactly this), so the
+//! state needs no lock of its own.
 //!
 //! Lifecycle: `New → Running → (AwaitingChildren → New | BackingOff → New)* → Terminating →
 //! Terminated`. Stopping stops the children first and waits for each to report back, then
@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use std::cell::UnsafeCell;
 
 use super::actor_ref::AnyActorRef;
 use super::behavior::{Behavior, Behaviors, Kind};
@@ -25,7 +25,7 @@ use super::path::{ActorPath, anonymous_name};
 use super::signal::{ActorFailure, Signal};
 use super::system::SystemCore;
 use crate::dead_letters::DeadLetterReason;
-use crate::dispatch::mailbox::{Mailbox, Next};
+use crate::dispatch::mailbox::Mailbox;
 use crate::dispatch::{Dispatcher, Runnable};
 use crate::supervision::{Decision, SupervisionState, SupervisorStrategy, panic};
 use crate::timers::TimerKey;
@@ -154,7 +154,9 @@ impl<M> Held<M> {
 /// One actor.
 pub(crate) struct ActorCell<M: Send + 'static> {
     mailbox: Mailbox<M, SystemMessage<M>>,
-    state: Mutex<ActorState<M>>,
+    /// Touched only by the worker holding the schedule (and by `create`, before the cell is
+    /// shared).
+    state: UnsafeCell<ActorState<M>>,
     id: u64,
     /// `None` for an anonymous actor. One word: the name is read only to build paths.
     name: Option<Arc<String>>,
@@ -176,7 +178,7 @@ impl<M: Send + 'static> ActorCell<M> {
         let needs_start = behavior.needs_start();
         let cell = Arc::new_cyclic(|weak| Self {
             mailbox: Mailbox::new(),
-            state: Mutex::new(ActorState {
+            state: UnsafeCell::new(ActorState {
                 behavior,
                 held: Held(None),
                 ctx: Context::new(weak.clone()),
@@ -220,11 +222,6 @@ impl<M: Send + 'static> ActorCell<M> {
         }
     }
 
-    /// Runs `f` on the actor's state from outside a turn (used for the guardian's children).
-    pub(crate) fn with_context<R>(&self, f: impl FnOnce(&mut Context<M>) -> R) -> R {
-        f(&mut self.state.lock().ctx)
-    }
-
     /// Enqueues a user message; schedules the actor if it was idle.
     #[inline]
     pub(crate) fn tell(this: &Arc<Self>, msg: M) {
@@ -265,45 +262,45 @@ impl<M: Send + 'static> ActorCell<M> {
 
     // ----- one turn -----
 
-    /// Runs one turn; true if the actor must be requeued.
-    fn run_turn(self: &Arc<Self>, st: &mut ActorState<M>) -> bool {
+    /// Runs one turn: system messages, then up to `throughput` user messages.
+    fn run_turn(self: &Arc<Self>, st: &mut ActorState<M>) -> Turn {
         let throughput = self.dispatcher.throughput();
         self.process_system(st);
         let mut handled = 0;
         loop {
             match st.phase {
                 Phase::Running => {}
-                Phase::Terminated => return false,
+                Phase::Terminated => return Turn::Finished,
                 Phase::Terminating => {
                     self.drain_to_dead_letters();
-                    return self.mailbox.finish_turn(false);
+                    return Turn::Drained;
                 }
                 Phase::New | Phase::AwaitingChildren | Phase::BackingOff => {
                     self.hold_messages(st);
-                    return self.mailbox.finish_turn(false);
+                    return Turn::Drained;
                 }
             }
-            if handled == throughput {
-                // Fairness: to the back of the queue, even with messages in hand.
-                return self.mailbox.finish_turn(!st.held.is_empty());
-            }
             if st.held.is_empty() {
-                match self
-                    .mailbox
-                    .next_user(st.held.queue(), throughput - handled)
-                {
-                    Next::Taken { system_waiting } => {
-                        if system_waiting {
-                            self.process_system(st);
-                            continue;
-                        }
-                    }
-                    Next::SystemWaiting => {
+                if !self.mailbox.has_user_hint() {
+                    if self.mailbox.has_system_hint() {
                         self.process_system(st);
                         continue;
                     }
-                    Next::Idle => return false,
+                    return Turn::Drained;
                 }
+                if handled == throughput {
+                    return Turn::Yield;
+                }
+                if self
+                    .mailbox
+                    .take_user(st.held.queue(), throughput - handled)
+                {
+                    self.process_system(st);
+                    continue;
+                }
+            } else if handled == throughput {
+                // Fairness: to the back of the queue, even with messages in hand.
+                return Turn::Yield;
             }
             if let Some(msg) = st.held.pop_front() {
                 self.handle_message(st, msg);
@@ -562,9 +559,9 @@ impl<M: Send + 'static> ActorCell<M> {
                 s.state.strategy().stash_capacity()
             });
         let room = capacity.saturating_sub(st.held.len());
-        self.mailbox.drain_user(st.held.queue(), room);
+        self.mailbox.take_user(st.held.queue(), room);
         let mut overflow = VecDeque::new();
-        self.mailbox.drain_user(&mut overflow, usize::MAX);
+        self.mailbox.take_user(&mut overflow, usize::MAX);
         for msg in overflow {
             self.system.dead_letters().publish(
                 || self.path(),
@@ -576,7 +573,7 @@ impl<M: Send + 'static> ActorCell<M> {
 
     fn drain_to_dead_letters(self: &Arc<Self>) {
         let mut dropped = VecDeque::new();
-        self.mailbox.drain_user(&mut dropped, usize::MAX);
+        self.mailbox.take_user(&mut dropped, usize::MAX);
         for msg in dropped {
             self.system.dead_letters().publish(
                 || self.path(),
@@ -719,13 +716,36 @@ impl<M: Send + 'static> ActorCell<M> {
     }
 }
 
+/// How a turn ended.
+enum Turn {
+    /// Used up its throughput with work left: back of the queue.
+    Yield,
+    /// Nothing left in hand: go idle unless something arrived meanwhile.
+    Drained,
+    /// Terminated: never run again.
+    Finished,
+}
+
+// SAFETY: every field is `Sync` but `state`, and `state` is only ever accessed by the one
+// worker that holds the actor's schedule (`Runnable::run`), or by `create` before the cell is
+// shared. The mailbox hands the schedule to one worker at a time, and everything a worker did
+// before letting go (under the queue lock, in `Mailbox::try_idle`) happens-before the next
+// worker's turn. The loom models in `dispatch::mailbox` check this protocol with the state as
+// a loom `UnsafeCell`.
+unsafe impl<M: Send + 'static> Sync for ActorCell<M> {}
+
 impl<M: Send + 'static> Runnable for ActorCell<M> {
     fn run(self: Arc<Self>) {
-        let more = {
-            let mut state = self.state.lock();
-            self.run_turn(&mut state)
+        // SAFETY: the dispatcher runs a cell only for the worker that won its schedule (see
+        // the `Sync` impl above); the reference ends with `run_turn`, before `try_idle` may
+        // hand the schedule to another worker.
+        let turn = self.run_turn(unsafe { &mut *self.state.get() });
+        let requeue = match turn {
+            Turn::Yield => true,
+            Turn::Drained => !self.mailbox.try_idle(),
+            Turn::Finished => false,
         };
-        if more {
+        if requeue {
             let dispatcher = self.dispatcher.clone();
             dispatcher.requeue(self);
         }

@@ -12,7 +12,7 @@ use super::cell::{ActorCell, CellControl, Control};
 use super::path::{ActorPath, validate_name};
 use super::signal::ActorFailure;
 use super::stash::StashBuffer;
-use super::system::Props;
+use super::system::{Props, SystemCore};
 use crate::ask::AskCallback;
 use crate::error::{AskError, SpawnError, StopError};
 use crate::timers::Timers;
@@ -133,31 +133,17 @@ impl<M: Send + 'static> Context<M> {
         if self.terminating {
             return Err(SpawnError::ParentStopping { parent: me.path() });
         }
-        let core = me.system();
-        let dispatcher = core.dispatcher(props.dispatcher_name())?;
-        let name: Option<Arc<String>> = match name {
-            Some(name) => {
-                validate_name(name).map_err(|reason| SpawnError::InvalidName {
-                    name: name.to_owned(),
-                    reason,
-                })?;
-                if self.extras().child_names.contains_key(name) {
-                    return Err(SpawnError::NameTaken {
-                        name: name.to_owned(),
-                        parent: me.path(),
-                    });
-                }
-                Some(Arc::new(name.to_owned()))
-            }
-            None => None,
+        let core = me.system().clone();
+        let taken = |name: &str| {
+            self.extras
+                .as_ref()
+                .is_some_and(|e| e.child_names.contains_key(name))
         };
-        let id = core.next_actor_id();
-        let parent: Arc<dyn CellControl> = me.clone();
-        let cell = ActorCell::create(core, parent, id, name.clone(), behavior, dispatcher);
+        let cell = new_child(&core, me, name, taken, behavior, props)?;
         let extras = self.extras();
-        extras.children.insert(id, AnyActorRef(cell.clone()));
-        if let Some(name) = name {
-            extras.child_names.insert(String::clone(&name), id);
+        extras.children.insert(cell.id(), AnyActorRef(cell.clone()));
+        if let Some(name) = CellControl::name(&*cell) {
+            extras.child_names.insert(name.to_owned(), cell.id());
         }
         Ok(ActorRef::from_cell(cell))
     }
@@ -398,6 +384,39 @@ impl<M: Send + 'static> Context<M> {
     pub(crate) fn clear(&mut self) {
         self.extras = None;
     }
+}
+
+/// Checks a child's name and dispatcher, then creates it under `parent`. `taken` says whether
+/// a live sibling already has the name.
+pub(crate) fn new_child<N: Send + 'static>(
+    core: &Arc<SystemCore>,
+    parent: Arc<dyn CellControl>,
+    name: Option<&str>,
+    taken: impl FnOnce(&str) -> bool,
+    behavior: Behavior<N>,
+    props: &Props,
+) -> Result<Arc<ActorCell<N>>, SpawnError> {
+    let dispatcher = core.dispatcher(props.dispatcher_name())?;
+    let name = match name {
+        Some(name) => {
+            validate_name(name).map_err(|reason| SpawnError::InvalidName {
+                name: name.to_owned(),
+                reason,
+            })?;
+            if taken(name) {
+                return Err(SpawnError::NameTaken {
+                    name: name.to_owned(),
+                    parent: parent.path(),
+                });
+            }
+            Some(Arc::new(name.to_owned()))
+        }
+        None => None,
+    };
+    let id = core.next_actor_id();
+    Ok(ActorCell::create(
+        core, parent, id, name, behavior, dispatcher,
+    ))
 }
 
 /// Delivers another protocol's messages to an actor, converted.

@@ -2,15 +2,16 @@
 //! which every top-level actor runs.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::actor_ref::ActorRef;
-use super::behavior::{Behavior, Behaviors};
-use super::cell::{ActorCell, CellControl, Control};
+use super::actor_ref::{ActorRef, AnyActorRef};
+use super::behavior::Behavior;
+use super::cell::{CellControl, Control};
+use super::context::new_child;
 use super::path::{ActorPath, validate_name};
 use crate::dead_letters::DeadLetters;
 use crate::dispatch::{Dispatcher, on_dispatcher_thread};
@@ -122,22 +123,63 @@ impl SystemCore {
     }
 }
 
-/// The parent of the `/user` guardian: it learns when the guardian (and so every actor) stopped.
-struct Root {
-    core: std::sync::Weak<SystemCore>,
+/// The `/user` guardian: the parent of every top-level actor. Not an actor itself, so that
+/// spawning from any thread takes only its registry lock. When the system shuts down it stops
+/// every top-level actor (each stops its own children first) and marks the system terminated
+/// once the last one has reported back.
+struct Guardian {
+    core: Weak<SystemCore>,
+    registry: Mutex<Registry>,
 }
 
-impl CellControl for Root {
+#[derive(Default)]
+struct Registry {
+    children: HashMap<u64, AnyActorRef>,
+    names: HashMap<String, u64>,
+    stopping: bool,
+}
+
+impl Guardian {
+    fn spawn<M: Send + 'static>(
+        self: &Arc<Self>,
+        behavior: Behavior<M>,
+        name: Option<&str>,
+        props: &Props,
+    ) -> Result<ActorRef<M>, SpawnError> {
+        let core = self.core.upgrade().ok_or(SpawnError::SystemTerminated)?;
+        let mut registry = self.registry.lock();
+        if registry.stopping {
+            return Err(SpawnError::SystemTerminated);
+        }
+        let taken = |name: &str| registry.names.contains_key(name);
+        let cell = new_child(&core, self.clone(), name, taken, behavior, props)?;
+        registry
+            .children
+            .insert(cell.id(), AnyActorRef(cell.clone()));
+        if let Some(name) = CellControl::name(&*cell) {
+            registry.names.insert(name.to_owned(), cell.id());
+        }
+        Ok(ActorRef::from_cell(cell))
+    }
+
+    fn terminated(&self) {
+        if let Some(core) = self.core.upgrade() {
+            core.mark_terminated();
+        }
+    }
+}
+
+impl CellControl for Guardian {
     fn id(&self) -> u64 {
-        u64::MAX
+        0
     }
 
     fn name(&self) -> Option<&str> {
-        None
+        Some("user")
     }
 
     fn path(&self) -> ActorPath {
-        ActorPath::new("")
+        ActorPath::new("/user")
     }
 
     fn is_terminated(&self) -> bool {
@@ -147,17 +189,44 @@ impl CellControl for Root {
     }
 
     fn send_control(self: Arc<Self>, control: Control) -> Result<(), Control> {
-        if let Control::ChildTerminated { .. } = control
-            && let Some(core) = self.core.upgrade()
-        {
-            core.mark_terminated();
+        match control {
+            Control::Stop => {
+                let children: Vec<AnyActorRef> = {
+                    let mut registry = self.registry.lock();
+                    if registry.stopping {
+                        return Ok(());
+                    }
+                    registry.stopping = true;
+                    registry.children.values().cloned().collect()
+                };
+                if children.is_empty() {
+                    self.terminated();
+                }
+                for child in children {
+                    let _ = child.0.send_control(Control::Stop);
+                }
+            }
+            Control::ChildTerminated { child, .. } => {
+                let all_stopped = {
+                    let mut registry = self.registry.lock();
+                    registry.children.remove(&child.id());
+                    if let Some(name) = child.0.name()
+                        && registry.names.get(name) == Some(&child.id())
+                    {
+                        registry.names.remove(name);
+                    }
+                    registry.stopping && registry.children.is_empty()
+                };
+                if all_stopped {
+                    self.terminated();
+                }
+            }
+            // Nobody watches the guardian, and it has no behavior to signal.
+            _ => {}
         }
         Ok(())
     }
 }
-
-/// The guardian's message type: it has none.
-pub(crate) enum GuardianMsg {}
 
 /// A running actor system: a pool of threads, and the actors running on them.
 ///
@@ -181,7 +250,7 @@ pub(crate) enum GuardianMsg {}
 /// ```
 pub struct ActorSystem {
     core: Arc<SystemCore>,
-    guardian: Arc<ActorCell<GuardianMsg>>,
+    guardian: Arc<Guardian>,
     shut_down: AtomicBool,
     shutdown_timeout: Duration,
 }
@@ -229,13 +298,7 @@ impl ActorSystem {
         if self.shut_down.load(Ordering::Acquire) {
             return Err(SpawnError::SystemTerminated);
         }
-        let behavior = behavior.into();
-        self.guardian
-            .with_context(|ctx| ctx.spawn_child(behavior, name, props))
-            .map_err(|error| match error {
-                SpawnError::ParentStopping { .. } => SpawnError::SystemTerminated,
-                other => other,
-            })
+        self.guardian.spawn(behavior.into(), name, props)
     }
 
     /// The system's dead letters: a count, and a subscription.
@@ -266,7 +329,7 @@ impl ActorSystem {
     pub fn shutdown(&self) {
         let first = !self.shut_down.swap(true, Ordering::AcqRel);
         if first {
-            let _ = (self.guardian.clone() as Arc<dyn CellControl>).send_control(Control::Stop);
+            let _ = self.guardian.clone().send_control(Control::Stop);
         }
         if on_dispatcher_thread() {
             return;
@@ -405,7 +468,7 @@ impl ActorSystemBuilder {
         let default_dispatcher = dispatchers[DEFAULT_DISPATCHER].clone();
         let core = Arc::new(SystemCore {
             name: self.name,
-            default_dispatcher: default_dispatcher.clone(),
+            default_dispatcher,
             dispatchers,
             scheduler,
             dead_letters: DeadLetters::default(),
@@ -413,17 +476,10 @@ impl ActorSystemBuilder {
             terminated: Mutex::new(false),
             on_terminated: Condvar::new(),
         });
-        let root: Arc<dyn CellControl> = Arc::new(Root {
+        let guardian = Arc::new(Guardian {
             core: Arc::downgrade(&core),
+            registry: Mutex::new(Registry::default()),
         });
-        let guardian = ActorCell::create(
-            &core,
-            root,
-            0,
-            Some(Arc::new("user".to_owned())),
-            Behaviors::ignore(),
-            default_dispatcher,
-        );
         Ok(ActorSystem {
             core,
             guardian,

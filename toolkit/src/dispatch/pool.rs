@@ -27,6 +27,9 @@ pub(crate) type Task = Arc<dyn Runnable>;
 /// How many tasks a worker takes from its "next" slot in a row before looking at its queue,
 /// so two actors bouncing messages cannot starve the others on that worker.
 const MAX_NEXT_SLOT_RUNS: u32 = 16;
+/// A worker looks at the shared queue first every this many tasks, so actors scheduled from
+/// outside (or requeued) are not starved by a busy local queue.
+const SHARED_QUEUE_INTERVAL: u32 = 61;
 /// Rounds of looking for work before a worker parks.
 const SPIN_ROUNDS: u32 = 64;
 
@@ -154,24 +157,11 @@ impl Dispatcher {
         }
     }
 
-    /// Puts a task that used up its turn at the back of the queue.
+    /// Puts a task that used up its turn at the back of the dispatcher's shared queue, behind
+    /// every actor already waiting, on whichever worker.
     pub(crate) fn requeue(&self, task: Task) {
-        let pushed_locally = CURRENT.with(|current| {
-            let current = current.borrow();
-            match current.as_ref() {
-                Some(worker) if Arc::ptr_eq(&worker.shared, &self.shared) => {
-                    worker.local.push(task.clone());
-                    true
-                }
-                _ => false,
-            }
-        });
-        if pushed_locally {
-            self.shared.notify_one_if_idle();
-        } else {
-            self.shared.injector.push(task);
-            self.shared.notify_one();
-        }
+        self.shared.injector.push(task);
+        self.shared.notify_one();
     }
 
     /// Stops the workers once their current task returns, and joins them. A worker that this
@@ -257,11 +247,18 @@ fn worker_loop(shared: Arc<Shared>, local: Worker<Task>, index: usize) {
         });
     });
     let mut next_slot_runs = 0u32;
+    let mut tick = 0u32;
     let mut searching = false;
     loop {
+        tick = tick.wrapping_add(1);
         let task = CURRENT.with(|current| {
             let current = current.borrow();
             let worker = current.as_ref().expect("worker handle set above");
+            if tick % SHARED_QUEUE_INTERVAL == 0
+                && let Some(task) = steal_shared(worker, &shared)
+            {
+                return Some(task);
+            }
             find_task(worker, &shared, index, &mut next_slot_runs)
         });
         match task {
@@ -308,14 +305,17 @@ fn find_task(
     index: usize,
     next_slot_runs: &mut u32,
 ) -> Option<Task> {
-    if *next_slot_runs < MAX_NEXT_SLOT_RUNS {
-        if let Some(task) = worker.next.take() {
-            *next_slot_runs += 1;
+    if *next_slot_runs >= MAX_NEXT_SLOT_RUNS {
+        // Give the queues a turn; the "next" task waits in its slot, out of reach of thieves,
+        // so two actors talking to each other stay on this core.
+        *next_slot_runs = 0;
+        if let Some(task) = worker.local.pop().or_else(|| steal_shared(worker, shared)) {
             return Some(task);
         }
-    } else if let Some(task) = worker.next.take() {
-        // Give the queue a turn: the "next" task goes to its back.
-        worker.local.push(task);
+    }
+    if let Some(task) = worker.next.take() {
+        *next_slot_runs += 1;
+        return Some(task);
     }
     *next_slot_runs = 0;
     if let Some(task) = worker.local.pop() {
@@ -324,13 +324,20 @@ fn find_task(
     steal(worker, shared, index)
 }
 
-fn steal(worker: &WorkerHandle, shared: &Shared, index: usize) -> Option<Task> {
+/// Takes from the shared queue (and moves a batch of its tasks to the local queue).
+fn steal_shared(worker: &WorkerHandle, shared: &Shared) -> Option<Task> {
     loop {
         match shared.injector.steal_batch_and_pop(&worker.local) {
             Steal::Success(task) => return Some(task),
             Steal::Retry => continue,
-            Steal::Empty => break,
+            Steal::Empty => return None,
         }
+    }
+}
+
+fn steal(worker: &WorkerHandle, shared: &Shared, index: usize) -> Option<Task> {
+    if let Some(task) = steal_shared(worker, shared) {
+        return Some(task);
     }
     let n = shared.stealers.len();
     for offset in 1..n {
