@@ -254,7 +254,7 @@ fn worker_loop(shared: Arc<Shared>, local: Worker<Task>, index: usize) {
         let task = CURRENT.with(|current| {
             let current = current.borrow();
             let worker = current.as_ref().expect("worker handle set above");
-            if tick % SHARED_QUEUE_INTERVAL == 0
+            if tick.is_multiple_of(SHARED_QUEUE_INTERVAL)
                 && let Some(task) = steal_shared(worker, &shared)
             {
                 return Some(task);
