@@ -285,3 +285,29 @@ fn every_actor_reports_terminated_after_shutdown() {
     assert!(system.is_terminated());
     assert!(refs.iter().all(ActorRef::is_terminated));
 }
+
+#[test]
+fn dropping_the_last_owner_inside_an_actor_still_joins_every_thread() {
+    let system = std::sync::Arc::new(system("selfdrop"));
+    let (dropped_tx, dropped_rx) = unbounded();
+    let holder = system
+        .spawn(
+            Behaviors::receive_message(
+                move |owner: parking_lot::Mutex<Option<std::sync::Arc<ActorSystem>>>| {
+                    // The last owner goes away on a worker of the very system it owns.
+                    drop(owner.lock().take());
+                    dropped_tx.send(()).expect("the test is listening");
+                    Behaviors::same()
+                },
+            ),
+            "holder",
+        )
+        .expect("spawn");
+    holder.tell(parking_lot::Mutex::new(Some(system)));
+    common::recv(&dropped_rx);
+    assert!(
+        common::eventually(|| threads_named("selfdrop").is_empty()),
+        "threads left: {:?}",
+        threads_named("selfdrop")
+    );
+}

@@ -120,11 +120,19 @@ impl<R> std::fmt::Debug for Pending<R> {
 /// The reply side of an ask from outside: an `ActorRef<R>` that fills the slot once.
 pub(crate) struct PromiseRecipient<R> {
     slot: Arc<Slot<R>>,
-    target: ActorPath,
+    /// The asked actor, for the reply address's path (built only if someone asks for it).
+    target: Option<AnyActorRef>,
+}
+
+/// `{target}/$ask`, or `/deadLetters/$ask` when the target is not an actor.
+fn ask_path(target: Option<&AnyActorRef>) -> ActorPath {
+    target
+        .map_or_else(|| ActorPath::new("/deadLetters"), AnyActorRef::path)
+        .child("$ask")
 }
 
 impl<R: Send + 'static> PromiseRecipient<R> {
-    pub(crate) fn pair(target: ActorPath) -> (ActorRef<R>, Pending<R>) {
+    pub(crate) fn pair(target: Option<AnyActorRef>) -> (ActorRef<R>, Pending<R>) {
         let slot = Arc::new(Slot {
             done: AtomicBool::new(false),
             state: Mutex::new(SlotState::Waiting),
@@ -145,7 +153,7 @@ impl<R: Send + 'static> Recipient<R> for PromiseRecipient<R> {
     }
 
     fn path(&self) -> ActorPath {
-        self.target.child("$ask")
+        ask_path(self.target.as_ref())
     }
 
     fn actor(&self) -> Option<AnyActorRef> {
@@ -187,7 +195,7 @@ pub(crate) struct AskCallback<Res, M: Send + 'static> {
 impl<Res: Send + 'static, M: Send + 'static> AskCallback<Res, M> {
     pub(crate) fn start(
         asker: ActorRef<M>,
-        target: ActorPath,
+        target: Option<AnyActorRef>,
         timeout: Duration,
         scheduler: crate::timers::SchedulerHandle,
         map_result: MapResult<Res, M>,
@@ -230,7 +238,7 @@ impl<Res, M: Send + 'static> AskCallback<Res, M> {
 
 struct AskReplyTo<Res, M: Send + 'static> {
     callback: Arc<AskCallback<Res, M>>,
-    target: ActorPath,
+    target: Option<AnyActorRef>,
     _reply: PhantomData<fn(Res)>,
 }
 
@@ -240,7 +248,7 @@ impl<Res: Send + 'static, M: Send + 'static> Recipient<Res> for AskReplyTo<Res, 
     }
 
     fn path(&self) -> ActorPath {
-        self.target.child("$ask")
+        ask_path(self.target.as_ref())
     }
 
     fn actor(&self) -> Option<AnyActorRef> {

@@ -86,7 +86,7 @@ impl<M: Send + 'static> ActorRef<M> {
         R: Send + 'static,
         F: FnOnce(ActorRef<R>) -> M,
     {
-        let (reply_to, pending) = PromiseRecipient::pair(self.path());
+        let (reply_to, pending) = PromiseRecipient::pair(self.to_any());
         self.tell(make_request(reply_to));
         pending
     }

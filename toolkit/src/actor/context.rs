@@ -253,7 +253,7 @@ impl<M: Send + 'static> Context<M> {
         let me = self.cell();
         let reply_to = AskCallback::start(
             ActorRef::from_cell(me.clone()),
-            target.path(),
+            target.to_any(),
             timeout,
             me.system().scheduler(),
             Box::new(map_result),

@@ -115,6 +115,19 @@ impl SystemCore {
         true
     }
 
+    /// Waits for every actor to stop, then stops and joins the system's threads.
+    fn finish_shutdown(&self, timeout: Duration) {
+        if !self.wait_terminated(timeout) {
+            tracing::error!(
+                system = %self.name,
+                ?timeout,
+                "actors were still running at the end of the shutdown timeout; a handler may be \
+                 blocked or looping"
+            );
+        }
+        self.stop_threads();
+    }
+
     fn stop_threads(&self) {
         self.scheduler.stop_and_join();
         for dispatcher in self.dispatchers.values() {
@@ -324,25 +337,26 @@ impl ActorSystem {
     /// thread the system started. Idempotent.
     ///
     /// Actors still running user code after the shutdown timeout (30 s by default) are left
-    /// behind with an error in the log. Called from inside an actor, it starts the shutdown but
-    /// cannot wait for it: the system finishes when its owner drops it.
+    /// behind with an error in the log. Called on one of the system's own threads (the last
+    /// owner dropped inside an actor), it cannot wait there: a short-lived thread of its own
+    /// finishes the shutdown and joins the workers.
     pub fn shutdown(&self) {
         let first = !self.shut_down.swap(true, Ordering::AcqRel);
         if first {
             let _ = self.guardian.clone().send_control(Control::Stop);
         }
         if on_dispatcher_thread() {
+            let core = self.core.clone();
+            let timeout = self.shutdown_timeout;
+            let finisher = std::thread::Builder::new()
+                .name(format!("{}-shutdown", self.core.name))
+                .spawn(move || core.finish_shutdown(timeout));
+            if let Err(error) = finisher {
+                tracing::error!(%error, "could not start a thread to finish the shutdown");
+            }
             return;
         }
-        if !self.core.wait_terminated(self.shutdown_timeout) {
-            tracing::error!(
-                system = %self.core.name,
-                timeout = ?self.shutdown_timeout,
-                "actors were still running at the end of the shutdown timeout; a handler may be \
-                 blocked or looping"
-            );
-        }
-        self.core.stop_threads();
+        self.core.finish_shutdown(self.shutdown_timeout);
     }
 }
 
