@@ -1,14 +1,14 @@
 //! The actor's view of itself and the system while it handles a message: its own reference,
 //! children, watches, timers, stash, adapters and non-blocking asks.
 
-use std::collections::HashMap;
 use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::actor_ref::{ActorRef, AnyActorRef, Recipient};
 use super::behavior::Behavior;
-use super::cell::{ActorCell, CellControl, Control};
+use super::cell::{ActorCell, CellControl, Control, Phase, Supervised};
 use super::path::{ActorPath, validate_name};
 use super::signal::ActorFailure;
 use super::stash::StashBuffer;
@@ -36,15 +36,18 @@ use crate::timers::Timers;
 pub struct Context<M: Send + 'static> {
     cell: Weak<ActorCell<M>>,
     extras: Option<Box<Extras<M>>>,
+    pub(crate) phase: Phase,
+    /// The behavior has started (so it gets `PostStop` / `PreRestart`).
+    pub(crate) started: bool,
     pub(crate) stop_requested: bool,
     pub(crate) terminating: bool,
 }
 
 /// What most actors never use, kept out of line so an idle actor stays small.
-#[derive(Default)]
 struct Extras<M: Send + 'static> {
-    children: HashMap<u64, AnyActorRef>,
-    child_names: HashMap<String, u64>,
+    children: HashSet<AnyActorRef>,
+    child_names: HashMap<String, AnyActorRef>,
+    supervision: Option<Supervised<M>>,
     watching: HashMap<u64, AnyActorRef>,
     watchers: Vec<AnyActorRef>,
     timers: Option<Timers<M>>,
@@ -54,10 +57,12 @@ struct Extras<M: Send + 'static> {
 }
 
 impl<M: Send + 'static> Context<M> {
-    pub(crate) fn new(cell: Weak<ActorCell<M>>) -> Self {
+    pub(crate) fn new(cell: Weak<ActorCell<M>>, phase: Phase) -> Self {
         Self {
             cell,
             extras: None,
+            phase,
+            started: phase == Phase::Running,
             stop_requested: false,
             terminating: false,
         }
@@ -74,8 +79,9 @@ impl<M: Send + 'static> Context<M> {
     fn extras(&mut self) -> &mut Extras<M> {
         self.extras.get_or_insert_with(|| {
             Box::new(Extras {
-                children: HashMap::new(),
+                children: HashSet::new(),
                 child_names: HashMap::new(),
+                supervision: None,
                 watching: HashMap::new(),
                 watchers: Vec::new(),
                 timers: None,
@@ -141,10 +147,11 @@ impl<M: Send + 'static> Context<M> {
         };
         let cell = new_child(&core, me, name, taken, behavior, props)?;
         let extras = self.extras();
-        extras.children.insert(cell.id(), AnyActorRef(cell.clone()));
+        let child = AnyActorRef(cell.clone());
         if let Some(name) = CellControl::name(&*cell) {
-            extras.child_names.insert(name.to_owned(), cell.id());
+            extras.child_names.insert(name.to_owned(), child.clone());
         }
+        extras.children.insert(child);
         Ok(ActorRef::from_cell(cell))
     }
 
@@ -152,15 +159,13 @@ impl<M: Send + 'static> Context<M> {
     pub fn children(&self) -> Vec<AnyActorRef> {
         self.extras
             .as_ref()
-            .map(|e| e.children.values().cloned().collect())
+            .map(|e| e.children.iter().cloned().collect())
             .unwrap_or_default()
     }
 
     /// The live child with this name, if any.
     pub fn child(&self, name: &str) -> Option<AnyActorRef> {
-        let extras = self.extras.as_ref()?;
-        let id = extras.child_names.get(name)?;
-        extras.children.get(id).cloned()
+        self.extras.as_ref()?.child_names.get(name).cloned()
     }
 
     /// Stops a child (its own children first). Only children can be stopped this way; an actor
@@ -170,7 +175,7 @@ impl<M: Send + 'static> Context<M> {
         let is_child = target.as_ref().is_some_and(|target| {
             self.extras
                 .as_ref()
-                .is_some_and(|e| e.children.contains_key(&target.id()))
+                .is_some_and(|e| e.children.contains(target))
         });
         match target {
             Some(target) if is_child => {
@@ -311,7 +316,7 @@ impl<M: Send + 'static> Context<M> {
 
     pub(crate) fn stop_all_children(&self) {
         if let Some(extras) = self.extras.as_ref() {
-            for child in extras.children.values() {
+            for child in &extras.children {
                 let _ = child.0.clone().send_control(Control::Stop);
             }
         }
@@ -322,12 +327,12 @@ impl<M: Send + 'static> Context<M> {
         let Some(extras) = self.extras.as_mut() else {
             return false;
         };
-        extras.children.remove(&child.id());
-        if let Some(name) = child.0.name() {
+        extras.children.remove(child);
+        if let Some(name) = child.0.name()
+            && extras.child_names.get(name) == Some(child)
+        {
             // Names stay reserved until the child has terminated: the entry is this child's.
-            if extras.child_names.get(name) == Some(&child.id()) {
-                extras.child_names.remove(name);
-            }
+            extras.child_names.remove(name);
         }
         extras.watching.remove(&child.id()).is_some()
     }
@@ -367,6 +372,18 @@ impl<M: Send + 'static> Context<M> {
             .as_mut()
             .map(|e| std::mem::take(&mut e.watchers))
             .unwrap_or_default()
+    }
+
+    pub(crate) fn supervision(&self) -> Option<&Supervised<M>> {
+        self.extras.as_ref()?.supervision.as_ref()
+    }
+
+    pub(crate) fn supervision_mut(&mut self) -> Option<&mut Supervised<M>> {
+        self.extras.as_mut()?.supervision.as_mut()
+    }
+
+    pub(crate) fn set_supervision(&mut self, supervision: Supervised<M>) {
+        self.extras().supervision = Some(supervision);
     }
 
     pub(crate) fn set_failure(&mut self, failure: ActorFailure) {

@@ -1,7 +1,7 @@
 //! The actor system: its dispatchers, scheduler, dead letters, and the `/user` guardian under
 //! which every top-level actor runs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -147,8 +147,8 @@ struct Guardian {
 
 #[derive(Default)]
 struct Registry {
-    children: HashMap<u64, AnyActorRef>,
-    names: HashMap<String, u64>,
+    children: HashSet<AnyActorRef>,
+    names: HashMap<String, AnyActorRef>,
     stopping: bool,
 }
 
@@ -166,12 +166,11 @@ impl Guardian {
         }
         let taken = |name: &str| registry.names.contains_key(name);
         let cell = new_child(&core, self.clone(), name, taken, behavior, props)?;
-        registry
-            .children
-            .insert(cell.id(), AnyActorRef(cell.clone()));
+        let child = AnyActorRef(cell.clone());
         if let Some(name) = CellControl::name(&*cell) {
-            registry.names.insert(name.to_owned(), cell.id());
+            registry.names.insert(name.to_owned(), child.clone());
         }
+        registry.children.insert(child);
         Ok(ActorRef::from_cell(cell))
     }
 
@@ -210,7 +209,7 @@ impl CellControl for Guardian {
                         return Ok(());
                     }
                     registry.stopping = true;
-                    registry.children.values().cloned().collect()
+                    registry.children.iter().cloned().collect()
                 };
                 if children.is_empty() {
                     self.terminated();
@@ -222,9 +221,9 @@ impl CellControl for Guardian {
             Control::ChildTerminated { child, .. } => {
                 let all_stopped = {
                     let mut registry = self.registry.lock();
-                    registry.children.remove(&child.id());
+                    registry.children.remove(&child);
                     if let Some(name) = child.0.name()
-                        && registry.names.get(name) == Some(&child.id())
+                        && registry.names.get(name) == Some(&child)
                     {
                         registry.names.remove(name);
                     }
