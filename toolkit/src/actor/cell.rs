@@ -265,6 +265,8 @@ impl<M: Send + 'static> ActorCell<M> {
         let throughput = self.dispatcher.throughput();
         self.process_system(st);
         let mut handled = 0;
+        // Size of the last batch taken in this turn; the first take never waits.
+        let mut last_batch = usize::MAX;
         loop {
             match st.ctx.phase {
                 Phase::Running => {}
@@ -289,10 +291,19 @@ impl<M: Send + 'static> ActorCell<M> {
                 if handled == throughput {
                     return Turn::Yield;
                 }
-                if self
-                    .mailbox
-                    .take_user(st.held.queue(), throughput - handled)
-                {
+                if last_batch < STREAM_BATCH {
+                    // Streaming in small batches: the sender is still writing the queue. A
+                    // short pause lets a batch build up, so the queue's cache line moves
+                    // between the two cores once per batch rather than once per message.
+                    for _ in 0..STREAM_PAUSE {
+                        std::hint::spin_loop();
+                    }
+                }
+                // Everything queued, in one swap: the lock is taken once per batch however
+                // long, and the throughput bound is kept by counting, not by taking less.
+                let system_waiting = self.mailbox.take_user(st.held.queue(), usize::MAX);
+                last_batch = st.held.len();
+                if system_waiting {
                     self.process_system(st);
                     continue;
                 }
@@ -716,6 +727,11 @@ impl<M: Send + 'static> ActorCell<M> {
     }
 }
 
+/// A batch smaller than this, taken in the middle of a turn, means a sender is streaming.
+const STREAM_BATCH: usize = 16;
+/// Pause before taking the next batch of a stream, in spin-loop hints.
+const STREAM_PAUSE: u32 = 16;
+
 /// How a turn ended.
 enum Turn {
     /// Used up its throughput with work left: back of the queue.
@@ -736,18 +752,23 @@ unsafe impl<M: Send + 'static> Sync for ActorCell<M> {}
 
 impl<M: Send + 'static> Runnable for ActorCell<M> {
     fn run(self: Arc<Self>) {
-        // SAFETY: the dispatcher runs a cell only for the worker that won its schedule (see
-        // the `Sync` impl above); the reference ends with `run_turn`, before `try_idle` may
-        // hand the schedule to another worker.
-        let turn = self.run_turn(unsafe { &mut *self.state.get() });
-        let requeue = match turn {
-            Turn::Yield => true,
-            Turn::Drained => !self.mailbox.try_idle(),
-            Turn::Finished => false,
-        };
-        if requeue {
-            let dispatcher = self.dispatcher.clone();
-            dispatcher.requeue(self);
+        loop {
+            // SAFETY: the dispatcher runs a cell only for the worker that won its schedule (see
+            // the `Sync` impl above); the reference ends with `run_turn`, before `try_idle` may
+            // hand the schedule to another worker.
+            let turn = self.run_turn(unsafe { &mut *self.state.get() });
+            let requeue = match turn {
+                // Nobody else waits for this worker: another turn here is fair, and warm.
+                Turn::Yield if !self.dispatcher.others_waiting() => continue,
+                Turn::Yield => true,
+                Turn::Drained => !self.mailbox.try_idle(),
+                Turn::Finished => false,
+            };
+            if requeue {
+                let dispatcher = self.dispatcher.clone();
+                dispatcher.requeue(self);
+            }
+            return;
         }
     }
 }

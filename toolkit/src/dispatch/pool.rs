@@ -160,6 +160,29 @@ impl Dispatcher {
         }
     }
 
+    /// True if another task waits for this worker (or for the shared queue): a task that used up
+    /// its turn must then yield; otherwise it may run another turn at once, on a warm cache.
+    #[inline]
+    pub(crate) fn others_waiting(&self) -> bool {
+        if !self.shared.injector.is_empty() {
+            return true;
+        }
+        CURRENT.with(|current| {
+            let current = current.borrow();
+            match current.as_ref() {
+                Some(worker) if Arc::ptr_eq(&worker.shared, &self.shared) => {
+                    !worker.local.is_empty() || {
+                        let next = worker.next.take();
+                        let waiting = next.is_some();
+                        worker.next.set(next);
+                        waiting
+                    }
+                }
+                _ => true,
+            }
+        })
+    }
+
     /// Puts a task that used up its turn at the back of the dispatcher's shared queue, behind
     /// every actor already waiting, on whichever worker.
     pub(crate) fn requeue(&self, task: Task) {
