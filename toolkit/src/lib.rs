@@ -41,6 +41,7 @@ pub mod ask;
 pub mod dead_letters;
 mod dispatch;
 pub mod error;
+pub mod persistence;
 pub mod supervision;
 mod sync;
 pub mod timers;

@@ -16,6 +16,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::any::Any;
 use std::cell::UnsafeCell;
 
 use super::actor_ref::AnyActorRef;
@@ -51,9 +52,15 @@ pub(crate) enum Control {
     BackoffElapsed,
 }
 
+/// Runs inside an object-style actor's turn, with the actor itself (as `Any`, for the code
+/// that spawned it to downcast) and its context: how runtime extensions such as event-sourced
+/// entities get completions (a write became durable, recovery finished) into the actor.
+pub(crate) type InternalFn<M> = Box<dyn FnOnce(&mut dyn Any, &mut Context<M>) + Send>;
+
 /// A system message: processed before any user message.
-pub(crate) enum SystemMessage<M> {
+pub(crate) enum SystemMessage<M: Send + 'static> {
     Control(Control),
+    Internal(InternalFn<M>),
     Timer {
         key: TimerKey,
         generation: u64,
@@ -346,6 +353,25 @@ impl<M: Send + 'static> ActorCell<M> {
                         .is_some_and(|timers| timers.accept(&key, generation));
                 if live {
                     self.handle_message(st, message);
+                }
+            }
+            SystemMessage::Internal(internal) => {
+                if st.ctx.phase != Phase::Running {
+                    // The actor it was meant for is restarting or stopping: a fresh incarnation
+                    // starts over (an entity recovers from its journal).
+                    return;
+                }
+                let ActorState { behavior, ctx, .. } = st;
+                let Kind::Actor(actor) = &mut behavior.kind else {
+                    return;
+                };
+                let actor: &mut dyn Any = actor.as_mut();
+                if let Err(failure) = panic::catch(|| internal(actor, ctx)) {
+                    self.handle_failure(st, failure);
+                }
+                if st.ctx.stop_requested {
+                    st.ctx.stop_requested = false;
+                    self.begin_stop(st, None);
                 }
             }
             SystemMessage::Control(control) => match control {
@@ -794,7 +820,7 @@ impl<M: Send + 'static> CellControl for ActorCell<M> {
         match Self::send_system(&self, SystemMessage::Control(control)) {
             Ok(()) => Ok(()),
             Err(SystemMessage::Control(control)) => Err(control),
-            Err(SystemMessage::Timer { .. }) => Ok(()),
+            Err(SystemMessage::Timer { .. } | SystemMessage::Internal(_)) => Ok(()),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::actor_ref::{ActorRef, AnyActorRef, Recipient};
 use super::behavior::Behavior;
-use super::cell::{ActorCell, CellControl, Control, Phase, Supervised};
+use super::cell::{ActorCell, CellControl, Control, InternalFn, Phase, Supervised, SystemMessage};
 use super::path::{ActorPath, validate_name};
 use super::signal::ActorFailure;
 use super::stash::StashBuffer;
@@ -284,7 +284,13 @@ impl<M: Send + 'static> Context<M> {
             .clone()
     }
 
-    // ----- used by the cell -----
+    // ----- used by the cell and runtime extensions -----
+
+    /// A handle that runs closures inside this actor's turns, from any thread (see
+    /// [`InternalFn`]).
+    pub(crate) fn internal_sender(&self) -> InternalSender<M> {
+        InternalSender { cell: self.cell() }
+    }
 
     pub(crate) fn live_timers(&self) -> Option<&Timers<M>> {
         self.extras.as_ref()?.timers.as_ref()
@@ -400,6 +406,26 @@ impl<M: Send + 'static> Context<M> {
     /// Drops everything the actor held (timers, stash, children's refs): it has terminated.
     pub(crate) fn clear(&mut self) {
         self.extras = None;
+    }
+}
+
+/// Runs closures inside an actor's turns; see [`Context::internal_sender`].
+pub(crate) struct InternalSender<M: Send + 'static> {
+    cell: Arc<ActorCell<M>>,
+}
+
+impl<M: Send + 'static> Clone for InternalSender<M> {
+    fn clone(&self) -> Self {
+        Self {
+            cell: self.cell.clone(),
+        }
+    }
+}
+
+impl<M: Send + 'static> InternalSender<M> {
+    /// Queues `f` as a system message; dropped if the actor has terminated.
+    pub(crate) fn send(&self, f: InternalFn<M>) {
+        let _ = ActorCell::send_system(&self.cell, SystemMessage::Internal(f));
     }
 }
 

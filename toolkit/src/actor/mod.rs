@@ -15,6 +15,7 @@ pub(crate) use actor_ref::Recipient;
 pub use actor_ref::{ActorRef, AnyActorRef};
 pub use behavior::{Behavior, Behaviors, Supervise};
 pub use context::Context;
+pub(crate) use context::InternalSender;
 pub use object::Actor;
 pub use path::ActorPath;
 pub use signal::{ActorFailure, Signal};

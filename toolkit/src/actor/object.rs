@@ -1,6 +1,8 @@
 //! Object-style actors: one `&mut self` handler plus lifecycle hooks. `#[actor]` generates impls
 //! of this trait; writing one by hand is just as fast.
 
+use std::any::Any;
+
 use super::context::Context;
 use super::signal::Signal;
 
@@ -34,7 +36,7 @@ use super::signal::Signal;
 /// assert_eq!(counter.ask(CounterMsg::Get).wait(Duration::from_secs(3))?, 5);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub trait Actor: Send + 'static {
+pub trait Actor: Any + Send {
     /// The messages this actor handles.
     type Msg: Send + 'static;
 

@@ -1,0 +1,150 @@
+//! The journal: the log of events, and the types of what it stores.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::error::{JournalError, Rejection};
+
+/// The position of an event in its entity's stream: 1 for the first, contiguous from there.
+pub type SequenceNr = u64;
+
+/// The stream an event belongs to: by convention `"{type_key}|{entity_id}"`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PersistenceId(Arc<str>);
+
+impl PersistenceId {
+    /// A persistence id from its full text.
+    pub fn new(id: impl Into<Arc<str>>) -> Self {
+        Self(id.into())
+    }
+
+    /// The id of the entity `entity_id` of type `type_key`: `"{type_key}|{entity_id}"`.
+    pub fn of(type_key: &str, entity_id: &str) -> Self {
+        Self(format!("{type_key}|{entity_id}").into())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PersistenceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for PersistenceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PersistenceId({})", self.0)
+    }
+}
+
+/// What a payload is: its type's name and schema version, so that a reader can decode it (and
+/// upcast an old version) without knowing the writer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Manifest {
+    /// The stable name of the event or snapshot type.
+    pub type_name: Arc<str>,
+    /// The schema version the payload was written with (1 for the first).
+    pub version: u32,
+}
+
+impl Manifest {
+    /// A manifest for `type_name` at `version`.
+    pub fn new(type_name: impl Into<Arc<str>>, version: u32) -> Self {
+        Self {
+            type_name: type_name.into(),
+            version,
+        }
+    }
+}
+
+/// One stored event: the serialized payload and everything known about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersistentRepr {
+    /// Its stream.
+    pub persistence_id: PersistenceId,
+    /// Its position in the stream.
+    pub sequence_nr: SequenceNr,
+    /// What the payload is.
+    pub manifest: Manifest,
+    /// The serialized event.
+    pub payload: Vec<u8>,
+    /// Tags for the read side (`events_by_tag`).
+    pub tags: Vec<String>,
+    /// Which writer (entity incarnation) stored it.
+    pub writer_id: Arc<str>,
+    /// When it was written, in milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// The global offset the journal gave it when it was stored (0 before): gap-free, in commit
+    /// order, across all streams.
+    pub offset: u64,
+}
+
+/// Events of one stream that are stored all together or not at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AtomicWrite {
+    /// Contiguous events of one persistence id, in sequence order.
+    pub events: Vec<PersistentRepr>,
+}
+
+impl AtomicWrite {
+    /// The stream of this write (of its first event).
+    pub fn persistence_id(&self) -> Option<&PersistenceId> {
+        self.events.first().map(|e| &e.persistence_id)
+    }
+
+    /// The highest sequence number in this write.
+    pub fn highest_sequence_nr(&self) -> SequenceNr {
+        self.events.last().map_or(0, |e| e.sequence_nr)
+    }
+}
+
+/// An append-only store of events. See the [module docs](super) for the contract; every
+/// implementation passes the same test suite (`tests/journal_tck.rs`, a port of Akka's
+/// persistence plugin TCK).
+pub trait Journal: Send + Sync + 'static {
+    /// Stores the writes, in order, each one atomically, as one durable unit for the backend
+    /// (RocksDB: one `WriteBatch`). Every stored event gets the next global offset.
+    ///
+    /// `Ok(results)`: one result per write; a rejected write stored nothing and did not stop
+    /// the others. `Err`: nothing of the call was stored.
+    fn write(&self, writes: &[AtomicWrite]) -> Result<Vec<Result<(), Rejection>>, JournalError>;
+
+    /// Calls `on_event` with the events of `persistence_id` whose sequence numbers lie in
+    /// `from..=to`, at most `max` of them, in order, skipping deleted ones. Returns the highest
+    /// sequence number ever stored for the stream — not bounded by `to`, and never lowered by
+    /// deletion; 0 for an unknown stream.
+    fn replay(
+        &self,
+        persistence_id: &PersistenceId,
+        from: SequenceNr,
+        to: SequenceNr,
+        max: u64,
+        on_event: &mut dyn FnMut(PersistentRepr),
+    ) -> Result<SequenceNr, JournalError>;
+
+    /// The highest sequence number ever stored for the stream (0 if none).
+    fn highest_sequence_nr(
+        &self,
+        persistence_id: &PersistenceId,
+    ) -> Result<SequenceNr, JournalError>;
+
+    /// Deletes the events of the stream up to and including `to` (clamped to the highest).
+    /// The highest sequence number stays what it was.
+    fn delete_to(&self, persistence_id: &PersistenceId, to: SequenceNr)
+    -> Result<(), JournalError>;
+
+    /// Calls `on_event` with the events carrying `tag` whose global offset is greater than
+    /// `after_offset`, in offset order, at most `max` of them. Returns the highest offset seen
+    /// (or `after_offset` if none).
+    fn events_by_tag(
+        &self,
+        tag: &str,
+        after_offset: u64,
+        max: u64,
+        on_event: &mut dyn FnMut(PersistentRepr),
+    ) -> Result<u64, JournalError>;
+}

@@ -1,0 +1,227 @@
+//! In-memory journal and snapshot store: the same contract as the RocksDB backend, nothing
+//! durable. For tests, and for entities whose events may be lost with the process.
+
+use std::collections::{BTreeMap, HashMap};
+
+use parking_lot::Mutex;
+
+use super::error::{JournalError, Rejection};
+use super::journal::{AtomicWrite, Journal, PersistenceId, PersistentRepr, SequenceNr};
+use super::snapshot::{SnapshotCriteria, SnapshotMetadata, SnapshotStore, StoredSnapshot};
+
+/// A journal in memory.
+///
+/// ```
+/// use reactant::persistence::{Journal, memory::InMemoryJournal, PersistenceId};
+///
+/// let journal = InMemoryJournal::new();
+/// assert_eq!(journal.highest_sequence_nr(&PersistenceId::new("account|1"))?, 0);
+/// # Ok::<(), reactant::persistence::JournalError>(())
+/// ```
+#[derive(Default)]
+pub struct InMemoryJournal {
+    state: Mutex<JournalState>,
+}
+
+#[derive(Default)]
+struct JournalState {
+    streams: HashMap<PersistenceId, Stream>,
+    /// Global offset → (stream, sequence number), for `events_by_tag`.
+    by_offset: BTreeMap<u64, (PersistenceId, SequenceNr)>,
+    last_offset: u64,
+}
+
+#[derive(Default)]
+struct Stream {
+    events: BTreeMap<SequenceNr, PersistentRepr>,
+    highest: SequenceNr,
+}
+
+impl InMemoryJournal {
+    /// An empty journal.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Journal for InMemoryJournal {
+    fn write(&self, writes: &[AtomicWrite]) -> Result<Vec<Result<(), Rejection>>, JournalError> {
+        let mut state = self.state.lock();
+        let mut results = Vec::with_capacity(writes.len());
+        for write in writes {
+            let Some(persistence_id) = write.persistence_id() else {
+                results.push(Ok(()));
+                continue;
+            };
+            let highest = state
+                .streams
+                .get(persistence_id)
+                .map_or(0, |stream| stream.highest);
+            let first = write.events[0].sequence_nr;
+            if first != highest + 1 {
+                results.push(Err(Rejection::OutOfOrder {
+                    highest,
+                    got: first,
+                }));
+                continue;
+            }
+            for event in &write.events {
+                state.last_offset += 1;
+                let offset = state.last_offset;
+                let mut stored = event.clone();
+                stored.offset = offset;
+                state
+                    .by_offset
+                    .insert(offset, (stored.persistence_id.clone(), stored.sequence_nr));
+                let stream = state.streams.entry(persistence_id.clone()).or_default();
+                stream.highest = stream.highest.max(stored.sequence_nr);
+                stream.events.insert(stored.sequence_nr, stored);
+            }
+            results.push(Ok(()));
+        }
+        Ok(results)
+    }
+
+    fn replay(
+        &self,
+        persistence_id: &PersistenceId,
+        from: SequenceNr,
+        to: SequenceNr,
+        max: u64,
+        on_event: &mut dyn FnMut(PersistentRepr),
+    ) -> Result<SequenceNr, JournalError> {
+        let (events, highest) = {
+            let state = self.state.lock();
+            let Some(stream) = state.streams.get(persistence_id) else {
+                return Ok(0);
+            };
+            let events: Vec<PersistentRepr> = if from > to {
+                Vec::new()
+            } else {
+                stream
+                    .events
+                    .range(from..=to)
+                    .take(usize::try_from(max).unwrap_or(usize::MAX))
+                    .map(|(_, event)| event.clone())
+                    .collect()
+            };
+            (events, stream.highest)
+        };
+        // Outside the lock: the callback may take its time.
+        events.into_iter().for_each(on_event);
+        Ok(highest)
+    }
+
+    fn highest_sequence_nr(
+        &self,
+        persistence_id: &PersistenceId,
+    ) -> Result<SequenceNr, JournalError> {
+        Ok(self
+            .state
+            .lock()
+            .streams
+            .get(persistence_id)
+            .map_or(0, |stream| stream.highest))
+    }
+
+    fn delete_to(
+        &self,
+        persistence_id: &PersistenceId,
+        to: SequenceNr,
+    ) -> Result<(), JournalError> {
+        let mut state = self.state.lock();
+        let JournalState {
+            streams, by_offset, ..
+        } = &mut *state;
+        if let Some(stream) = streams.get_mut(persistence_id) {
+            let kept = stream.events.split_off(&to.saturating_add(1));
+            for deleted in std::mem::replace(&mut stream.events, kept).into_values() {
+                by_offset.remove(&deleted.offset);
+            }
+        }
+        Ok(())
+    }
+
+    fn events_by_tag(
+        &self,
+        tag: &str,
+        after_offset: u64,
+        max: u64,
+        on_event: &mut dyn FnMut(PersistentRepr),
+    ) -> Result<u64, JournalError> {
+        let events: Vec<PersistentRepr> = {
+            let state = self.state.lock();
+            state
+                .by_offset
+                .range(after_offset.saturating_add(1)..)
+                .filter_map(|(_, (pid, seq))| state.streams.get(pid)?.events.get(seq))
+                .filter(|event| event.tags.iter().any(|t| t == tag))
+                .take(usize::try_from(max).unwrap_or(usize::MAX))
+                .cloned()
+                .collect()
+        };
+        let last = events.last().map_or(after_offset, |event| event.offset);
+        events.into_iter().for_each(on_event);
+        Ok(last)
+    }
+}
+
+/// A snapshot store in memory.
+#[derive(Default)]
+pub struct InMemorySnapshotStore {
+    snapshots: Mutex<HashMap<PersistenceId, BTreeMap<SequenceNr, StoredSnapshot>>>,
+}
+
+impl InMemorySnapshotStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl SnapshotStore for InMemorySnapshotStore {
+    fn save(&self, snapshot: StoredSnapshot) -> Result<(), JournalError> {
+        self.snapshots
+            .lock()
+            .entry(snapshot.metadata.persistence_id.clone())
+            .or_default()
+            .insert(snapshot.metadata.sequence_nr, snapshot);
+        Ok(())
+    }
+
+    fn load(
+        &self,
+        persistence_id: &PersistenceId,
+        criteria: SnapshotCriteria,
+    ) -> Result<Option<StoredSnapshot>, JournalError> {
+        Ok(self
+            .snapshots
+            .lock()
+            .get(persistence_id)
+            .and_then(|stream| {
+                stream
+                    .values()
+                    .rev()
+                    .find(|snapshot| criteria.matches(&snapshot.metadata))
+                    .cloned()
+            }))
+    }
+
+    fn delete(&self, metadata: &SnapshotMetadata) -> Result<(), JournalError> {
+        if let Some(stream) = self.snapshots.lock().get_mut(&metadata.persistence_id) {
+            stream.remove(&metadata.sequence_nr);
+        }
+        Ok(())
+    }
+
+    fn delete_matching(
+        &self,
+        persistence_id: &PersistenceId,
+        criteria: SnapshotCriteria,
+    ) -> Result<(), JournalError> {
+        if let Some(stream) = self.snapshots.lock().get_mut(persistence_id) {
+            stream.retain(|_, snapshot| !criteria.matches(&snapshot.metadata));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,372 @@
+//! The journal writer: one thread that batches the appends of every entity into one
+//! [`Journal::write`] (group commit).
+//!
+//! An entity hands its events over with [`JournalWriter::append`] and goes on (stashing its
+//! commands); the writer takes everything pending — one request, then whatever else arrived
+//! meanwhile, up to a bound — writes it as one durable unit, then completes each request. Under
+//! load the batches grow by themselves: the longer a write takes (an fsync), the more requests
+//! wait for the next one, so one fsync serves many entities.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::{self, JoinHandle};
+
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::Mutex;
+
+use super::error::{JournalError, Rejection};
+use super::journal::{AtomicWrite, Journal};
+
+/// At most this many events go into one batch, so one batch's memory and latency stay bounded.
+const MAX_BATCH_EVENTS: usize = 10_000;
+
+/// Why an append was not stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppendError {
+    /// The journal refused this write alone; the others of its batch were stored.
+    #[error("the journal rejected the write: {0}")]
+    Rejected(Rejection),
+    /// The batch failed: nothing of it was stored.
+    #[error("the journal failed to write: {0}")]
+    Failed(String),
+}
+
+/// Called once with the outcome of an append, on the writer thread: keep it short (send a
+/// message).
+pub type Completion = Box<dyn FnOnce(Result<(), AppendError>) + Send>;
+
+struct Request {
+    write: AtomicWrite,
+    done: Completion,
+}
+
+/// How the writer has batched so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Calls to [`Journal::write`].
+    pub batches: u64,
+    /// Atomic writes completed.
+    pub writes: u64,
+    /// Events stored.
+    pub events: u64,
+}
+
+/// The group-commit writer of one journal.
+///
+/// ```
+/// use reactant::persistence::{AtomicWrite, Journal, JournalWriter, Manifest, PersistenceId, PersistentRepr};
+/// use reactant::persistence::memory::InMemoryJournal;
+/// use std::sync::Arc;
+///
+/// let journal = Arc::new(InMemoryJournal::new());
+/// let writer = JournalWriter::start(journal.clone(), "docs")?;
+/// let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+/// let event = PersistentRepr {
+///     persistence_id: PersistenceId::new("account|1"),
+///     sequence_nr: 1,
+///     manifest: Manifest::new("Opened", 1),
+///     payload: vec![1, 2, 3],
+///     tags: vec![],
+///     writer_id: "docs".into(),
+///     timestamp_ms: 0,
+///     offset: 0,
+/// };
+/// writer.append(AtomicWrite { events: vec![event] }, Box::new(move |outcome| {
+///     let _ = done_tx.send(outcome);
+/// }));
+/// assert_eq!(done_rx.recv()?, Ok(()));
+/// assert_eq!(journal.highest_sequence_nr(&PersistenceId::new("account|1"))?, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct JournalWriter {
+    requests: Sender<Request>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    stats: Arc<Stats>,
+}
+
+#[derive(Default)]
+struct Stats {
+    batches: AtomicU64,
+    writes: AtomicU64,
+    events: AtomicU64,
+}
+
+impl JournalWriter {
+    /// Starts the writer thread (named `{name}-journal-writer`) for `journal`.
+    pub fn start(journal: Arc<dyn Journal>, name: &str) -> std::io::Result<Self> {
+        let (requests, incoming) = crossbeam_channel::unbounded();
+        let stats = Arc::new(Stats::default());
+        let thread_stats = stats.clone();
+        let thread = thread::Builder::new()
+            .name(format!("{name}-journal-writer"))
+            .spawn(move || run(&*journal, &incoming, &thread_stats))?;
+        Ok(Self {
+            requests,
+            thread: Mutex::new(Some(thread)),
+            stats,
+        })
+    }
+
+    /// Queues an atomic write; `done` is called once it is durable, rejected or failed.
+    pub fn append(&self, write: AtomicWrite, done: Completion) {
+        if let Err(crossbeam_channel::SendError(request)) =
+            self.requests.send(Request { write, done })
+        {
+            (request.done)(Err(AppendError::Failed(JournalError::Closed.to_string())));
+        }
+    }
+
+    /// How the writer has batched so far.
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            batches: self.stats.batches.load(Ordering::Relaxed),
+            writes: self.stats.writes.load(Ordering::Relaxed),
+            events: self.stats.events.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Drop for JournalWriter {
+    /// Writes what is still queued, then stops the thread.
+    fn drop(&mut self) {
+        let (closed, _) = crossbeam_channel::bounded(0);
+        drop(std::mem::replace(&mut self.requests, closed));
+        if let Some(thread) = self.thread.lock().take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the journal writer thread panicked");
+        }
+    }
+}
+
+fn run(journal: &dyn Journal, incoming: &Receiver<Request>, stats: &Stats) {
+    let mut batch: Vec<Request> = Vec::new();
+    let mut writes: Vec<AtomicWrite> = Vec::new();
+    // Blocks for the first request of each batch; ends when every sender is gone.
+    while let Ok(first) = incoming.recv() {
+        let mut events = first.write.events.len();
+        batch.push(first);
+        while events < MAX_BATCH_EVENTS {
+            match incoming.try_recv() {
+                Ok(request) => {
+                    events += request.write.events.len();
+                    batch.push(request);
+                }
+                Err(_) => break,
+            }
+        }
+        writes.extend(
+            batch
+                .iter_mut()
+                .map(|r| std::mem::replace(&mut r.write, AtomicWrite { events: Vec::new() })),
+        );
+        let outcome = journal.write(&writes);
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats
+            .writes
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        match outcome {
+            Ok(results) => {
+                let stored: usize = writes
+                    .iter()
+                    .zip(&results)
+                    .filter(|(_, result)| result.is_ok())
+                    .map(|(write, _)| write.events.len())
+                    .sum();
+                stats.events.fetch_add(stored as u64, Ordering::Relaxed);
+                let mut results = results.into_iter();
+                for request in batch.drain(..) {
+                    let result = results.next().unwrap_or_else(|| {
+                        Err(Rejection::Serialization(
+                            "the journal returned fewer results than writes".into(),
+                        ))
+                    });
+                    (request.done)(result.map_err(AppendError::Rejected));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, writes = batch.len(), "journal write failed");
+                let message = error.to_string();
+                for request in batch.drain(..) {
+                    (request.done)(Err(AppendError::Failed(message.clone())));
+                }
+            }
+        }
+        writes.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persistence::memory::InMemoryJournal;
+    use crate::persistence::{Manifest, PersistenceId, PersistentRepr, SequenceNr};
+
+    fn event(pid: &str, sequence_nr: SequenceNr) -> PersistentRepr {
+        PersistentRepr {
+            persistence_id: PersistenceId::new(pid),
+            sequence_nr,
+            manifest: Manifest::new("Test", 1),
+            payload: sequence_nr.to_be_bytes().to_vec(),
+            tags: Vec::new(),
+            writer_id: "test".into(),
+            timestamp_ms: 0,
+            offset: 0,
+        }
+    }
+
+    /// Fails every write while `failing` is set.
+    struct FlakyJournal {
+        inner: InMemoryJournal,
+        failing: std::sync::atomic::AtomicBool,
+    }
+
+    impl Journal for FlakyJournal {
+        fn write(
+            &self,
+            writes: &[AtomicWrite],
+        ) -> Result<Vec<Result<(), Rejection>>, JournalError> {
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(JournalError::Storage("disk on fire".into()));
+            }
+            self.inner.write(writes)
+        }
+        fn replay(
+            &self,
+            pid: &PersistenceId,
+            from: SequenceNr,
+            to: SequenceNr,
+            max: u64,
+            on_event: &mut dyn FnMut(PersistentRepr),
+        ) -> Result<SequenceNr, JournalError> {
+            self.inner.replay(pid, from, to, max, on_event)
+        }
+        fn highest_sequence_nr(&self, pid: &PersistenceId) -> Result<SequenceNr, JournalError> {
+            self.inner.highest_sequence_nr(pid)
+        }
+        fn delete_to(&self, pid: &PersistenceId, to: SequenceNr) -> Result<(), JournalError> {
+            self.inner.delete_to(pid, to)
+        }
+        fn events_by_tag(
+            &self,
+            tag: &str,
+            after: u64,
+            max: u64,
+            on_event: &mut dyn FnMut(PersistentRepr),
+        ) -> Result<u64, JournalError> {
+            self.inner.events_by_tag(tag, after, max, on_event)
+        }
+    }
+
+    #[test]
+    fn concurrent_appends_are_all_stored_contiguously_and_share_batches() {
+        let journal = Arc::new(InMemoryJournal::new());
+        let writer = Arc::new(JournalWriter::start(journal.clone(), "test").expect("writer"));
+        let (done_tx, done_rx) = crossbeam_channel::unbounded();
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let writer = writer.clone();
+                let done_tx = done_tx.clone();
+                thread::spawn(move || {
+                    let pid = format!("stream|{t}");
+                    for seq in 1..=200 {
+                        // One in flight per stream, as an entity does.
+                        let (one_tx, one_rx) = crossbeam_channel::bounded(1);
+                        writer.append(
+                            AtomicWrite {
+                                events: vec![event(&pid, seq)],
+                            },
+                            Box::new(move |outcome| {
+                                let _ = one_tx.send(outcome);
+                            }),
+                        );
+                        let outcome = one_rx.recv().expect("completed");
+                        done_tx.send(outcome).expect("test listening");
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("appender");
+        }
+        drop(done_tx);
+        assert!(done_rx.iter().all(|outcome| outcome.is_ok()));
+        for t in 0..8 {
+            let pid = PersistenceId::new(format!("stream|{t}"));
+            let mut seqs = Vec::new();
+            journal
+                .replay(&pid, 1, u64::MAX, u64::MAX, &mut |e| {
+                    seqs.push(e.sequence_nr)
+                })
+                .expect("replay");
+            assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
+        }
+        let stats = writer.stats();
+        assert_eq!(stats.writes, 1600);
+        assert_eq!(stats.events, 1600);
+        assert!(stats.batches <= stats.writes);
+    }
+
+    #[test]
+    fn a_failed_batch_fails_every_append_in_it_and_stores_nothing() {
+        let journal = Arc::new(FlakyJournal {
+            inner: InMemoryJournal::new(),
+            failing: std::sync::atomic::AtomicBool::new(true),
+        });
+        let writer = JournalWriter::start(journal.clone(), "test").expect("writer");
+        let (done_tx, done_rx) = crossbeam_channel::unbounded();
+        let tx = done_tx.clone();
+        writer.append(
+            AtomicWrite {
+                events: vec![event("a|1", 1), event("a|1", 2)],
+            },
+            Box::new(move |outcome| tx.send(outcome).expect("listening")),
+        );
+        assert!(matches!(done_rx.recv(), Ok(Err(AppendError::Failed(_)))));
+        assert_eq!(
+            journal
+                .highest_sequence_nr(&PersistenceId::new("a|1"))
+                .expect("readable"),
+            0
+        );
+        journal.failing.store(false, Ordering::SeqCst);
+        writer.append(
+            AtomicWrite {
+                events: vec![event("a|1", 1)],
+            },
+            Box::new(move |outcome| done_tx.send(outcome).expect("listening")),
+        );
+        assert_eq!(done_rx.recv().expect("completed"), Ok(()));
+    }
+
+    #[test]
+    fn an_out_of_order_write_is_rejected_alone() {
+        let journal = Arc::new(InMemoryJournal::new());
+        let writer = JournalWriter::start(journal, "test").expect("writer");
+        let (done_tx, done_rx) = crossbeam_channel::unbounded();
+        for (pid, seq) in [("a|1", 1), ("b|1", 5), ("c|1", 1)] {
+            let tx = done_tx.clone();
+            writer.append(
+                AtomicWrite {
+                    events: vec![event(pid, seq)],
+                },
+                Box::new(move |outcome| tx.send((pid, outcome)).expect("listening")),
+            );
+        }
+        drop(done_tx);
+        let mut outcomes: Vec<_> = done_rx.iter().collect();
+        outcomes.sort_by_key(|(pid, _)| *pid);
+        assert_eq!(outcomes[0], ("a|1", Ok(())));
+        assert!(matches!(
+            outcomes[1],
+            (
+                "b|1",
+                Err(AppendError::Rejected(Rejection::OutOfOrder {
+                    highest: 0,
+                    got: 5
+                }))
+            )
+        ));
+        assert_eq!(outcomes[2], ("c|1", Ok(())));
+    }
+}
