@@ -9,14 +9,23 @@
 //!                         stashes what arrives while its card is being charged
 //! /user/payments          the card gateway: supervised (restarted when it panics) and
 //!                         running on its own dispatcher, a bulkhead
+//! /user/ledger            the shop's ledger: an event-sourced entity whose sales are
+//!                         journaled to RocksDB, so it remembers every run before this one
 //! ```
+//!
+//! The ledger's journal lives in `./data/shop` unless `REACTANT_SHOP_DATA` names another
+//! folder; run the example twice and the ledger recovers the first run's sales.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::Duration;
 
+use reactant::persistence::rocksdb::RocksJournal;
+use reactant::persistence::{Effect, Event, EventSourcedBehavior, Persistence, PersistenceId};
 use reactant::prelude::*;
+use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;
 
 /// An order nobody pays for is cancelled this long after it was opened.
@@ -328,6 +337,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let desk = system.spawn(OrderDesk::new(payments), "orders")?;
 
+    // The ledger recovers every earlier run's sales from its journal before its first command.
+    let data = std::env::var("REACTANT_SHOP_DATA").unwrap_or_else(|_| "data/shop".to_owned());
+    let journal = RocksJournal::open(&data)?;
+    let persistence = Persistence::new(journal.clone(), journal)?;
+    let ledger = system.spawn(ledger(persistence), "ledger")?;
+    let (sales, cents) = ledger
+        .ask(|reply_to| LedgerMsg::Totals { reply_to })
+        .wait(TIMEOUT)?;
+    println!(
+        "main: the ledger in {data} recovered {sales} sales worth {} from earlier runs",
+        money(cents)
+    );
+
     // From outside the actor system, `ask` and `wait` for the reply.
     let open = |item: &str, cents: u64| {
         desk.ask(|reply_to| DeskMsg::Open {
@@ -362,6 +384,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .wait(TIMEOUT)?;
     println!("main: the desk served {served} orders and closed");
 
+    // Journal this run's sales: each reply comes once its event is durable (fsynced).
+    for (order, cents) in [("teapot", 2_500), ("kettle", 4_000)] {
+        let (sales, total) = ledger
+            .ask(|reply_to| LedgerMsg::Record {
+                order: order.to_owned(),
+                cents,
+                reply_to,
+            })
+            .wait(TIMEOUT)?;
+        println!(
+            "main: ledger: {order} recorded; {sales} sales worth {} in all runs",
+            money(total)
+        );
+    }
+
     // Messages to actors that have stopped become dead letters; an ask to one fails at once.
     if let Err(error) = pay(&mug, GOOD_CARD).wait(TIMEOUT) {
         println!("main: paying for the cancelled mug: {error}");
@@ -378,6 +415,60 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("  {letter}");
     }
     Ok(())
+}
+
+// ----- The ledger: an event-sourced entity, journaled to RocksDB -----
+
+/// The ledger's state: the fold of every `Sold` event ever persisted.
+#[derive(Default, Serialize, Deserialize)]
+struct Ledger {
+    sales: u64,
+    cents: u64,
+}
+
+/// The one event of the ledger: what the journal keeps.
+#[derive(Serialize, Deserialize)]
+struct Sold {
+    order: String,
+    cents: u64,
+}
+
+impl Event for Sold {}
+
+enum LedgerMsg {
+    /// Record a sale; the reply (sales and cents so far) comes once the event is durable.
+    Record {
+        order: String,
+        cents: u64,
+        reply_to: ActorRef<(u64, u64)>,
+    },
+    /// Sales and cents so far, answered from memory.
+    Totals { reply_to: ActorRef<(u64, u64)> },
+}
+
+type LedgerEffect = Effect<Sold, Ledger>;
+
+fn ledger(persistence: Arc<Persistence>) -> EventSourcedBehavior<LedgerMsg, Sold, Ledger> {
+    EventSourcedBehavior::new(
+        PersistenceId::of("ledger", "shop"),
+        persistence,
+        Ledger::default,
+        |_ledger: &Ledger, msg| match msg {
+            LedgerMsg::Record {
+                order,
+                cents,
+                reply_to,
+            } => LedgerEffect::persist(Sold { order, cents })
+                .then_reply_to(reply_to, |ledger| (ledger.sales, ledger.cents)),
+            LedgerMsg::Totals { reply_to } => {
+                LedgerEffect::none().then_reply_to(reply_to, |ledger| (ledger.sales, ledger.cents))
+            }
+        },
+        |ledger: &mut Ledger, sold: &Sold| {
+            ledger.sales += 1;
+            ledger.cents += sold.cents;
+        },
+    )
 }
 
 fn pay(order: &ActorRef<OrderMsg>, card: &str) -> Pending<PaymentOutcome> {

@@ -21,6 +21,8 @@ mod error;
 mod event;
 mod journal;
 pub mod memory;
+#[cfg(feature = "rocksdb")]
+pub mod rocksdb;
 mod snapshot;
 mod writer;
 

@@ -1,0 +1,416 @@
+//! The RocksDB journal beyond the shared kit: what survives a reopening, the global offset under
+//! concurrent writers, the folder lock (in this process and another), and folders that must be
+//! refused without a byte written.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
+
+use ::rocksdb::{DB, Options};
+use reactant::persistence::JournalError;
+use reactant::persistence::rocksdb::{Durability, OpenError, RocksConfig, RocksJournal};
+use tempfile::TempDir;
+
+use super::*;
+
+/// The environment variable that turns [`open_the_folder_named_by_the_environment`] into the
+/// child process of [`a_folder_open_in_another_process_is_refused`].
+const CHILD_FOLDER: &str = "REACTANT_TCK_OPEN_FOLDER";
+/// The child's exit code when the folder is refused as in use by another process.
+const CHILD_REFUSED: i32 = 17;
+
+fn folder() -> TempDir {
+    tempfile::tempdir().expect("a temporary folder")
+}
+
+fn buffered() -> RocksConfig {
+    RocksConfig {
+        durability: Durability::Buffered,
+    }
+}
+
+fn offsets(events: &[PersistentRepr]) -> Vec<u64> {
+    events.iter().map(|event| event.offset).collect()
+}
+
+/// Every file and folder under `path` (the folder itself included) with its modification time
+/// and, for files, its bytes: equal states mean nothing was written, created or removed.
+fn folder_state(path: &Path) -> BTreeMap<PathBuf, (SystemTime, Option<Vec<u8>>)> {
+    let mut state = BTreeMap::new();
+    let mut pending = vec![path.to_owned()];
+    while let Some(current) = pending.pop() {
+        let metadata = std::fs::metadata(&current).unwrap();
+        let modified = metadata.modified().unwrap();
+        if metadata.is_dir() {
+            state.insert(current.clone(), (modified, None));
+            for entry in std::fs::read_dir(&current).unwrap() {
+                pending.push(entry.unwrap().path());
+            }
+        } else {
+            state.insert(
+                current.clone(),
+                (modified, Some(std::fs::read(&current).unwrap())),
+            );
+        }
+    }
+    state
+}
+
+/// Opens `path`, expecting a refusal, and checks the folder is exactly as it was.
+fn refused_untouched(path: &Path) -> OpenError {
+    let before = folder_state(path);
+    let error = RocksJournal::open(path).expect_err("the folder is refused");
+    assert_eq!(folder_state(path), before, "the refused folder was changed");
+    error
+}
+
+/// A raw RocksDB database in `path` with these column families (and `default`).
+fn raw_database(path: &Path, families: &[&str]) -> DB {
+    let mut options = Options::default();
+    options.create_if_missing(true);
+    options.create_missing_column_families(true);
+    DB::open_cf(&options, path, families).expect("a raw RocksDB database opens")
+}
+
+const OUR_FAMILIES: [&str; 4] = ["meta", "events", "tags", "snapshots"];
+
+#[test]
+fn reopening_keeps_events_highest_deleted_to_snapshots_and_the_global_offset() {
+    let folder = folder();
+    {
+        let journal = RocksJournal::open(folder.path()).unwrap();
+        write_fixture(&*journal);
+        journal.delete_to(&pid(), 3).unwrap();
+        journal.save(snapshot(md(0), "s-1")).unwrap();
+        assert_eq!(journal.last_offset(), 5);
+    }
+    let journal = RocksJournal::open(folder.path()).unwrap();
+    assert_eq!(journal.last_offset(), 5);
+    assert_eq!(journal.highest_sequence_nr(&pid()).unwrap(), 5);
+    let replayed = replay_all(&*journal, &pid());
+    assert_eq!(offsets(&replayed), vec![4, 5]);
+    // Deleting below what is already deleted changes nothing.
+    journal.delete_to(&pid(), 2).unwrap();
+    assert_eq!(replay(&*journal, 1, u64::MAX, u64::MAX), (vec![4, 5], 5));
+    // The offset goes on without a gap.
+    let other = PersistenceId::of("tck", "other");
+    write_all(&*journal, vec![atomic(vec![event(&other, 1)])]);
+    write_all(&*journal, vec![atomic(vec![event(&pid(), 6)])]);
+    assert_eq!(offsets(&replay_all(&*journal, &other)), vec![6]);
+    assert_eq!(offsets(&replay_all(&*journal, &pid())), vec![4, 5, 7]);
+    assert_eq!(
+        journal
+            .load(&pid(), SnapshotCriteria::LATEST)
+            .unwrap()
+            .unwrap()
+            .metadata,
+        md(0)
+    );
+}
+
+#[test]
+fn the_global_offset_is_gap_free_and_in_commit_order_across_concurrent_writers() {
+    const THREADS: u64 = 4;
+    const CALLS: u64 = 40;
+    let folder = folder();
+    let journal = RocksJournal::open_with(folder.path(), buffered()).unwrap();
+    std::thread::scope(|scope| {
+        for thread in 0..THREADS {
+            let journal = &journal;
+            scope.spawn(move || {
+                let streams = [
+                    PersistenceId::of("writer", &format!("{thread}-a")),
+                    PersistenceId::of("writer", &format!("{thread}-b")),
+                ];
+                let mut next = [1, 1];
+                for call in 0..CALLS {
+                    // Two writes of one to three events, all tagged with their call.
+                    let writes = (0..2)
+                        .map(|s| {
+                            let count = 1 + (call + s as u64) % 3;
+                            let events = (0..count)
+                                .map(|i| {
+                                    let mut e = tagged(event(&streams[s], next[s] + i), &["all"]);
+                                    e.payload = format!("{thread}/{call}").into_bytes();
+                                    e
+                                })
+                                .collect();
+                            next[s] += count;
+                            atomic(events)
+                        })
+                        .collect();
+                    write_all(&**journal, writes);
+                }
+            });
+        }
+    });
+    drop(journal);
+    let journal = RocksJournal::open(folder.path()).unwrap();
+    let (all, last) = by_tag(&*journal, "all", 0, u64::MAX);
+    let total = all.len() as u64;
+    assert_eq!(
+        offsets(&all),
+        (1..=total).collect::<Vec<_>>(),
+        "gap-free, in order"
+    );
+    assert_eq!((last, journal.last_offset()), (total, total));
+    // One call is one batch: its events hold a contiguous run of offsets.
+    let mut by_call: HashMap<Vec<u8>, Vec<u64>> = HashMap::new();
+    for event in &all {
+        by_call
+            .entry(event.payload.clone())
+            .or_default()
+            .push(event.offset);
+    }
+    assert_eq!(by_call.len() as u64, THREADS * CALLS);
+    for (call, offsets) in by_call {
+        let (first, last) = (offsets[0], offsets[offsets.len() - 1]);
+        assert_eq!(
+            last - first + 1,
+            offsets.len() as u64,
+            "call {call:?} is not contiguous"
+        );
+    }
+    // Within a stream, offsets follow sequence numbers.
+    for event in &all {
+        let stream = replay_all(&*journal, &event.persistence_id);
+        assert!(stream.windows(2).all(|w| w[0].offset < w[1].offset));
+    }
+}
+
+#[test]
+fn a_folder_already_open_in_this_process_is_refused() {
+    let folder = folder();
+    let journal = RocksJournal::open(folder.path()).unwrap();
+    let error = RocksJournal::open(folder.path()).unwrap_err();
+    assert!(
+        matches!(&error, OpenError::AlreadyOpenInThisProcess { path } if path == folder.path())
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains(&folder.path().display().to_string()),
+        "{message}"
+    );
+    println!("{message}");
+    drop(journal);
+    RocksJournal::open(folder.path()).expect("the folder opens once the journal is dropped");
+}
+
+/// Not a test of its own: the child process of [`a_folder_open_in_another_process_is_refused`]
+/// runs it with [`CHILD_FOLDER`] set; it opens that folder and exits with what happened.
+#[test]
+fn open_the_folder_named_by_the_environment() {
+    let Some(path) = std::env::var_os(CHILD_FOLDER) else {
+        return;
+    };
+    match RocksJournal::open(&path) {
+        Ok(_) => std::process::exit(0),
+        Err(error) => {
+            println!("{error}");
+            let refused = matches!(error, OpenError::InUseByAnotherProcess { .. });
+            std::process::exit(if refused { CHILD_REFUSED } else { 1 });
+        }
+    }
+}
+
+fn open_in_a_child_process(path: &Path) -> (Option<i32>, String) {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "rocks_journal::open_the_folder_named_by_the_environment",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_FOLDER, path)
+        .output()
+        .expect("the test binary runs again");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    (output.status.code(), stdout)
+}
+
+#[test]
+fn a_folder_open_in_another_process_is_refused() {
+    let folder = folder();
+    let journal = RocksJournal::open(folder.path()).unwrap();
+    let (code, stdout) = open_in_a_child_process(folder.path());
+    assert_eq!(code, Some(CHILD_REFUSED), "{stdout}");
+    assert!(
+        stdout.contains(&folder.path().display().to_string()),
+        "{stdout}"
+    );
+    assert!(stdout.contains("another process"), "{stdout}");
+    println!(
+        "{}",
+        stdout
+            .lines()
+            .find(|l| l.contains("another process"))
+            .unwrap_or("")
+    );
+    drop(journal);
+    let (code, stdout) = open_in_a_child_process(folder.path());
+    assert_eq!(
+        code,
+        Some(0),
+        "the lock is released with the journal: {stdout}"
+    );
+}
+
+#[test]
+fn a_folder_with_unrelated_files_is_refused_untouched() {
+    let folder = folder();
+    std::fs::write(folder.path().join("notes.txt"), "not a journal").unwrap();
+    let error = refused_untouched(folder.path());
+    assert!(matches!(error, OpenError::NotAJournal { .. }), "{error}");
+    println!("{error}");
+}
+
+#[test]
+fn a_folder_with_a_fake_database_layout_is_refused_untouched() {
+    let folder = folder();
+    std::fs::write(folder.path().join("CURRENT"), "MANIFEST-000001\n").unwrap();
+    std::fs::write(folder.path().join("LOCK"), "").unwrap();
+    let error = refused_untouched(folder.path());
+    assert!(matches!(error, OpenError::NotAJournal { .. }), "{error}");
+    println!("{error}");
+}
+
+#[test]
+fn a_foreign_rocksdb_database_is_refused_untouched() {
+    let folder = folder();
+    {
+        let db = DB::open_default(folder.path()).unwrap();
+        db.put(b"someone", b"else").unwrap();
+    }
+    let error = refused_untouched(folder.path());
+    assert!(matches!(error, OpenError::NotAJournal { .. }), "{error}");
+    println!("{error}");
+}
+
+#[test]
+fn a_foreign_database_with_our_column_family_names_is_refused_untouched() {
+    let folder = folder();
+    {
+        let db = raw_database(folder.path(), &OUR_FAMILIES);
+        db.put_cf(db.cf_handle("meta").unwrap(), b"owner", b"someone else")
+            .unwrap();
+    }
+    let error = refused_untouched(folder.path());
+    assert!(matches!(error, OpenError::NotAJournal { .. }), "{error}");
+    println!("{error}");
+}
+
+#[test]
+fn a_journal_of_a_newer_format_version_is_refused_untouched() {
+    let folder = folder();
+    {
+        let journal = RocksJournal::open(folder.path()).unwrap();
+        write_fixture(&*journal);
+    }
+    {
+        let db = raw_database(folder.path(), &OUR_FAMILIES);
+        db.put_cf(
+            db.cf_handle("meta").unwrap(),
+            b"format_version",
+            2u32.to_be_bytes(),
+        )
+        .unwrap();
+    }
+    let error = refused_untouched(folder.path());
+    assert!(
+        matches!(
+            error,
+            OpenError::NewerFormat {
+                found: 2,
+                supported: 1,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    println!("{error}");
+}
+
+#[test]
+fn a_path_that_is_a_file_is_refused() {
+    let folder = folder();
+    let file = folder.path().join("journal");
+    std::fs::write(&file, "").unwrap();
+    let error = RocksJournal::open(&file).unwrap_err();
+    assert!(matches!(error, OpenError::NotAFolder { .. }), "{error}");
+    println!("{error}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"");
+}
+
+#[test]
+fn a_missing_folder_becomes_a_new_journal() {
+    let folder = folder();
+    let path = folder.path().join("a").join("journal");
+    let journal = RocksJournal::open(&path).unwrap();
+    assert_eq!(journal.path(), path);
+    assert_eq!(journal.durability(), Durability::Sync);
+    write_fixture(&*journal);
+    assert_eq!(journal.highest_sequence_nr(&pid()).unwrap(), 5);
+}
+
+#[test]
+fn a_journal_whose_creation_was_cut_short_is_completed() {
+    let folder = folder();
+    drop(raw_database(folder.path(), &OUR_FAMILIES));
+    let journal = RocksJournal::open(folder.path()).expect("an empty journal without a version");
+    write_fixture(&*journal);
+    drop(journal);
+    let journal = RocksJournal::open(folder.path()).unwrap();
+    assert_eq!(journal.highest_sequence_nr(&pid()).unwrap(), 5);
+}
+
+#[test]
+fn buffered_writes_are_there_after_reopening() {
+    let folder = folder();
+    {
+        let journal = RocksJournal::open_with(folder.path(), buffered()).unwrap();
+        assert_eq!(journal.durability(), Durability::Buffered);
+        write_fixture(&*journal);
+    }
+    let journal = RocksJournal::open(folder.path()).unwrap();
+    assert_eq!(
+        replay(&*journal, 1, u64::MAX, u64::MAX),
+        (vec![1, 2, 3, 4, 5], 5)
+    );
+}
+
+#[test]
+fn a_damaged_event_record_fails_the_replay_naming_its_stream_and_sequence_number() {
+    let folder = folder();
+    {
+        let journal = RocksJournal::open(folder.path()).unwrap();
+        write_fixture(&*journal);
+    }
+    {
+        // Behind the journal's back: event 3 of the stream, overwritten with garbage.
+        let db = raw_database(folder.path(), &OUR_FAMILIES);
+        let id = pid();
+        let mut key = (id.as_str().len() as u32).to_be_bytes().to_vec();
+        key.extend_from_slice(id.as_str().as_bytes());
+        key.extend_from_slice(&3u64.to_be_bytes());
+        db.put_cf(db.cf_handle("events").unwrap(), key, b"\x01garbage")
+            .unwrap();
+    }
+    let journal = RocksJournal::open(folder.path()).unwrap();
+    let mut seen = Vec::new();
+    let error = journal
+        .replay(&pid(), 1, u64::MAX, u64::MAX, &mut |event| {
+            seen.push(event.sequence_nr)
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&error, JournalError::Corrupt { persistence_id, sequence_nr: 3, .. } if *persistence_id == pid()),
+        "{error}"
+    );
+    assert!(error.to_string().contains("tck|p-1"), "{error}");
+    assert_eq!(
+        seen,
+        vec![1, 2],
+        "the events before the damage were delivered"
+    );
+}

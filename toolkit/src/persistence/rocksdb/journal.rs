@@ -1,0 +1,272 @@
+//! [`Journal`] for [`RocksJournal`]: appends as one `WriteBatch`, replays and tag queries as
+//! bounded range scans.
+
+use std::collections::HashMap;
+
+use ::rocksdb::{DBRawIterator, ReadOptions, WriteBatch};
+
+use super::open::{EVENTS, META, TAGS};
+use super::{RocksJournal, keys, record, storage};
+use crate::persistence::error::{JournalError, Rejection};
+use crate::persistence::journal::{
+    AtomicWrite, Journal, PersistenceId, PersistentRepr, SequenceNr,
+};
+
+impl RocksJournal {
+    /// A `u64` of the stream's metadata (0 when absent).
+    fn stream_meta(&self, persistence_id: &PersistenceId, key: &[u8]) -> Result<u64, JournalError> {
+        let Some(bytes) = self
+            .db
+            .get_pinned_cf(self.family(META), key)
+            .map_err(storage)?
+        else {
+            return Ok(0);
+        };
+        <[u8; 8]>::try_from(&*bytes)
+            .map(u64::from_be_bytes)
+            .map_err(|_| JournalError::Corrupt {
+                persistence_id: persistence_id.clone(),
+                sequence_nr: 0,
+                detail: format!(
+                    "its metadata `{}` is {} bytes, not 8",
+                    String::from_utf8_lossy(key),
+                    bytes.len()
+                ),
+            })
+    }
+
+    fn highest(&self, persistence_id: &PersistenceId) -> Result<SequenceNr, JournalError> {
+        self.stream_meta(persistence_id, &keys::highest_key(persistence_id))
+    }
+
+    fn deleted_to(&self, persistence_id: &PersistenceId) -> Result<SequenceNr, JournalError> {
+        self.stream_meta(persistence_id, &keys::deleted_to_key(persistence_id))
+    }
+
+    /// A raw iterator over `lower..upper` of a column family. Every scan is bounded on both
+    /// sides: the bounds keep seeks off other streams' keys and off deletion tombstones.
+    fn scan(&self, family: &str, lower: Vec<u8>, upper: Vec<u8>) -> DBRawIterator<'_> {
+        let mut options = ReadOptions::default();
+        options.set_iterate_lower_bound(lower);
+        options.set_iterate_upper_bound(upper);
+        self.db.raw_iterator_cf_opt(self.family(family), options)
+    }
+}
+
+/// Checks that `write` continues its stream, whose highest sequence number is `highest`: its
+/// events are numbered `highest + 1`, `highest + 2`, … without gaps.
+fn check_continues(write: &AtomicWrite, highest: SequenceNr) -> Result<(), Rejection> {
+    let mut previous = highest;
+    for event in &write.events {
+        if Some(event.sequence_nr) != previous.checked_add(1) {
+            return Err(Rejection::OutOfOrder {
+                highest: previous,
+                got: event.sequence_nr,
+            });
+        }
+        previous = event.sequence_nr;
+    }
+    Ok(())
+}
+
+fn corrupt(
+    persistence_id: &PersistenceId,
+    sequence_nr: SequenceNr,
+    detail: String,
+) -> JournalError {
+    JournalError::Corrupt {
+        persistence_id: persistence_id.clone(),
+        sequence_nr,
+        detail,
+    }
+}
+
+impl Journal for RocksJournal {
+    fn write(&self, writes: &[AtomicWrite]) -> Result<Vec<Result<(), Rejection>>, JournalError> {
+        let (events, tags, meta) = (self.family(EVENTS), self.family(TAGS), self.family(META));
+        let mut last_offset = self.last_offset.lock();
+        let mut offset = *last_offset;
+        let mut batch = WriteBatch::default();
+        // Streams written earlier in this call: their highest is in the batch, not yet stored.
+        let mut highest_in_batch: HashMap<&PersistenceId, SequenceNr> = HashMap::new();
+        let mut results = Vec::with_capacity(writes.len());
+        for write in writes {
+            // The events are filed under the write's stream, as `AtomicWrite` promises.
+            let Some(persistence_id) = write.persistence_id() else {
+                results.push(Ok(()));
+                continue;
+            };
+            let highest = match highest_in_batch.get(persistence_id) {
+                Some(&highest) => highest,
+                None => self.highest(persistence_id)?,
+            };
+            if let Err(rejection) = check_continues(write, highest) {
+                results.push(Err(rejection));
+                continue;
+            }
+            for event in &write.events {
+                offset += 1;
+                let key = keys::stream_key(persistence_id, event.sequence_nr);
+                for tag in &event.tags {
+                    batch.put_cf(tags, keys::tag_key(tag, offset), &key);
+                }
+                batch.put_cf(events, &key, record::encode_event(event, offset));
+            }
+            let highest = write.highest_sequence_nr();
+            batch.put_cf(
+                meta,
+                keys::highest_key(persistence_id),
+                highest.to_be_bytes(),
+            );
+            highest_in_batch.insert(persistence_id, highest);
+            results.push(Ok(()));
+        }
+        if offset != *last_offset {
+            batch.put_cf(meta, keys::LAST_OFFSET, offset.to_be_bytes());
+            self.db
+                .write_opt(batch, &self.write_options())
+                .map_err(storage)?;
+            *last_offset = offset;
+        }
+        Ok(results)
+    }
+
+    fn replay(
+        &self,
+        persistence_id: &PersistenceId,
+        from: SequenceNr,
+        to: SequenceNr,
+        max: u64,
+        on_event: &mut dyn FnMut(PersistentRepr),
+    ) -> Result<SequenceNr, JournalError> {
+        let highest = self.highest(persistence_id)?;
+        // Start after the deleted events: their range tombstones would slow the seek.
+        let first = from.max(self.deleted_to(persistence_id)?.saturating_add(1));
+        let last = to.min(highest);
+        if max == 0 || first > last {
+            return Ok(highest);
+        }
+        let mut events = self.scan(
+            EVENTS,
+            keys::stream_key(persistence_id, first),
+            keys::inclusive_end(keys::stream_key(persistence_id, last)),
+        );
+        events.seek_to_first();
+        let mut left = max;
+        while left > 0 {
+            let (Some(key), Some(value)) = (events.key(), events.value()) else {
+                break;
+            };
+            let sequence_nr = keys::sequence_nr_of(key);
+            let event = record::decode_event(value)
+                .map_err(|detail| corrupt(persistence_id, sequence_nr, detail))?
+                .into_repr(persistence_id.clone(), sequence_nr);
+            on_event(event);
+            left -= 1;
+            events.next();
+        }
+        events.status().map_err(storage)?;
+        Ok(highest)
+    }
+
+    fn highest_sequence_nr(
+        &self,
+        persistence_id: &PersistenceId,
+    ) -> Result<SequenceNr, JournalError> {
+        self.highest(persistence_id)
+    }
+
+    fn delete_to(
+        &self,
+        persistence_id: &PersistenceId,
+        to: SequenceNr,
+    ) -> Result<(), JournalError> {
+        // Serialised with writes: the highest read here stays the highest until the commit.
+        let _writes = self.last_offset.lock();
+        let deleted_to = self.deleted_to(persistence_id)?;
+        let last = to.min(self.highest(persistence_id)?);
+        if last <= deleted_to {
+            return Ok(());
+        }
+        let lower = keys::stream_key(persistence_id, deleted_to + 1);
+        let upper = keys::inclusive_end(keys::stream_key(persistence_id, last));
+        let mut batch = WriteBatch::default();
+        // The tag entries of the deleted events go too, so `events_by_tag` never meets a
+        // dangling one.
+        let tags = self.family(TAGS);
+        let mut events = self.scan(EVENTS, lower.clone(), upper.clone());
+        events.seek_to_first();
+        while let (Some(key), Some(value)) = (events.key(), events.value()) {
+            let event = record::decode_event(value)
+                .map_err(|detail| corrupt(persistence_id, keys::sequence_nr_of(key), detail))?;
+            for tag in event.tags {
+                batch.delete_cf(tags, keys::tag_key(tag, event.offset));
+            }
+            events.next();
+        }
+        events.status().map_err(storage)?;
+        drop(events);
+        batch.delete_range_cf(self.family(EVENTS), lower, upper);
+        batch.put_cf(
+            self.family(META),
+            keys::deleted_to_key(persistence_id),
+            last.to_be_bytes(),
+        );
+        self.db
+            .write_opt(batch, &self.write_options())
+            .map_err(storage)
+    }
+
+    fn events_by_tag(
+        &self,
+        tag: &str,
+        after_offset: u64,
+        max: u64,
+        on_event: &mut dyn FnMut(PersistentRepr),
+    ) -> Result<u64, JournalError> {
+        let Some(first) = after_offset.checked_add(1).filter(|_| max > 0) else {
+            return Ok(after_offset);
+        };
+        // One point in time for the index and the events, so a concurrent deletion cannot
+        // remove an event between reading its entry and reading it.
+        let snapshot = self.db.snapshot();
+        let mut options = ReadOptions::default();
+        options.set_iterate_lower_bound(keys::tag_key(tag, first));
+        options.set_iterate_upper_bound(keys::inclusive_end(keys::tag_key(tag, u64::MAX)));
+        let mut entries = snapshot.raw_iterator_cf_opt(self.family(TAGS), options);
+        entries.seek_to_first();
+        let events = self.family(EVENTS);
+        let mut last_offset = after_offset;
+        let mut left = max;
+        while left > 0 {
+            let (Some(key), Some(event_key)) = (entries.key(), entries.value()) else {
+                break;
+            };
+            let offset = keys::offset_of_tag_key(key);
+            let damaged = |detail: &str| {
+                JournalError::Storage(format!(
+                    "the tag index entry of tag {tag:?} at offset {offset} is damaged: {detail}"
+                ))
+            };
+            let (persistence_id, sequence_nr) =
+                keys::parse_stream_key(event_key).ok_or_else(|| damaged("not an event key"))?;
+            let value = snapshot
+                .get_pinned_cf(events, event_key)
+                .map_err(storage)?
+                .ok_or_else(|| {
+                    damaged(&format!(
+                        "event {sequence_nr} of {persistence_id} is missing"
+                    ))
+                })?;
+            let event = record::decode_event(&value)
+                .map_err(|detail| corrupt(&persistence_id, sequence_nr, detail))?
+                .into_repr(persistence_id, sequence_nr);
+            on_event(event);
+            last_offset = offset;
+            left -= 1;
+            entries.next();
+        }
+        entries.status().map_err(storage)?;
+        Ok(last_offset)
+    }
+}

@@ -1,0 +1,191 @@
+//! The RocksDB journal and snapshot store (feature `rocksdb`, on by default): one database per
+//! folder, four column families.
+//!
+//! | column family | key | value |
+//! |---|---|---|
+//! | `events` | persistence id, sequence number | event record |
+//! | `tags` | tag, global offset | key of the event |
+//! | `snapshots` | persistence id, sequence number | snapshot record |
+//! | `meta` | `format_version`, `last_offset`, `highest/{id}`, `deleted_to/{id}` | big-endian integer |
+//!
+//! Keys put a length-prefixed name before a big-endian number, so a replay is one bounded
+//! range scan of a stream and `events_by_tag` one range scan in offset order (`keys.rs` has
+//! the details, `record.rs` the record layout).
+//!
+//! A [`Journal::write`](crate::persistence::Journal::write) call is one `WriteBatch`: the
+//! accepted writes' events, their tag entries, the streams' highest sequence numbers and the
+//! last global offset commit together or not at all, with the [`Durability`] of the
+//! [`RocksConfig`]. Offsets are given under a lock held across the commit, so they are
+//! gap-free and in commit order, across reopenings too.
+
+mod error;
+mod journal;
+mod keys;
+mod open;
+mod record;
+mod snapshot;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ::rocksdb::{ColumnFamily, DB, WriteOptions};
+use parking_lot::Mutex;
+
+pub use error::OpenError;
+
+use super::error::JournalError;
+
+/// When a write counts as done.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Durability {
+    /// Each write is fsynced before it returns: nothing acknowledged is lost, even to a power
+    /// loss. The default.
+    #[default]
+    Sync,
+    /// Each write reaches the operating system before it returns, without fsync: it survives
+    /// a crash of the process (`kill -9`), not a power loss or a kernel crash. Much faster.
+    Buffered,
+}
+
+/// How to open a [`RocksJournal`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RocksConfig {
+    /// When a write (events, snapshots, deletions) counts as done.
+    pub durability: Durability,
+}
+
+/// The journal and snapshot store of one folder, in one RocksDB database.
+///
+/// It implements both [`Journal`](crate::persistence::Journal) and
+/// [`SnapshotStore`](crate::persistence::SnapshotStore); share the `Arc` between the two uses.
+/// The database closes when the last `Arc` is dropped.
+///
+/// A folder is refused if a live process (this one or another) has it open, if it holds
+/// something else than a Reactant journal, or if its journal has a newer format version; in
+/// the last two cases nothing is written to it. See [`OpenError`].
+///
+/// ```
+/// use reactant::persistence::rocksdb::{Durability, RocksConfig, RocksJournal};
+/// use reactant::persistence::{AtomicWrite, Journal, Manifest, PersistenceId, PersistentRepr};
+///
+/// let folder = std::env::temp_dir().join(format!("reactant-doc-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&folder);
+/// let journal = RocksJournal::open_with(
+///     &folder,
+///     RocksConfig { durability: Durability::Buffered },
+/// )?;
+/// let id = PersistenceId::of("account", "1");
+/// let opened = PersistentRepr {
+///     persistence_id: id.clone(),
+///     sequence_nr: 1,
+///     manifest: Manifest::new("Opened", 1),
+///     payload: b"alice".to_vec(),
+///     tags: vec!["accounts".into()],
+///     writer_id: "writer-1".into(),
+///     timestamp_ms: 0,
+///     offset: 0,
+/// };
+/// let results = journal.write(&[AtomicWrite { events: vec![opened] }])?;
+/// assert!(results[0].is_ok());
+///
+/// let mut replayed = Vec::new();
+/// let highest = journal.replay(&id, 1, u64::MAX, u64::MAX, &mut |event| replayed.push(event))?;
+/// assert_eq!((highest, replayed[0].payload.as_slice(), replayed[0].offset), (1, &b"alice"[..], 1));
+///
+/// // The folder is locked while the journal is open.
+/// assert!(RocksJournal::open(&folder).is_err());
+/// drop(journal);
+/// assert_eq!(RocksJournal::open(&folder)?.highest_sequence_nr(&id)?, 1);
+/// # std::fs::remove_dir_all(&folder)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct RocksJournal {
+    db: DB,
+    path: PathBuf,
+    durability: Durability,
+    /// The last global offset given to an event. Writes and deletions hold this lock until
+    /// their batch is committed: offsets follow commit order, and a stream's highest sequence
+    /// number cannot change between its check and its commit.
+    last_offset: Mutex<u64>,
+}
+
+impl RocksJournal {
+    /// Opens the journal in `path` with the default [`RocksConfig`] (durability
+    /// [`Sync`](Durability::Sync)), creating it if the folder is missing or empty.
+    pub fn open(path: impl AsRef<Path>) -> Result<Arc<Self>, OpenError> {
+        Self::open_with(path, RocksConfig::default())
+    }
+
+    /// Opens the journal in `path` with `config`, creating it if the folder is missing or empty.
+    pub fn open_with(path: impl AsRef<Path>, config: RocksConfig) -> Result<Arc<Self>, OpenError> {
+        let path = path.as_ref();
+        let db = open::open_database(path)?;
+        let meta = db
+            .cf_handle(open::META)
+            .expect("opened with every column family");
+        let last_offset = db
+            .get_cf(meta, keys::LAST_OFFSET)
+            .map_err(|error| OpenError::Storage {
+                path: path.to_owned(),
+                detail: error.into_string(),
+            })?
+            .map(|bytes| {
+                <[u8; 8]>::try_from(bytes.as_slice())
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| OpenError::Storage {
+                        path: path.to_owned(),
+                        detail: format!("the stored last offset is {} bytes, not 8", bytes.len()),
+                    })
+            })
+            .transpose()?
+            .unwrap_or(0);
+        Ok(Arc::new(Self {
+            db,
+            path: path.to_owned(),
+            durability: config.durability,
+            last_offset: Mutex::new(last_offset),
+        }))
+    }
+
+    /// The folder of the journal.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// When a write counts as done.
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// The global offset of the last event stored (0 for an empty journal).
+    pub fn last_offset(&self) -> u64 {
+        *self.last_offset.lock()
+    }
+
+    fn family(&self, name: &str) -> &ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("the journal is opened with every column family")
+    }
+
+    fn write_options(&self) -> WriteOptions {
+        let mut options = WriteOptions::default();
+        options.set_sync(self.durability == Durability::Sync);
+        options
+    }
+}
+
+impl fmt::Debug for RocksJournal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RocksJournal")
+            .field("path", &self.path)
+            .field("durability", &self.durability)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A RocksDB failure during a call: nothing of the call was written.
+fn storage(error: ::rocksdb::Error) -> JournalError {
+    JournalError::Storage(error.into_string())
+}
