@@ -521,3 +521,70 @@ fn recovery_starts_from_the_newest_snapshot() {
     assert_eq!(deposit(&entity, 1), Ok(16));
     system.shutdown();
 }
+
+#[derive(Default, Serialize, Deserialize)]
+struct Door {
+    locked: bool,
+    entered: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+enum DoorEvent {
+    Locked,
+    Unlocked,
+    Entered(String),
+}
+
+impl Event for DoorEvent {}
+
+enum DoorCommand {
+    Lock,
+    Unlock,
+    Enter(String, ActorRef<Vec<String>>),
+}
+
+type DoorEffect = Effect<DoorEvent, Door>;
+
+#[test]
+fn stashed_commands_are_handled_after_unstash_all_in_order() {
+    let system = common::system("es-door");
+    let persistence = Persistence::in_memory().expect("persistence");
+    let door = system
+        .spawn(
+            EventSourcedBehavior::new(
+                PersistenceId::of("door", "1"),
+                persistence,
+                Door::default,
+                |door: &Door, command| match command {
+                    DoorCommand::Lock => DoorEffect::persist(DoorEvent::Locked),
+                    DoorCommand::Unlock => {
+                        DoorEffect::persist(DoorEvent::Unlocked).then_unstash_all()
+                    }
+                    enter @ DoorCommand::Enter(..) if door.locked => DoorEffect::stash(enter),
+                    DoorCommand::Enter(who, reply_to) => {
+                        DoorEffect::persist(DoorEvent::Entered(who))
+                            .then_reply_to(reply_to, |door| door.entered.clone())
+                    }
+                },
+                |door: &mut Door, event: &DoorEvent| match event {
+                    DoorEvent::Locked => door.locked = true,
+                    DoorEvent::Unlocked => door.locked = false,
+                    DoorEvent::Entered(who) => door.entered.push(who.clone()),
+                },
+            ),
+            "door",
+        )
+        .expect("spawn");
+    door.tell(DoorCommand::Lock);
+    let ann = door.ask(|r| DoorCommand::Enter("ann".into(), r));
+    let bob = door.ask(|r| DoorCommand::Enter("bob".into(), r));
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        !ann.is_ready() && !bob.is_ready(),
+        "nobody enters a locked door"
+    );
+    door.tell(DoorCommand::Unlock);
+    assert_eq!(ann.wait(WAIT), Ok(vec!["ann".to_owned()]));
+    assert_eq!(bob.wait(WAIT), Ok(vec!["ann".to_owned(), "bob".to_owned()]));
+    system.shutdown();
+}

@@ -1,6 +1,8 @@
 //! Effects: what a command handler decides. Persist events (then the state changes, then the
 //! side effects run), or do nothing, or stop; and what to run or reply once that is done.
 
+use std::any::Any;
+
 use crate::actor::ActorRef;
 
 /// What an event-sourced entity does about one command: an action, then side effects that run
@@ -45,12 +47,15 @@ pub(crate) enum Action<E> {
     Persist(Vec<E>),
     /// The command was not handled (it is logged as unhandled).
     Unhandled,
+    /// Set the command aside until an `unstash_all` (it must be the entity's command type).
+    Stash(Box<dyn Any + Send>),
 }
 
 /// What runs after the action, in order.
 pub(crate) enum SideEffect<S> {
     Run(Box<dyn FnOnce(&S) + Send>),
     Stop,
+    UnstashAll,
 }
 
 impl<E, S, R> Effect<E, S, R> {
@@ -85,6 +90,25 @@ impl<E, S, R> Effect<E, S, R> {
     /// Stops the entity (after the side effects).
     pub fn stop() -> Self {
         Self::none().then_stop()
+    }
+
+    /// Sets `command` aside, to be handled after a later `unstash_all`, in order, before
+    /// newer commands. The handler consumed the command, so it hands it back here; it must be
+    /// the entity's command type. The stash holds as many commands as the entity's command
+    /// buffer; beyond that a command is dropped with an error in the log.
+    pub fn stash<C: Send + 'static>(command: C) -> Self {
+        Self::with_action(Action::Stash(Box::new(command)))
+    }
+
+    /// Handles the stashed commands next, oldest first.
+    pub fn unstash_all() -> Self {
+        Self::none().then_unstash_all()
+    }
+
+    /// After the other side effects, handles the stashed commands next, oldest first.
+    pub fn then_unstash_all(mut self) -> Self {
+        self.then.push(SideEffect::UnstashAll);
+        self
     }
 
     /// Persists nothing and replies `reply`.

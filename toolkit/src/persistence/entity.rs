@@ -300,6 +300,7 @@ where
                 highest: 0,
                 phase: EntityPhase::Recovering,
                 commands: VecDeque::new(),
+                stashed: VecDeque::new(),
                 in_flight: None,
                 snapshots_taken: Vec::new(),
                 internal: ctx.internal_sender(),
@@ -340,6 +341,8 @@ struct EntityActor<C: Send + 'static, E, S> {
     phase: EntityPhase,
     /// Commands that arrived while recovering or persisting, in arrival order.
     commands: VecDeque<C>,
+    /// Commands set aside by `Effect::stash`, until `unstash_all`.
+    stashed: VecDeque<C>,
     in_flight: Option<InFlight<E, S>>,
     /// Sequence numbers of the snapshots saved by this incarnation, oldest first.
     snapshots_taken: Vec<SequenceNr>,
@@ -380,6 +383,8 @@ where
             return;
         }
         self.run_command(ctx, command);
+        // An `unstash_all` may have put commands back in line.
+        self.run_held(ctx);
     }
 }
 
@@ -453,6 +458,24 @@ where
             Action::None => self.run_side_effects(ctx, then),
             Action::Unhandled => {
                 tracing::debug!(persistence_id = %self.config.persistence_id, "unhandled command");
+                self.run_side_effects(ctx, then);
+            }
+            Action::Stash(command) => {
+                match command.downcast::<C>() {
+                    Ok(command) if self.stashed.len() < self.config.command_buffer => {
+                        self.stashed.push_back(*command);
+                    }
+                    Ok(_) => tracing::error!(
+                        persistence_id = %self.config.persistence_id,
+                        capacity = self.config.command_buffer,
+                        "stash full; command dropped"
+                    ),
+                    Err(_) => tracing::error!(
+                        persistence_id = %self.config.persistence_id,
+                        expected = std::any::type_name::<C>(),
+                        "Effect::stash was given a value that is not the entity's command; dropped"
+                    ),
+                }
                 self.run_side_effects(ctx, then);
             }
             Action::Persist(events) if events.is_empty() => self.run_side_effects(ctx, then),
@@ -549,6 +572,12 @@ where
             match effect {
                 SideEffect::Run(run) => run(&self.state),
                 SideEffect::Stop => stop = true,
+                SideEffect::UnstashAll => {
+                    // Before anything newer that is waiting, keeping their order.
+                    let mut unstashed = std::mem::take(&mut self.stashed);
+                    unstashed.append(&mut self.commands);
+                    self.commands = unstashed;
+                }
             }
         }
         if stop {
