@@ -131,7 +131,10 @@ impl Drop for JournalWriter {
     fn drop(&mut self) {
         let (closed, _) = crossbeam_channel::bounded(0);
         drop(std::mem::replace(&mut self.requests, closed));
+        // Dropped by a completion on the writer thread itself (it held the last owner): the
+        // thread ends on its own once the channel is closed; it cannot join itself.
         if let Some(thread) = self.thread.lock().take()
+            && thread.thread().id() != thread::current().id()
             && thread.join().is_err()
         {
             tracing::error!("the journal writer thread panicked");
