@@ -31,8 +31,9 @@ use crate::actor::{Actor, Behavior, Behaviors, Context, InternalSender};
 
 /// Threads that run recoveries and snapshot saves: blocking reads never run on a dispatcher.
 const READER_THREADS: usize = 2;
-/// Commands an entity holds while it recovers or persists, unless configured otherwise.
-const DEFAULT_COMMAND_BUFFER: usize = 10_000;
+/// Commands an entity holds while it recovers or persists, unless configured otherwise: no
+/// bound, like the mailbox they would otherwise wait in.
+const DEFAULT_COMMAND_BUFFER: usize = usize::MAX;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -282,8 +283,8 @@ where
         self
     }
 
-    /// How many commands the entity holds while recovering or persisting (default 10,000);
-    /// more are dropped with an error in the log.
+    /// How many commands the entity holds while recovering or persisting (default: no bound,
+    /// like a mailbox); beyond a bound, commands are dropped with an error in the log.
     pub fn command_buffer(mut self, commands: usize) -> Self {
         self.config.command_buffer = commands.max(1);
         self
