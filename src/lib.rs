@@ -17,5 +17,5 @@ fn page_size() -> u64 {
 
 /// The README's Rust code blocks, compiled and run by `cargo test --doc`.
 #[doc = include_str!("../README.md")]
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "rocksdb"))]
 pub struct ReadmeDoctests;
