@@ -36,7 +36,15 @@ impl RocksJournal {
     }
 
     fn highest(&self, persistence_id: &PersistenceId) -> Result<SequenceNr, JournalError> {
-        self.stream_meta(persistence_id, &keys::highest_key(persistence_id))
+        if let Some(&highest) = self.highest.lock().get(persistence_id) {
+            return Ok(highest);
+        }
+        let highest = self.stream_meta(persistence_id, &keys::highest_key(persistence_id))?;
+        self.highest
+            .lock()
+            .entry(persistence_id.clone())
+            .or_insert(highest);
+        Ok(highest)
     }
 
     fn deleted_to(&self, persistence_id: &PersistenceId) -> Result<SequenceNr, JournalError> {
@@ -127,6 +135,11 @@ impl Journal for RocksJournal {
                 .write_opt(batch, &self.write_options())
                 .map_err(storage)?;
             *last_offset = offset;
+            // Committed: the cache follows (still under the writers' lock).
+            let mut cached = self.highest.lock();
+            for (persistence_id, highest) in highest_in_batch {
+                cached.insert(persistence_id.clone(), highest);
+            }
         }
         Ok(results)
     }

@@ -25,6 +25,7 @@ mod open;
 mod record;
 mod snapshot;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,6 +36,7 @@ use parking_lot::Mutex;
 pub use error::OpenError;
 
 use super::error::JournalError;
+use super::journal::{PersistenceId, SequenceNr};
 
 /// When a write counts as done.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -108,6 +110,10 @@ pub struct RocksJournal {
     /// their batch is committed: offsets follow commit order, and a stream's highest sequence
     /// number cannot change between its check and its commit.
     last_offset: Mutex<u64>,
+    /// Each stream's highest sequence number, once read or written by this process: this
+    /// process holds the folder's lock, so nothing else changes it, and a write need not read
+    /// it back from RocksDB. One entry per stream this process has touched.
+    highest: Mutex<HashMap<PersistenceId, SequenceNr>>,
 }
 
 impl RocksJournal {
@@ -145,6 +151,7 @@ impl RocksJournal {
             path: path.to_owned(),
             durability: config.durability,
             last_offset: Mutex::new(last_offset),
+            highest: Mutex::new(HashMap::new()),
         }))
     }
 
