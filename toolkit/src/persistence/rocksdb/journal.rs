@@ -166,6 +166,7 @@ impl Journal for RocksJournal {
         );
         events.seek_to_first();
         let mut left = max;
+        let mut interner = record::Interner::default();
         while left > 0 {
             let (Some(key), Some(value)) = (events.key(), events.value()) else {
                 break;
@@ -173,7 +174,7 @@ impl Journal for RocksJournal {
             let sequence_nr = keys::sequence_nr_of(key);
             let event = record::decode_event(value)
                 .map_err(|detail| corrupt(persistence_id, sequence_nr, detail))?
-                .into_repr(persistence_id.clone(), sequence_nr);
+                .into_repr(persistence_id.clone(), sequence_nr, &mut interner);
             on_event(event);
             left -= 1;
             events.next();
@@ -251,6 +252,7 @@ impl Journal for RocksJournal {
         let events = self.family(EVENTS);
         let mut last_offset = after_offset;
         let mut left = max;
+        let mut interner = record::Interner::default();
         while left > 0 {
             let (Some(key), Some(event_key)) = (entries.key(), entries.value()) else {
                 break;
@@ -273,7 +275,7 @@ impl Journal for RocksJournal {
                 })?;
             let event = record::decode_event(&value)
                 .map_err(|detail| corrupt(&persistence_id, sequence_nr, detail))?
-                .into_repr(persistence_id, sequence_nr);
+                .into_repr(persistence_id, sequence_nr, &mut interner);
             on_event(event);
             last_offset = offset;
             left -= 1;

@@ -39,20 +39,45 @@ pub(super) struct EventRecord<'a> {
     pub(super) payload: &'a [u8],
 }
 
+/// Shares the manifest name and writer id of consecutive events of a scan, which are nearly
+/// always the same: one allocation per event (its payload) instead of three.
+#[derive(Default)]
+pub(super) struct Interner {
+    manifest_name: Option<Arc<str>>,
+    writer_id: Option<Arc<str>>,
+}
+
+impl Interner {
+    fn share(slot: &mut Option<Arc<str>>, text: &str) -> Arc<str> {
+        match slot {
+            Some(shared) if **shared == *text => shared.clone(),
+            _ => {
+                let shared: Arc<str> = Arc::from(text);
+                *slot = Some(shared.clone());
+                shared
+            }
+        }
+    }
+}
+
 impl EventRecord<'_> {
     /// The event of stream `persistence_id` at `sequence_nr`.
     pub(super) fn into_repr(
         self,
         persistence_id: PersistenceId,
         sequence_nr: SequenceNr,
+        interner: &mut Interner,
     ) -> PersistentRepr {
         PersistentRepr {
             persistence_id,
             sequence_nr,
-            manifest: Manifest::new(self.manifest_name, self.manifest_version),
+            manifest: Manifest::new(
+                Interner::share(&mut interner.manifest_name, self.manifest_name),
+                self.manifest_version,
+            ),
             payload: self.payload.to_vec(),
             tags: self.tags.into_iter().map(str::to_owned).collect(),
-            writer_id: Arc::from(self.writer_id),
+            writer_id: Interner::share(&mut interner.writer_id, self.writer_id),
             timestamp_ms: self.timestamp_ms,
             offset: self.offset,
         }
@@ -254,7 +279,7 @@ mod tests {
         let bytes = encode_event(&event(), 77);
         let decoded = decode_event(&bytes)
             .unwrap()
-            .into_repr(PersistenceId::new("account|1"), 3);
+            .into_repr(PersistenceId::new("account|1"), 3, &mut Interner::default());
         assert_eq!(
             decoded,
             PersistentRepr {
