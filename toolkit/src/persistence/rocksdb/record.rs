@@ -277,9 +277,11 @@ mod tests {
     #[test]
     fn an_event_record_round_trips() {
         let bytes = encode_event(&event(), 77);
-        let decoded = decode_event(&bytes)
-            .unwrap()
-            .into_repr(PersistenceId::new("account|1"), 3, &mut Interner::default());
+        let decoded = decode_event(&bytes).unwrap().into_repr(
+            PersistenceId::new("account|1"),
+            3,
+            &mut Interner::default(),
+        );
         assert_eq!(
             decoded,
             PersistentRepr {
