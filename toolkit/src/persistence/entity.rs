@@ -22,7 +22,7 @@ use thiserror::Error;
 use super::codec::{Codec, MessagePack};
 use super::effect::{Action, Effect, SideEffect};
 use super::error::JournalError;
-use super::event::Event;
+use super::event::{Event, short_type_name};
 use super::journal::{AtomicWrite, Journal, Manifest, PersistenceId, PersistentRepr, SequenceNr};
 use super::memory::{InMemoryJournal, InMemorySnapshotStore};
 use super::snapshot::{SnapshotCriteria, SnapshotMetadata, SnapshotStore, StoredSnapshot};
@@ -171,6 +171,9 @@ type SnapshotPredicate<E, S> = dyn Fn(&S, &E, SequenceNr) -> bool + Send + Sync;
 
 struct Config<C, E, S> {
     persistence_id: PersistenceId,
+    /// `E::manifest()` and the state's manifest, computed once rather than per event.
+    event_manifest: Manifest,
+    state_manifest: Manifest,
     persistence: Arc<Persistence>,
     empty_state: Box<dyn Fn() -> S + Send + Sync>,
     command_handler: Box<CommandHandler<C, E, S>>,
@@ -238,6 +241,8 @@ where
         Self {
             config: Config {
                 persistence_id,
+                event_manifest: E::manifest(),
+                state_manifest: Manifest::new(short_type_name::<S>(), 1),
                 persistence,
                 empty_state: Box::new(empty_state),
                 command_handler: Box::new(command_handler),
@@ -485,7 +490,7 @@ where
     }
 
     fn persist(&mut self, events: Vec<E>, then: Vec<SideEffect<S>>) {
-        let manifest = E::manifest();
+        let manifest = &self.config.event_manifest;
         let timestamp_ms = now_ms();
         let mut reprs = Vec::with_capacity(events.len());
         for (index, event) in events.iter().enumerate() {
@@ -609,7 +614,7 @@ where
                 sequence_nr,
                 timestamp_ms: now_ms(),
             },
-            manifest: state_manifest::<S>(),
+            manifest: self.config.state_manifest.clone(),
             payload,
         };
         let persistence = self.config.persistence.clone();
@@ -651,12 +656,6 @@ fn save_and_prune(
         }
     }
     Ok(())
-}
-
-/// The manifest snapshots of `S` are stored under.
-fn state_manifest<S>() -> Manifest {
-    let full = std::any::type_name::<S>();
-    Manifest::new(full.rsplit("::").next().unwrap_or(full), 1)
 }
 
 fn now_ms() -> u64 {
@@ -713,7 +712,12 @@ where
                 ));
                 return;
             }
-            match E::upcast(&MessagePack, &repr.manifest, &repr.payload) {
+            let decoded = if repr.manifest == config.event_manifest {
+                MessagePack.decode(&repr.manifest, &repr.payload)
+            } else {
+                E::upcast(&MessagePack, &repr.manifest, &repr.payload)
+            };
+            match decoded {
                 Ok(event) => {
                     (config.event_handler)(&mut state, &event);
                     last = repr.sequence_nr;

@@ -39,8 +39,7 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The stable name and current schema version stored with each event. The default is the
     /// type's Rust name at version 1: override it before renaming or moving the type.
     fn manifest() -> Manifest {
-        let full = std::any::type_name::<Self>();
-        Manifest::new(full.rsplit("::").next().unwrap_or(full), 1)
+        Manifest::new(short_type_name::<Self>(), 1)
     }
 
     /// Tags for the read side (`events_by_tag`).
@@ -49,7 +48,9 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     }
 
     /// Decodes a stored payload, turning older schema versions into the current type. The
-    /// default decodes the current version and refuses any other.
+    /// default decodes the current version and refuses any other. An entity decodes payloads
+    /// written under the current [`manifest`](Self::manifest) directly and calls this for the
+    /// others only.
     fn upcast<C: Codec>(
         codec: &C,
         manifest: &Manifest,
@@ -64,4 +65,11 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
         }
         codec.decode(manifest, payload)
     }
+}
+
+/// The last segment of a type's Rust name (`AccountEvent` for `my_app::bank::AccountEvent`):
+/// the default name in manifests.
+pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    full.rsplit("::").next().unwrap_or(full)
 }
