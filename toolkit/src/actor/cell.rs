@@ -28,7 +28,7 @@ use super::system::SystemCore;
 use crate::dead_letters::DeadLetterReason;
 use crate::dispatch::mailbox::Mailbox;
 use crate::dispatch::{Dispatcher, Runnable};
-use crate::supervision::{Decision, SupervisionState, SupervisorStrategy, panic};
+use crate::supervision::{DEFAULT_RESTART_STASH, Decision, SupervisionState, panic};
 use crate::timers::TimerKey;
 
 /// Untyped control messages: what the runtime tells an actor about its life.
@@ -587,12 +587,9 @@ impl<M: Send + 'static> ActorCell<M> {
     /// While not running (starting, restarting, backing off): keep user messages, up to the
     /// restart stash capacity; dead-letter the rest.
     fn hold_messages(self: &Arc<Self>, st: &mut ActorState<M>) {
-        let capacity = st
-            .ctx
-            .supervision()
-            .map_or(SupervisorStrategy::restart().stash_capacity(), |s| {
-                s.state.strategy().stash_capacity()
-            });
+        let capacity = st.ctx.supervision().map_or(DEFAULT_RESTART_STASH, |s| {
+            s.state.strategy().stash_capacity()
+        });
         let room = capacity.saturating_sub(st.held.len());
         self.mailbox.take_user(st.held.queue(), room);
         let mut overflow = VecDeque::new();

@@ -7,4 +7,4 @@ pub(crate) mod panic;
 mod strategy;
 
 pub use strategy::{Backoff, RestartLimit, SupervisorStrategy};
-pub(crate) use strategy::{Decision, SupervisionState};
+pub(crate) use strategy::{DEFAULT_RESTART_STASH, Decision, SupervisionState};

@@ -61,7 +61,7 @@ pub struct Backoff {
 }
 
 /// Messages an actor keeps while a restart is pending, unless configured otherwise.
-const DEFAULT_RESTART_STASH: usize = 1000;
+pub(crate) const DEFAULT_RESTART_STASH: usize = 1000;
 
 impl SupervisorStrategy {
     /// Stop the failed actor.
