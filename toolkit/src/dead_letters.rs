@@ -20,6 +20,9 @@ pub enum DeadLetterReason {
     Unhandled,
     /// The recipient was waiting to restart and its restart buffer was full.
     RestartBufferFull,
+    /// The recipient is a sharded entity that was starting or passivating, and its shard's
+    /// buffer was full.
+    ShardBufferFull,
 }
 
 /// A message that was not delivered. The message itself is dropped; its type and recipient

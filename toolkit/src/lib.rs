@@ -42,6 +42,7 @@ pub mod dead_letters;
 mod dispatch;
 pub mod error;
 pub mod persistence;
+pub mod sharding;
 pub mod supervision;
 mod sync;
 pub mod timers;

@@ -50,6 +50,9 @@ pub(crate) enum Control {
     },
     /// The backoff before a restart is over.
     BackoffElapsed,
+    /// Stop once every message already queued has been handled and the actor has no work of
+    /// its own in progress (sharding's passivation: nothing sent before it is lost).
+    StopWhenIdle,
 }
 
 /// Runs inside an object-style actor's turn, with the actor itself (as `Any`, for the code
@@ -293,6 +296,11 @@ impl<M: Send + 'static> ActorCell<M> {
                         self.process_system(st);
                         continue;
                     }
+                    if st.ctx.stop_when_idle && !st.ctx.busy {
+                        st.ctx.stop_when_idle = false;
+                        self.begin_stop(st, None);
+                        continue;
+                    }
                     return Turn::Drained;
                 }
                 if handled == throughput {
@@ -397,6 +405,8 @@ impl<M: Send + 'static> ActorCell<M> {
                         self.restart_now(st);
                     }
                 }
+                // Checked where a turn finds the mailbox empty.
+                Control::StopWhenIdle => st.ctx.stop_when_idle = true,
             },
         }
     }

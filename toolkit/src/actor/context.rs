@@ -41,6 +41,11 @@ pub struct Context<M: Send + 'static> {
     pub(crate) started: bool,
     pub(crate) stop_requested: bool,
     pub(crate) terminating: bool,
+    /// Stop as soon as the mailbox is drained and the actor is not `busy` (passivation).
+    pub(crate) stop_when_idle: bool,
+    /// The actor holds work of its own that a passivation must wait for (an event-sourced
+    /// entity recovering, persisting, or holding commands).
+    pub(crate) busy: bool,
 }
 
 /// What most actors never use, kept out of line so an idle actor stays small.
@@ -65,6 +70,8 @@ impl<M: Send + 'static> Context<M> {
             started: phase == Phase::Running,
             stop_requested: false,
             terminating: false,
+            stop_when_idle: false,
+            busy: false,
         }
     }
 

@@ -6,10 +6,10 @@ mod behavior;
 pub(crate) mod cell;
 mod context;
 mod object;
-mod path;
+pub(crate) mod path;
 mod signal;
 mod stash;
-mod system;
+pub(crate) mod system;
 
 pub(crate) use actor_ref::Recipient;
 pub use actor_ref::{ActorRef, AnyActorRef};

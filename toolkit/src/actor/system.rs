@@ -265,9 +265,18 @@ pub struct ActorSystem {
     guardian: Arc<Guardian>,
     shut_down: AtomicBool,
     shutdown_timeout: Duration,
+    sharding: crate::sharding::Registry,
 }
 
 impl ActorSystem {
+    pub(crate) fn core(&self) -> &Arc<SystemCore> {
+        &self.core
+    }
+
+    pub(crate) fn sharding_registry(&self) -> &crate::sharding::Registry {
+        &self.sharding
+    }
+
     /// Starts a system with default settings: one worker per core.
     pub fn new(name: &str) -> Result<Self, BuildError> {
         Self::builder().name(name).build()
@@ -498,6 +507,7 @@ impl ActorSystemBuilder {
             guardian,
             shut_down: AtomicBool::new(false),
             shutdown_timeout: self.shutdown_timeout,
+            sharding: Default::default(),
         })
     }
 }

@@ -369,7 +369,8 @@ where
 {
     type Msg = C;
 
-    fn pre_start(&mut self, _ctx: &mut Context<C>) {
+    fn pre_start(&mut self, ctx: &mut Context<C>) {
+        ctx.busy = true;
         let config = self.config.clone();
         let internal = self.internal.clone();
         let incarnation = self.incarnation;
@@ -378,6 +379,7 @@ where
             internal.send(Box::new(move |actor, ctx| {
                 if let Some(entity) = Self::incarnation(actor, incarnation) {
                     entity.recovered(ctx, recovered);
+                    entity.update_busy(ctx);
                 }
             }));
         }));
@@ -391,6 +393,7 @@ where
         self.run_command(ctx, command);
         // An `unstash_all` may have put commands back in line.
         self.run_held(ctx);
+        self.update_busy(ctx);
     }
 }
 
@@ -405,6 +408,12 @@ where
         actor
             .downcast_mut::<Self>()
             .filter(|entity| entity.incarnation == incarnation)
+    }
+
+    /// A passivation waits while the entity recovers, persists or holds commands: stopping
+    /// then would drop commands that were already delivered.
+    fn update_busy(&self, ctx: &mut Context<C>) {
+        ctx.busy = self.phase != EntityPhase::Running || !self.commands.is_empty();
     }
 
     fn signal(&self, signal: &EntitySignal) {
@@ -523,6 +532,7 @@ where
                 internal.send(Box::new(move |actor, ctx| {
                     if let Some(entity) = Self::incarnation(actor, incarnation) {
                         entity.persisted(ctx, outcome);
+                        entity.update_busy(ctx);
                     }
                 }));
             }),

@@ -17,6 +17,7 @@
 mod codec;
 mod effect;
 mod entity;
+mod entity_type;
 mod error;
 mod event;
 mod journal;
@@ -29,6 +30,7 @@ mod writer;
 pub use codec::{Codec, CodecError, MessagePack};
 pub use effect::Effect;
 pub use entity::{EntitySignal, EventSourcedBehavior, Persistence, RecoveryError};
+pub use entity_type::Entity;
 pub use error::{JournalError, Rejection};
 pub use event::Event;
 pub use journal::{AtomicWrite, Journal, Manifest, PersistenceId, PersistentRepr, SequenceNr};

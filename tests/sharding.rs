@@ -1,0 +1,751 @@
+//! Sharding: routing and per-entity order, buffering across starts and passivations,
+//! passivation (idle, active limit, on request, with a stop message), failure isolation,
+//! event-sourced entities rebuilt after passivation, and the region's introspection.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use common::{WAIT, eventually};
+use parking_lot::Mutex;
+use reactant::persistence::{Effect, Entity, Event, Persistence};
+use reactant::prelude::*;
+use reactant::sharding::{
+    EntityTypeKey, ShardRegion, ShardedEntity, ShardingEnvelope, ShardingError,
+};
+use serde::{Deserialize, Serialize};
+
+/// What a recording entity is told.
+enum Rec {
+    /// A message from `sender`, its `seq`-th to this entity.
+    Msg { sender: usize, seq: usize },
+    /// Ask for passivation.
+    Passivate,
+    /// The stop message: stop (after an optional pause, to hold the shard in `Passivating`).
+    Stop,
+    /// Fail.
+    Boom,
+    /// Reply with this incarnation's count of messages.
+    Count(ActorRef<usize>),
+}
+
+/// Everything the recording entities saw: per entity id, (incarnation, sender, seq) in order.
+type Log = Arc<Mutex<HashMap<String, Vec<(usize, usize, usize)>>>>;
+
+/// A region of recording entities. Each incarnation gets a fresh number from `incarnations`.
+fn recording_region(
+    system: &ActorSystem,
+    name: &str,
+    log: &Log,
+    stop_pause: Option<Duration>,
+    configure: impl FnOnce(ShardedEntity<Rec>) -> ShardedEntity<Rec>,
+) -> ShardRegion<Rec> {
+    let log = log.clone();
+    let incarnations = Arc::new(AtomicUsize::new(0));
+    let entity = ShardedEntity::new(EntityTypeKey::<Rec>::new(name), move |entity| {
+        let incarnation = incarnations.fetch_add(1, Ordering::SeqCst);
+        let id = entity.entity_id().to_owned();
+        let entity = entity.clone();
+        let log = log.clone();
+        let count = AtomicUsize::new(0);
+        Behaviors::receive_message(move |msg: Rec| {
+            match msg {
+                Rec::Msg { sender, seq } => {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    log.lock()
+                        .entry(id.clone())
+                        .or_default()
+                        .push((incarnation, sender, seq));
+                }
+                Rec::Passivate => entity.passivate(),
+                Rec::Stop => {
+                    if let Some(pause) = stop_pause {
+                        thread::sleep(pause);
+                    }
+                    return Behaviors::stopped();
+                }
+                Rec::Boom => panic!("boom"),
+                Rec::Count(reply_to) => reply_to.tell(count.load(Ordering::SeqCst)),
+            }
+            Behaviors::same()
+        })
+    });
+    system
+        .sharding()
+        .init(configure(entity))
+        .expect("the region starts")
+}
+
+#[test]
+fn each_entity_sees_every_message_once_in_per_sender_order() {
+    let system = common::system("sharding-order");
+    let log = Log::default();
+    let region = recording_region(&system, "order", &log, None, |e| {
+        e.with_number_of_shards(10)
+    });
+    const SENDERS: usize = 4;
+    const ENTITIES: usize = 200;
+    const PER_ENTITY: usize = 50;
+    thread::scope(|scope| {
+        for sender in 0..SENDERS {
+            let region = region.clone();
+            scope.spawn(move || {
+                let refs: Vec<_> = (0..ENTITIES)
+                    .map(|e| region.entity(format!("e-{e}")))
+                    .collect();
+                for seq in 0..PER_ENTITY {
+                    for (e, entity) in refs.iter().enumerate() {
+                        if (e + sender) % 2 == 0 {
+                            entity.tell(Rec::Msg { sender, seq });
+                        } else {
+                            region.tell(ShardingEnvelope::new(
+                                format!("e-{e}"),
+                                Rec::Msg { sender, seq },
+                            ));
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let total = SENDERS * ENTITIES * PER_ENTITY;
+    assert!(
+        eventually(|| log.lock().values().map(Vec::len).sum::<usize>() == total),
+        "every message arrives"
+    );
+    let log = log.lock();
+    assert_eq!(log.len(), ENTITIES);
+    for (id, seen) in log.iter() {
+        for sender in 0..SENDERS {
+            let seqs: Vec<usize> = seen
+                .iter()
+                .filter(|(_, s, _)| *s == sender)
+                .map(|(_, _, seq)| *seq)
+                .collect();
+            assert_eq!(
+                seqs,
+                (0..PER_ENTITY).collect::<Vec<_>>(),
+                "{id} sees sender {sender}'s messages once each, in order"
+            );
+        }
+    }
+    let stats = region.stats();
+    assert_eq!(stats.active_entities, ENTITIES);
+    assert_eq!(stats.entities_started, ENTITIES as u64);
+    assert_eq!(stats.number_of_shards, 10);
+    assert_eq!(stats.shards.len(), 10);
+    assert_eq!(
+        stats
+            .shards
+            .iter()
+            .map(|s| s.active_entities)
+            .sum::<usize>(),
+        ENTITIES
+    );
+}
+
+#[test]
+fn messages_sent_while_an_entity_passivates_go_in_order_to_its_next_incarnation() {
+    let system = common::system("sharding-passivate-buffer");
+    let log = Log::default();
+    // The stop message takes a while: the shard holds everything sent meanwhile.
+    let region = recording_region(
+        &system,
+        "buffering",
+        &log,
+        Some(Duration::from_millis(100)),
+        |e| e.with_stop_message(|| Rec::Stop),
+    );
+    let entity = region.entity("a");
+    for seq in 0..10 {
+        entity.tell(Rec::Msg { sender: 0, seq });
+    }
+    entity.tell(Rec::Passivate);
+    assert!(eventually(|| region.stats().passivating_entities == 1));
+    for seq in 10..1_000 {
+        entity.tell(Rec::Msg { sender: 0, seq });
+    }
+    assert!(eventually(
+        || log.lock().get("a").map_or(0, Vec::len) == 1_000
+    ));
+    let seen = log.lock()["a"].clone();
+    assert_eq!(
+        seen.iter().map(|(_, _, seq)| *seq).collect::<Vec<_>>(),
+        (0..1_000).collect::<Vec<_>>(),
+        "nothing lost, nothing reordered"
+    );
+    let incarnations: std::collections::BTreeSet<usize> = seen.iter().map(|(i, ..)| *i).collect();
+    assert_eq!(
+        incarnations.len(),
+        2,
+        "the passivation started a second incarnation"
+    );
+    let stats = region.stats();
+    assert_eq!(stats.passivations, 1);
+    assert_eq!(stats.entities_started, 2);
+    assert_eq!(stats.dropped_messages, 0);
+}
+
+#[test]
+fn passivation_without_a_stop_message_handles_what_was_delivered_first() {
+    let system = common::system("sharding-passivate-drain");
+    let log = Log::default();
+    let region = recording_region(&system, "drain", &log, None, |e| e);
+    let entity = region.entity("b");
+    for round in 0..20 {
+        for seq in 0..100 {
+            entity.tell(Rec::Msg {
+                sender: 0,
+                seq: round * 100 + seq,
+            });
+        }
+        entity.tell(Rec::Passivate);
+    }
+    assert!(eventually(
+        || log.lock().get("b").map_or(0, Vec::len) == 2_000
+    ));
+    let seen = log.lock()["b"].clone();
+    assert_eq!(
+        seen.iter().map(|(_, _, seq)| *seq).collect::<Vec<_>>(),
+        (0..2_000).collect::<Vec<_>>()
+    );
+    assert!(region.stats().passivations >= 1);
+}
+
+#[test]
+fn an_idle_entity_is_passivated_and_starts_again_on_its_next_message() {
+    let system = common::system("sharding-idle");
+    let log = Log::default();
+    let region = recording_region(&system, "idle", &log, None, |e| {
+        e.with_idle_timeout(Duration::from_millis(100))
+    });
+    let entity = region.entity("sleepy");
+    entity.tell(Rec::Msg { sender: 0, seq: 0 });
+    assert_eq!(entity.ask(Rec::Count).wait(WAIT), Ok(1));
+    assert!(
+        eventually(|| region.stats().active_entities == 0),
+        "passivated after the idle timeout"
+    );
+    assert_eq!(region.stats().passivations, 1);
+    // A fresh incarnation: its own count starts from zero.
+    assert_eq!(entity.ask(Rec::Count).wait(WAIT), Ok(0));
+    assert_eq!(region.stats().entities_started, 2);
+}
+
+/// Counts the entity incarnations alive: one per behavior built, until it is dropped (when
+/// the entity has stopped).
+struct Alive(Arc<AtomicUsize>);
+
+impl Alive {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn an_active_entity_limit_keeps_at_most_that_many_alive() {
+    let system = common::system("sharding-limit");
+    let alive = Arc::new(AtomicUsize::new(0));
+    let counter = alive.clone();
+    let region = system
+        .sharding()
+        .init(
+            ShardedEntity::new(EntityTypeKey::<u32>::new("limited"), move |_| {
+                let guard = Alive::new(&counter);
+                Behaviors::receive_message(move |_: u32| {
+                    let _ = &guard;
+                    Behaviors::same()
+                })
+            })
+            .with_active_entity_limit(1_000)
+            .with_number_of_shards(10)
+            .without_idle_timeout(),
+        )
+        .expect("the region starts");
+    let mut peak_active = 0;
+    for i in 0..100_000u32 {
+        region.entity(format!("e-{i}")).tell(i);
+        if i % 5_000 == 0 {
+            peak_active = peak_active.max(region.stats().active_entities);
+        }
+    }
+    assert!(
+        eventually(|| region.stats().entities_started == 100_000),
+        "every entity started once: {:?}",
+        region.stats().entities_started
+    );
+    assert!(eventually(|| region.stats().passivating_entities == 0));
+    let stats = region.stats();
+    peak_active = peak_active.max(stats.active_entities);
+    assert!(peak_active <= 1_000, "{peak_active} active");
+    assert_eq!(stats.active_entities, 1_000);
+    assert_eq!(stats.passivations, 99_000);
+    assert_eq!(stats.buffered_messages, 0);
+    // What holds memory: the entities that have not been dropped. Exactly the active ones.
+    assert!(
+        eventually(|| alive.load(Ordering::SeqCst) == 1_000),
+        "{} incarnations alive",
+        alive.load(Ordering::SeqCst)
+    );
+}
+
+#[test]
+fn a_panicking_entity_does_not_disturb_its_shard_and_starts_again_on_its_next_message() {
+    let system = common::system("sharding-panic");
+    let log = Log::default();
+    let region = recording_region(&system, "panics", &log, None, |e| {
+        e.with_number_of_shards(1)
+    });
+    let (calm, reckless) = (region.entity("calm"), region.entity("reckless"));
+    calm.tell(Rec::Msg { sender: 0, seq: 0 });
+    reckless.tell(Rec::Msg { sender: 0, seq: 0 });
+    assert_eq!(reckless.ask(Rec::Count).wait(WAIT), Ok(1));
+    reckless.tell(Rec::Boom);
+    calm.tell(Rec::Msg { sender: 0, seq: 1 });
+    assert_eq!(
+        calm.ask(Rec::Count).wait(WAIT),
+        Ok(2),
+        "its neighbour is untouched"
+    );
+    assert!(eventually(|| region.stats().active_entities == 1));
+    // Stopped by its (default) supervision; the next message starts a new incarnation.
+    assert_eq!(reckless.ask(Rec::Count).wait(WAIT), Ok(0));
+    assert_eq!(region.stats().active_entities, 2);
+}
+
+#[test]
+fn a_supervised_entity_restarts_in_place() {
+    let system = common::system("sharding-supervised");
+    let restarts = Arc::new(AtomicUsize::new(0));
+    let counter = restarts.clone();
+    let region = system
+        .sharding()
+        .init(ShardedEntity::new(
+            EntityTypeKey::<Rec>::new("supervised"),
+            move |_| {
+                let counter = counter.clone();
+                Behaviors::supervise(Behaviors::setup(move |_| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    Behaviors::receive_message(|msg| match msg {
+                        Rec::Boom => panic!("boom"),
+                        Rec::Count(reply_to) => {
+                            reply_to.tell(0);
+                            Behaviors::same()
+                        }
+                        _ => Behaviors::same(),
+                    })
+                }))
+                .on_failure(SupervisorStrategy::restart())
+            },
+        ))
+        .expect("the region starts");
+    let entity = region.entity("phoenix");
+    entity.tell(Rec::Boom);
+    assert_eq!(entity.ask(Rec::Count).wait(WAIT), Ok(0));
+    assert_eq!(
+        restarts.load(Ordering::SeqCst),
+        2,
+        "restarted once, by its supervisor"
+    );
+    let stats = region.stats();
+    assert_eq!((stats.entities_started, stats.active_entities), (1, 1));
+}
+
+#[test]
+fn the_entity_context_names_the_entity_and_routes_to_it() {
+    let system = common::system("sharding-context");
+    let region = system
+        .sharding()
+        .init(ShardedEntity::new(
+            EntityTypeKey::<(String, ActorRef<String>)>::new("ctx"),
+            |entity| {
+                let entity = entity.clone();
+                Behaviors::receive_message(move |(text, reply_to): (String, ActorRef<String>)| {
+                    if text == "forward" {
+                        // Through the entity's own EntityRef: back into this mailbox.
+                        entity.entity_ref().tell(("echo".into(), reply_to));
+                    } else {
+                        reply_to.tell(format!(
+                            "{} in shard {}: {text}",
+                            entity.entity_id(),
+                            entity.shard_id()
+                        ));
+                    }
+                    Behaviors::same()
+                })
+            },
+        ))
+        .expect("the region starts");
+    let reply = region
+        .entity("user@example.com")
+        .ask(|reply_to| ("forward".to_owned(), reply_to))
+        .wait(WAIT);
+    let shard = region.shard_of("user@example.com");
+    assert_eq!(
+        reply,
+        Ok(format!("user@example.com in shard {shard}: echo"))
+    );
+}
+
+#[test]
+fn ids_that_are_not_actor_names_still_work() {
+    let system = common::system("sharding-odd-ids");
+    let log = Log::default();
+    let region = recording_region(&system, "odd", &log, None, |e| e);
+    for id in ["a/b", "", "$x", "ünïcødé", &"x".repeat(300)] {
+        region.entity(id).tell(Rec::Msg { sender: 0, seq: 0 });
+        assert_eq!(
+            region.entity(id).ask(Rec::Count).wait(WAIT),
+            Ok(1),
+            "{id:?}"
+        );
+    }
+}
+
+#[test]
+fn initialising_a_type_key_twice_returns_the_region_or_a_typed_error() {
+    let system = common::system("sharding-init");
+    let first = system
+        .sharding()
+        .init(ShardedEntity::new(
+            EntityTypeKey::<u32>::new("twice"),
+            |_| Behaviors::ignore(),
+        ))
+        .expect("the region starts");
+    let again = system
+        .sharding()
+        .init(ShardedEntity::new(
+            EntityTypeKey::<u32>::new("twice"),
+            |_| Behaviors::ignore(),
+        ))
+        .expect("the same key and type give the running region");
+    again.entity("x").tell(1);
+    assert!(
+        eventually(|| first.stats().active_entities == 1),
+        "one region"
+    );
+    let mismatch = system.sharding().init(ShardedEntity::new(
+        EntityTypeKey::<String>::new("twice"),
+        |_| Behaviors::ignore(),
+    ));
+    match mismatch {
+        Err(ShardingError::TypeMismatch {
+            type_key,
+            registered,
+            requested,
+        }) => {
+            assert_eq!(type_key, "twice");
+            assert_eq!(registered, "u32");
+            assert!(requested.contains("String"), "{requested}");
+        }
+        other => panic!("expected a type mismatch, got {other:?}"),
+    }
+    let key = EntityTypeKey::<u32>::new("twice");
+    assert!(system.sharding().region(&key).is_some());
+    assert!(
+        system
+            .sharding()
+            .region(&EntityTypeKey::<String>::new("twice"))
+            .is_none()
+    );
+    let bad = system.sharding().init(
+        ShardedEntity::new(EntityTypeKey::<u8>::new("zero"), |_| Behaviors::ignore())
+            .with_number_of_shards(0),
+    );
+    assert!(
+        matches!(bad, Err(ShardingError::InvalidSettings { .. })),
+        "{bad:?}"
+    );
+    assert!(
+        bad.unwrap_err().to_string().contains("at least 1"),
+        "the error names the fix"
+    );
+}
+
+#[test]
+fn a_full_shard_buffer_sends_the_overflow_to_dead_letters() {
+    let system = common::system("sharding-overflow");
+    let log = Log::default();
+    let region = recording_region(
+        &system,
+        "overflow",
+        &log,
+        Some(Duration::from_millis(300)),
+        |e| e.with_stop_message(|| Rec::Stop).with_buffer_size(10),
+    );
+    let entity = region.entity("full");
+    entity.tell(Rec::Msg { sender: 0, seq: 0 });
+    entity.tell(Rec::Passivate);
+    assert!(eventually(|| region.stats().passivating_entities == 1));
+    for seq in 1..=15 {
+        entity.tell(Rec::Msg { sender: 0, seq });
+    }
+    let stats = region.stats();
+    assert_eq!(stats.buffered_messages, 10);
+    assert_eq!(stats.dropped_messages, 5);
+    assert!(system.dead_letters().count() >= 5);
+    assert!(eventually(
+        || log.lock().get("full").map_or(0, Vec::len) == 11
+    ));
+    let seqs: Vec<usize> = log.lock()["full"].iter().map(|(_, _, s)| *s).collect();
+    assert_eq!(
+        seqs,
+        (0..=10).collect::<Vec<_>>(),
+        "the first ten held, in order"
+    );
+}
+
+// ----- event-sourced entities -----
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Added {
+    amount: u64,
+}
+impl Event for Added {}
+
+enum TallyCommand {
+    Add(u64, ActorRef<u64>),
+    Get(ActorRef<u64>),
+    Passivate,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct Tally {
+    total: u64,
+}
+
+impl Entity for Tally {
+    const TYPE_KEY: &'static str = "tally";
+    type Event = Added;
+    type Command = TallyCommand;
+
+    fn apply(&mut self, event: &Added) {
+        self.total += event.amount;
+    }
+
+    fn handle_command(&self, command: TallyCommand) -> Effect<Added, Self> {
+        match command {
+            TallyCommand::Add(amount, reply_to) => Effect::persist(Added { amount })
+                .then_reply_to(reply_to, |tally: &Tally| tally.total),
+            TallyCommand::Get(reply_to) => {
+                Effect::none().then_reply_to(reply_to, |tally: &Tally| tally.total)
+            }
+            TallyCommand::Passivate => Effect::stop(),
+        }
+    }
+}
+
+#[test]
+fn an_event_sourced_entity_type_shards_with_init_and_its_persistence() {
+    let system = common::system("sharding-es-init");
+    let persistence = Persistence::in_memory().expect("in-memory persistence");
+    let tallies = system
+        .sharding()
+        .init::<Tally>(persistence.clone())
+        .expect("the region starts");
+    assert_eq!(tallies.type_key(), "tally");
+    assert_eq!(
+        tallies
+            .entity("t-1")
+            .ask(|r| TallyCommand::Add(5, r))
+            .wait(WAIT),
+        Ok(5)
+    );
+    assert_eq!(
+        tallies
+            .entity("t-2")
+            .ask(|r| TallyCommand::Add(7, r))
+            .wait(WAIT),
+        Ok(7)
+    );
+    assert_eq!(
+        tallies.entity("t-1").ask(TallyCommand::Get).wait(WAIT),
+        Ok(5)
+    );
+    let stored = persistence
+        .journal()
+        .highest_sequence_nr(&reactant::persistence::PersistenceId::of("tally", "t-2"))
+        .expect("the journal answers");
+    assert_eq!(stored, 1, "persisted under \"{{type_key}}|{{entity_id}}\"");
+}
+
+#[test]
+fn an_event_sourced_entity_comes_back_with_its_state_after_passivation() {
+    let system = common::system("sharding-es");
+    let persistence = Persistence::in_memory().expect("in-memory persistence");
+    let tallies = system
+        .sharding()
+        .init(
+            ShardedEntity::new(EntityTypeKey::<TallyCommand>::new("tally-idle"), {
+                let persistence = persistence.clone();
+                move |entity| Tally::behavior(entity.entity_id(), persistence.clone())
+            })
+            .with_idle_timeout(Duration::from_millis(100))
+            .with_stop_message(|| TallyCommand::Passivate),
+        )
+        .expect("the region starts");
+    let tally = tallies.entity("t-1");
+    for _ in 0..10 {
+        tally.tell(TallyCommand::Add(1, system_sink(&system)));
+    }
+    assert_eq!(tally.ask(|r| TallyCommand::Add(5, r)).wait(WAIT), Ok(15));
+    assert!(
+        eventually(|| {
+            let stats = tallies.stats();
+            stats.passivations == 1 && stats.active_entities == 0 && stats.passivating_entities == 0
+        }),
+        "passivated when idle"
+    );
+    // The next commands rebuild it from the journal; they wait for the recovery, in order.
+    let pending: Vec<_> = (0..20)
+        .map(|_| tally.ask(|r| TallyCommand::Add(1, r)))
+        .collect();
+    let replies: Vec<u64> = pending
+        .into_iter()
+        .map(|p| p.wait(WAIT).expect("a reply"))
+        .collect();
+    assert_eq!(
+        replies,
+        (16..=35).collect::<Vec<_>>(),
+        "in order, on top of the recovered state"
+    );
+    assert_eq!(tally.ask(TallyCommand::Get).wait(WAIT), Ok(35));
+    assert_eq!(tallies.stats().entities_started, 2);
+}
+
+#[test]
+fn passivating_event_sourced_entities_over_a_limit_loses_nothing() {
+    let system = common::system("sharding-es-limit");
+    let persistence = Persistence::in_memory().expect("in-memory persistence");
+    let tallies = system
+        .sharding()
+        .init(
+            ShardedEntity::new(EntityTypeKey::<TallyCommand>::new("tally"), {
+                let persistence = persistence.clone();
+                move |entity| Tally::behavior(entity.entity_id(), persistence.clone())
+            })
+            .with_active_entity_limit(10)
+            .with_number_of_shards(2),
+        )
+        .expect("the region starts");
+    // Each round touches all 100 entities; only 10 stay alive, so almost every command finds
+    // its entity passivated (or passivating) and rebuilt from the journal.
+    for _ in 0..5 {
+        for e in 0..100 {
+            tallies
+                .entity(format!("t-{e}"))
+                .tell(TallyCommand::Add(1, system_sink(&system)));
+        }
+    }
+    for e in 0..100 {
+        assert_eq!(
+            tallies
+                .entity(format!("t-{e}"))
+                .ask(TallyCommand::Get)
+                .wait(WAIT),
+            Ok(5),
+            "t-{e}"
+        );
+    }
+    let stats = tallies.stats();
+    assert!(stats.active_entities <= 10);
+    assert!(stats.passivations >= 90, "{}", stats.passivations);
+}
+
+/// An address that drops what it gets (for replies nobody waits for).
+fn system_sink<T: Send + 'static>(system: &ActorSystem) -> ActorRef<T> {
+    system
+        .spawn_anonymous(Behaviors::ignore())
+        .expect("a sink starts")
+}
+
+#[test]
+fn regions_stop_with_the_system() {
+    let system = common::system("sharding-shutdown");
+    let log = Log::default();
+    let region = recording_region(&system, "shutdown", &log, None, |e| e);
+    for e in 0..100 {
+        region
+            .entity(format!("e-{e}"))
+            .tell(Rec::Msg { sender: 0, seq: 0 });
+    }
+    assert!(eventually(|| log.lock().len() == 100));
+    system.shutdown();
+    assert!(system.is_terminated());
+}
+
+#[test]
+fn passivation_racing_many_senders_loses_and_reorders_nothing() {
+    let system = common::system("sharding-hammer");
+    let log = Log::default();
+    // Five active entities for fifty, and a 4 ms idle timeout: entities are passivated and
+    // started again all the time while four threads send to them.
+    let region = recording_region(&system, "hammer", &log, None, |e| {
+        e.with_number_of_shards(2)
+            .with_active_entity_limit(5)
+            .with_idle_timeout(Duration::from_millis(4))
+            // Room for everything: this test is about order and loss, not overflow.
+            .with_buffer_size(usize::MAX)
+    });
+    const SENDERS: usize = 4;
+    const ENTITIES: usize = 50;
+    const PER_ENTITY: usize = 200;
+    let dead = system.dead_letters().subscribe();
+    thread::scope(|scope| {
+        for sender in 0..SENDERS {
+            let region = region.clone();
+            scope.spawn(move || {
+                for seq in 0..PER_ENTITY {
+                    for e in 0..ENTITIES {
+                        region
+                            .entity(format!("e-{e}"))
+                            .tell(Rec::Msg { sender, seq });
+                        if (seq + e) % 97 == 0 {
+                            region.entity(format!("e-{e}")).tell(Rec::Passivate);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let total = SENDERS * ENTITIES * PER_ENTITY;
+    let ok = eventually(|| log.lock().values().map(Vec::len).sum::<usize>() == total);
+    let dead: Vec<_> = dead.try_iter().take(5).collect();
+    assert!(
+        ok,
+        "every message arrives: {} of {total}; {dead:?} {:?}",
+        log.lock().values().map(Vec::len).sum::<usize>(),
+        region.stats()
+    );
+    for (id, seen) in log.lock().iter() {
+        for sender in 0..SENDERS {
+            let seqs: Vec<usize> = seen
+                .iter()
+                .filter(|(_, s, _)| *s == sender)
+                .map(|(_, _, seq)| *seq)
+                .collect();
+            assert_eq!(
+                seqs,
+                (0..PER_ENTITY).collect::<Vec<_>>(),
+                "{id}, sender {sender}"
+            );
+        }
+    }
+    let stats = region.stats();
+    assert!(
+        stats.passivations > 0,
+        "the entities were passivated while messages flowed"
+    );
+    assert_eq!(stats.dropped_messages, 0);
+}

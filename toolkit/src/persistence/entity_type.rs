@@ -1,0 +1,96 @@
+//! The `Entity` trait: an event-sourced entity *type* — its state, commands, events and
+//! handlers in one place — which `#[derive(Entity)]` and `#[entity]` implement, and from which
+//! sharding builds one [`EventSourcedBehavior`] per entity id.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::effect::Effect;
+use super::entity::{EventSourcedBehavior, Persistence};
+use super::event::Event;
+use super::journal::PersistenceId;
+
+/// An event-sourced entity type. The state is `Self`; a new entity starts from
+/// `Self::default()`, its persistence id is `"{TYPE_KEY}|{entity id}"`.
+///
+/// The macros write this impl (see the README); by hand:
+///
+/// ```
+/// use reactant::prelude::*;
+/// use reactant::persistence::{Effect, Entity, Event, Persistence};
+/// use serde::{Deserialize, Serialize};
+/// use std::time::Duration;
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Deposited { amount: u64 }
+/// impl Event for Deposited {}
+///
+/// enum AccountCommand { Deposit { amount: u64, reply_to: ActorRef<u64> } }
+///
+/// #[derive(Default, Serialize, Deserialize)]
+/// struct Account { balance: u64 }
+///
+/// impl Entity for Account {
+///     const TYPE_KEY: &'static str = "account";
+///     type Event = Deposited;
+///     type Command = AccountCommand;
+///     fn apply(&mut self, event: &Deposited) { self.balance += event.amount; }
+///     fn handle_command(&self, command: AccountCommand) -> Effect<Deposited, Self> {
+///         match command {
+///             AccountCommand::Deposit { amount, reply_to } => Effect::persist(Deposited { amount })
+///                 .then_reply_to(reply_to, |account: &Account| account.balance),
+///         }
+///     }
+/// }
+///
+/// let system = ActorSystem::new("docs")?;
+/// let persistence = Persistence::in_memory()?;
+/// let account = system.spawn(Account::behavior("acc-1", persistence), "acc-1")?;
+/// let balance = account
+///     .ask(|reply_to| AccountCommand::Deposit { amount: 100, reply_to })
+///     .wait(Duration::from_secs(3))?;
+/// assert_eq!(balance, 100);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait Entity: Default + Serialize + DeserializeOwned + Send + 'static {
+    /// The entity type's name: the first part of each persistence id, and the sharding key.
+    const TYPE_KEY: &'static str;
+
+    /// What the entity persists.
+    type Event: Event;
+
+    /// What the entity handles.
+    type Command: Send + 'static;
+
+    /// The event handler: folds one durable event into the state.
+    fn apply(&mut self, event: &Self::Event);
+
+    /// The command handler: reads the state and decides.
+    fn handle_command(&self, command: Self::Command) -> Effect<Self::Event, Self>;
+
+    /// Adjusts the behavior built for each entity (snapshots, retention, signals). The
+    /// default keeps the builder's defaults.
+    fn configure(
+        behavior: EventSourcedBehavior<Self::Command, Self::Event, Self>,
+    ) -> EventSourcedBehavior<Self::Command, Self::Event, Self> {
+        behavior
+    }
+
+    /// The behavior of the entity `entity_id`, persisting to `persistence` under
+    /// `"{TYPE_KEY}|{entity_id}"`, configured by [`configure`](Self::configure). Sharding calls
+    /// this for each entity it starts; spawn it yourself to run an entity without sharding.
+    fn behavior(
+        entity_id: &str,
+        persistence: Arc<Persistence>,
+    ) -> EventSourcedBehavior<Self::Command, Self::Event, Self> {
+        Self::configure(EventSourcedBehavior::new(
+            PersistenceId::of(Self::TYPE_KEY, entity_id),
+            persistence,
+            Self::default,
+            |state: &Self, command| state.handle_command(command),
+            |state: &mut Self, event| state.apply(event),
+        ))
+    }
+}

@@ -1,0 +1,185 @@
+//! What a region runs: [`ShardedEntity`] (the entity type's key, how to build one entity's
+//! behavior, and the settings of its region) and the [`EntityContext`] each entity is built
+//! with.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::key::EntityTypeKey;
+use super::region::{EntityRef, ShardRegion};
+use super::shard::ShardMsg;
+use crate::actor::{ActorRef, Behavior};
+
+/// Shards per region unless configured: enough to spread entity starts and routing locks over
+/// many threads, few enough that an idle region costs nothing worth counting.
+pub const DEFAULT_NUMBER_OF_SHARDS: u32 = 100;
+/// Passivation after this long without a message, unless configured (Akka's default).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Messages a shard holds for entities that are starting or passivating, unless configured.
+pub const DEFAULT_BUFFER_SIZE: usize = 10_000;
+
+pub(crate) type Factory<M> = dyn Fn(&EntityContext<M>) -> Behavior<M> + Send + Sync;
+pub(crate) type StopMessage<M> = dyn Fn() -> M + Send + Sync;
+
+/// An entity type for [`Sharding::init`](super::Sharding::init): its key, the behavior of one
+/// entity, and how its region shards, buffers and passivates.
+///
+/// ```
+/// use reactant::prelude::*;
+/// use reactant::sharding::{EntityTypeKey, ShardedEntity};
+/// use std::time::Duration;
+///
+/// enum Counter { Add(u64), Get(ActorRef<u64>) }
+///
+/// fn counter(total: u64) -> Behavior<Counter> {
+///     Behaviors::receive_message(move |msg| match msg {
+///         Counter::Add(n) => counter(total + n),
+///         Counter::Get(reply_to) => {
+///             reply_to.tell(total);
+///             Behaviors::same()
+///         }
+///     })
+/// }
+///
+/// let system = ActorSystem::new("docs")?;
+/// let counters = system.sharding().init(
+///     ShardedEntity::new(EntityTypeKey::<Counter>::new("counter"), |_entity| counter(0))
+///     .with_idle_timeout(Duration::from_secs(30)),
+/// )?;
+/// counters.entity("c-1").tell(Counter::Add(2));
+/// assert_eq!(counters.entity("c-1").ask(Counter::Get).wait(Duration::from_secs(3))?, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ShardedEntity<M: Send + 'static> {
+    pub(crate) key: EntityTypeKey<M>,
+    pub(crate) factory: Arc<Factory<M>>,
+    pub(crate) settings: Settings,
+    pub(crate) stop_message: Option<Arc<StopMessage<M>>>,
+}
+
+/// The settings of a region.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub(crate) number_of_shards: u32,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) active_limit: Option<usize>,
+    pub(crate) buffer_size: usize,
+}
+
+impl<M: Send + 'static> ShardedEntity<M> {
+    /// Entities of type `key`, each started on its first message with the behavior `factory`
+    /// returns for it.
+    pub fn new<B>(
+        key: EntityTypeKey<M>,
+        factory: impl Fn(&EntityContext<M>) -> B + Send + Sync + 'static,
+    ) -> Self
+    where
+        B: Into<Behavior<M>>,
+    {
+        Self {
+            key,
+            factory: Arc::new(move |ctx: &EntityContext<M>| factory(ctx).into()),
+            settings: Settings {
+                number_of_shards: DEFAULT_NUMBER_OF_SHARDS,
+                idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+                active_limit: None,
+                buffer_size: DEFAULT_BUFFER_SIZE,
+            },
+            stop_message: None,
+        }
+    }
+
+    /// How many shards the entity ids are hashed over (default 100). Keep it fixed for a data
+    /// folder's life: with persistence the entity id, not the shard, names the journal stream,
+    /// so changing it is safe, but it moves entities between shards.
+    pub fn with_number_of_shards(mut self, shards: u32) -> Self {
+        self.settings.number_of_shards = shards;
+        self
+    }
+
+    /// Passivates an entity that received no message for `timeout` (checked every quarter of
+    /// it, so it happens between `timeout` and 1.25 × `timeout`). Default: two minutes.
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Never passivates for idleness.
+    pub fn without_idle_timeout(mut self) -> Self {
+        self.settings.idle_timeout = None;
+        self
+    }
+
+    /// Keeps at most `limit` entities active: starting one more passivates the least recently
+    /// used. The limit is split evenly over the shards (each keeps `ceil(limit / shards)`).
+    /// Default: no limit.
+    pub fn with_active_entity_limit(mut self, limit: usize) -> Self {
+        self.settings.active_limit = Some(limit);
+        self
+    }
+
+    /// How many messages one shard holds for its entities that are starting or passivating
+    /// (default 10,000); beyond that they go to dead letters and are counted in
+    /// [`RegionStats::dropped_messages`](super::RegionStats::dropped_messages).
+    pub fn with_buffer_size(mut self, messages: usize) -> Self {
+        self.settings.buffer_size = messages;
+        self
+    }
+
+    /// Passivates an entity by sending it this message (Akka's `withStopMessage`): the entity
+    /// finishes what it is doing and then stops itself. Without one, the shard stops the entity
+    /// once it has handled every message already delivered.
+    pub fn with_stop_message(mut self, message: impl Fn() -> M + Send + Sync + 'static) -> Self {
+        self.stop_message = Some(Arc::new(message));
+        self
+    }
+}
+
+/// What an entity is built with: its id, its shard, a reference to itself that survives
+/// passivation, and the way to ask for passivation.
+pub struct EntityContext<M: Send + 'static> {
+    pub(crate) entity_id: Arc<str>,
+    pub(crate) shard_id: u32,
+    pub(crate) incarnation: u64,
+    pub(crate) shard: ActorRef<ShardMsg>,
+    pub(crate) region: ShardRegion<M>,
+}
+
+impl<M: Send + 'static> Clone for EntityContext<M> {
+    fn clone(&self) -> Self {
+        Self {
+            entity_id: self.entity_id.clone(),
+            shard_id: self.shard_id,
+            incarnation: self.incarnation,
+            shard: self.shard.clone(),
+            region: self.region.clone(),
+        }
+    }
+}
+
+impl<M: Send + 'static> EntityContext<M> {
+    /// The entity's id.
+    pub fn entity_id(&self) -> &str {
+        &self.entity_id
+    }
+
+    /// The shard the entity lives in.
+    pub fn shard_id(&self) -> u32 {
+        self.shard_id
+    }
+
+    /// A reference to this entity through its region: it stays valid across passivation and
+    /// restarts (a message to a passivated entity starts it again).
+    pub fn entity_ref(&self) -> EntityRef<M> {
+        self.region.entity_ref(self.entity_id.clone())
+    }
+
+    /// Asks the shard to passivate this entity (Akka's `Passivate`): messages that arrive
+    /// meanwhile are held and start a new incarnation after this one has stopped.
+    pub fn passivate(&self) {
+        self.shard.tell(ShardMsg::Passivate {
+            entity_id: self.entity_id.clone(),
+            incarnation: self.incarnation,
+        });
+    }
+}

@@ -1,0 +1,210 @@
+//! Sharding in one process, as in Akka Cluster Sharding: `ShardRegion` → shard → entity.
+//!
+//! An application addresses entities by id — hundreds of thousands of them — and only the
+//! active ones use memory. [`Sharding::init`] starts a [`ShardRegion`] for an entity type; the
+//! region hashes each entity id to one of `number_of_shards` shards (the 64-bit FNV-1a hash of
+//! the id's UTF-8 bytes, modulo the number of shards: stable across restarts and versions).
+//! Each shard is an actor, the parent and supervisor of its entities: it starts an entity on
+//! its first message, holds the messages of an entity that is starting or passivating and
+//! hands them, in order, to the next incarnation, and passivates entities that are idle, over
+//! the active-entity limit (least recently used first), or that ask for it.
+//!
+//! Messages to a running entity go from the sender's thread straight into its mailbox, under
+//! the shard's routing lock: no hop through the shard actor (see `benches/README.md` for what
+//! the region costs beside a direct `tell`). Messages for one entity keep their send order.
+//!
+//! Actor paths: `/user/sharding-{type_key}/{shard}/{entity_id}` (an id that is not a valid
+//! actor name runs under an anonymous name).
+//!
+//! ```
+//! use reactant::prelude::*;
+//! use reactant::sharding::{EntityTypeKey, ShardedEntity, ShardingEnvelope};
+//! use std::time::Duration;
+//!
+//! enum Greeter { Greet { whom: String, reply_to: ActorRef<String> } }
+//!
+//! let system = ActorSystem::new("docs")?;
+//! let greeters = system.sharding().init(ShardedEntity::new(
+//!     EntityTypeKey::<Greeter>::new("greeter"),
+//!     |entity| {
+//!         let me = entity.entity_id().to_owned();
+//!         Behaviors::receive_message(move |Greeter::Greet { whom, reply_to }| {
+//!             reply_to.tell(format!("{me} greets {whom}"));
+//!             Behaviors::same()
+//!         })
+//!     },
+//! ))?;
+//! let reply = greeters
+//!     .entity("g-1")
+//!     .ask(|reply_to| Greeter::Greet { whom: "Ada".into(), reply_to })
+//!     .wait(Duration::from_secs(3))?;
+//! assert_eq!(reply, "g-1 greets Ada");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod entity;
+mod error;
+mod key;
+mod region;
+mod shard;
+mod table;
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+pub use entity::{
+    DEFAULT_BUFFER_SIZE, DEFAULT_IDLE_TIMEOUT, DEFAULT_NUMBER_OF_SHARDS, EntityContext,
+    ShardedEntity,
+};
+pub use error::ShardingError;
+pub use key::{EntityTypeKey, ShardingEnvelope};
+pub use region::{EntityRef, RegionStats, ShardRegion, ShardStats};
+
+use crate::actor::ActorSystem;
+use crate::persistence::{Entity, Persistence};
+
+/// The regions of one actor system, by type key.
+#[derive(Default)]
+pub(crate) struct Registry {
+    regions: Mutex<HashMap<String, Registered>>,
+}
+
+struct Registered {
+    message_type: &'static str,
+    region: Box<dyn Any + Send + Sync>,
+}
+
+/// Sharding of an actor system: [`ActorSystem::sharding`].
+pub struct Sharding<'a> {
+    system: &'a ActorSystem,
+}
+
+impl ActorSystem {
+    /// Sharding for this system: start regions with [`Sharding::init`].
+    pub fn sharding(&self) -> Sharding<'_> {
+        Sharding { system: self }
+    }
+}
+
+impl Sharding<'_> {
+    /// Starts the region of an entity type, or returns the running one if this type key is
+    /// already initialised with the same message type (its settings stay as first given).
+    ///
+    /// Two forms: `init(ShardedEntity::new(key, |entity| behavior))` for any behavior, and
+    /// `init::<Account>(persistence)` for an event-sourced [`Entity`] type (what
+    /// `#[derive(Entity)]` writes), whose entities persist to `persistence` and are rebuilt
+    /// from their snapshot and events whenever they start again.
+    pub fn init<T: Shardable>(
+        &self,
+        entity: impl ShardingInit<T>,
+    ) -> Result<ShardRegion<T::Message>, ShardingError> {
+        let entity = entity.into_sharded_entity();
+        let type_key = entity.key.name().to_owned();
+        let requested = std::any::type_name::<T::Message>();
+        if entity.settings.number_of_shards == 0 {
+            return Err(ShardingError::InvalidSettings {
+                type_key,
+                reason: "number_of_shards is 0; use at least 1 (the default is 100)".into(),
+            });
+        }
+        if entity.settings.active_limit == Some(0) {
+            return Err(ShardingError::InvalidSettings {
+                type_key,
+                reason: "an active entity limit of 0 would stop every entity at once; use at \
+                         least 1, or no limit"
+                    .into(),
+            });
+        }
+        let mut regions = self.system.sharding_registry().regions.lock();
+        if let Some(registered) = regions.get(&type_key) {
+            return registered
+                .region
+                .downcast_ref::<ShardRegion<T::Message>>()
+                .cloned()
+                .ok_or(ShardingError::TypeMismatch {
+                    type_key,
+                    registered: registered.message_type,
+                    requested,
+                });
+        }
+        let region = ShardRegion::start(
+            entity.key.shared_name(),
+            entity.settings,
+            entity.factory,
+            entity.stop_message,
+            self.system,
+        )
+        .map_err(|source| ShardingError::Spawn {
+            type_key: type_key.clone(),
+            source,
+        })?;
+        regions.insert(
+            type_key,
+            Registered {
+                message_type: requested,
+                region: Box::new(region.clone()),
+            },
+        );
+        Ok(region)
+    }
+
+    /// The running region of `key`, if it was initialised (with this message type).
+    pub fn region<M: Send + 'static>(&self, key: &EntityTypeKey<M>) -> Option<ShardRegion<M>> {
+        self.system
+            .sharding_registry()
+            .regions
+            .lock()
+            .get(key.name())?
+            .region
+            .downcast_ref::<ShardRegion<M>>()
+            .cloned()
+    }
+
+    /// A reference to the entity `entity_id` of a running region (Akka's `entityRefFor`).
+    pub fn entity_ref_for<M: Send + 'static>(
+        &self,
+        key: &EntityTypeKey<M>,
+        entity_id: &str,
+    ) -> Option<EntityRef<M>> {
+        Some(self.region(key)?.entity(entity_id))
+    }
+}
+
+/// What [`Sharding::init`] can start a region for: names the region's message type. Implemented
+/// for [`ShardedEntity`] and for every event-sourced [`Entity`] type.
+pub trait Shardable {
+    /// The messages the region's entities handle.
+    type Message: Send + 'static;
+}
+
+impl<M: Send + 'static> Shardable for ShardedEntity<M> {
+    type Message = M;
+}
+
+impl<E: Entity> Shardable for E {
+    type Message = E::Command;
+}
+
+/// The argument of [`Sharding::init`] for a [`Shardable`] type `T`: a [`ShardedEntity`]
+/// itself, or, for an event-sourced [`Entity`], the [`Persistence`] its entities use.
+pub trait ShardingInit<T: Shardable> {
+    /// The region's entity type.
+    fn into_sharded_entity(self) -> ShardedEntity<T::Message>;
+}
+
+impl<M: Send + 'static> ShardingInit<ShardedEntity<M>> for ShardedEntity<M> {
+    fn into_sharded_entity(self) -> ShardedEntity<M> {
+        self
+    }
+}
+
+impl<E: Entity> ShardingInit<E> for Arc<Persistence> {
+    fn into_sharded_entity(self) -> ShardedEntity<E::Command> {
+        ShardedEntity::new(EntityTypeKey::new(E::TYPE_KEY), move |entity| {
+            E::behavior(entity.entity_id(), self.clone())
+        })
+    }
+}

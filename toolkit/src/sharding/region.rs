@@ -1,0 +1,396 @@
+//! The region: the handle applications send through. It hashes an entity id to its shard and
+//! routes under that shard's lock (see `table`), straight into an active entity's mailbox; the
+//! shard actors are only involved when an entity starts, passivates or stops.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use super::entity::{Factory, Settings, StopMessage};
+use super::key::{ShardingEnvelope, shard_of};
+use super::shard::{Shard, ShardMsg};
+use super::table::{Routed, ShardTable};
+use crate::actor::system::SystemCore;
+use crate::actor::{Actor, ActorPath, ActorRef, ActorSystem, AnyActorRef, Context, Recipient};
+use crate::ask::{Pending, PromiseRecipient};
+use crate::dead_letters::DeadLetterReason;
+use crate::error::SpawnError;
+
+pub(crate) struct RegionCore<M: Send + 'static> {
+    pub(crate) type_key: Arc<str>,
+    pub(crate) settings: Settings,
+    pub(crate) factory: Arc<Factory<M>>,
+    pub(crate) stop_message: Option<Arc<StopMessage<M>>>,
+    tables: Box<[Mutex<ShardTable<M>>]>,
+    /// The region's actor: parent of the shards, which it starts on demand.
+    actor: OnceLock<ActorRef<RegionMsg>>,
+    system: Arc<SystemCore>,
+    started: AtomicU64,
+    passivations: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl<M: Send + 'static> RegionCore<M> {
+    pub(crate) fn table(&self, shard: u32) -> &Mutex<ShardTable<M>> {
+        &self.tables[shard as usize]
+    }
+
+    pub(crate) fn per_shard_limit(&self) -> Option<usize> {
+        let shards = self.settings.number_of_shards as usize;
+        self.settings
+            .active_limit
+            .map(|limit| limit.div_ceil(shards).max(1))
+    }
+
+    pub(crate) fn count_start(&self) {
+        self.started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_passivation(&self) {
+        self.passivations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn dead_letter(&self, msg: M, reason: DeadLetterReason) {
+        self.system.dead_letters().publish(
+            || ActorPath::new("/user").child(&format!("sharding-{}", self.type_key)),
+            msg,
+            reason,
+        );
+    }
+
+    fn deliver(&self, entity_id: &str, shared_id: impl FnOnce() -> Arc<str>, shard: u32, msg: M) {
+        let routed = self.tables[shard as usize].lock().route(
+            entity_id,
+            shared_id,
+            msg,
+            self.settings.buffer_size,
+        );
+        match routed {
+            Routed::Done => {}
+            Routed::Start(id) => {
+                if let Some(actor) = self.actor.get() {
+                    actor.tell(RegionMsg::Start { shard, id });
+                }
+            }
+            Routed::Full(msg) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    type_key = %self.type_key,
+                    entity_id,
+                    shard,
+                    capacity = self.settings.buffer_size,
+                    "shard buffer full; message dropped (raise with_buffer_size if entities start slowly)"
+                );
+                self.dead_letter(msg, DeadLetterReason::ShardBufferFull);
+            }
+        }
+    }
+}
+
+/// Where an application sends messages for the entities of one type: by envelope
+/// ([`tell`](Self::tell)) or through a typed [`EntityRef`] ([`entity`](Self::entity)).
+/// Cheap to clone; every clone is the same region.
+///
+/// Entity ids are hashed to one of `number_of_shards` shards (see
+/// [`Sharding`](super::Sharding) for the hash). Messages for one entity keep their send order.
+pub struct ShardRegion<M: Send + 'static> {
+    core: Arc<RegionCore<M>>,
+}
+
+impl<M: Send + 'static> Clone for ShardRegion<M> {
+    fn clone(&self) -> Self {
+        Self {
+            core: self.core.clone(),
+        }
+    }
+}
+
+impl<M: Send + 'static> fmt::Debug for ShardRegion<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShardRegion")
+            .field("type_key", &self.core.type_key)
+            .field("number_of_shards", &self.core.settings.number_of_shards)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Messages of the region's actor.
+pub(crate) enum RegionMsg {
+    Start { shard: u32, id: Arc<str> },
+}
+
+/// The region's actor: starts each shard on its first entity.
+struct RegionActor<M: Send + 'static> {
+    region: ShardRegion<M>,
+    shards: Vec<Option<ActorRef<ShardMsg>>>,
+}
+
+impl<M: Send + 'static> Actor for RegionActor<M> {
+    type Msg = RegionMsg;
+
+    fn handle(&mut self, ctx: &mut Context<RegionMsg>, msg: RegionMsg) {
+        let RegionMsg::Start { shard, id } = msg;
+        let slot = &mut self.shards[shard as usize];
+        if slot.as_ref().is_none_or(|s| s.is_terminated()) {
+            match ctx.spawn(Shard::new(self.region.clone(), shard), &shard.to_string()) {
+                Ok(actor) => *slot = Some(actor),
+                Err(error) => {
+                    tracing::error!(type_key = %self.region.core.type_key, shard, %error, "could not start a shard");
+                    return;
+                }
+            }
+        }
+        if let Some(actor) = slot {
+            actor.tell(ShardMsg::Start(id));
+        }
+    }
+}
+
+impl<M: Send + 'static> ShardRegion<M> {
+    pub(crate) fn start(
+        type_key: Arc<str>,
+        settings: Settings,
+        factory: Arc<Factory<M>>,
+        stop_message: Option<Arc<StopMessage<M>>>,
+        system: &ActorSystem,
+    ) -> Result<Self, SpawnError> {
+        let shards = settings.number_of_shards as usize;
+        let region = Self {
+            core: Arc::new(RegionCore {
+                type_key,
+                tables: (0..shards).map(|_| Mutex::new(ShardTable::new())).collect(),
+                settings,
+                factory,
+                stop_message,
+                actor: OnceLock::new(),
+                system: system.core().clone(),
+                started: AtomicU64::new(0),
+                passivations: AtomicU64::new(0),
+                dropped: AtomicU64::new(0),
+            }),
+        };
+        let actor = system.spawn(
+            RegionActor {
+                region: region.clone(),
+                shards: vec![None; shards],
+            },
+            &format!("sharding-{}", region.core.type_key),
+        )?;
+        let _ = region.core.actor.set(actor);
+        Ok(region)
+    }
+
+    pub(crate) fn core(&self) -> &RegionCore<M> {
+        &self.core
+    }
+
+    /// Sends `envelope.message` to the entity `envelope.entity_id`, starting it if needed.
+    pub fn tell(&self, envelope: ShardingEnvelope<M>) {
+        let ShardingEnvelope { entity_id, message } = envelope;
+        let shard = shard_of(&entity_id, self.core.settings.number_of_shards);
+        self.core
+            .deliver(&entity_id, || Arc::from(entity_id.as_str()), shard, message);
+    }
+
+    /// A typed reference to the entity `entity_id` (it need not be running).
+    pub fn entity(&self, entity_id: impl AsRef<str>) -> EntityRef<M> {
+        self.entity_ref(entity_id.as_ref().into())
+    }
+
+    pub(crate) fn entity_ref(&self, entity_id: Arc<str>) -> EntityRef<M> {
+        EntityRef {
+            shard: shard_of(&entity_id, self.core.settings.number_of_shards),
+            entity_id,
+            region: self.clone(),
+        }
+    }
+
+    /// The entity type's name.
+    pub fn type_key(&self) -> &str {
+        &self.core.type_key
+    }
+
+    /// How many shards the ids are hashed over.
+    pub fn number_of_shards(&self) -> u32 {
+        self.core.settings.number_of_shards
+    }
+
+    /// The shard the entity `entity_id` lives in.
+    pub fn shard_of(&self, entity_id: &str) -> u32 {
+        shard_of(entity_id, self.core.settings.number_of_shards)
+    }
+
+    /// A snapshot of the region's state: entities per shard, held messages, passivations.
+    pub fn stats(&self) -> RegionStats {
+        let mut stats = RegionStats {
+            number_of_shards: self.core.settings.number_of_shards,
+            shards: Vec::new(),
+            active_entities: 0,
+            passivating_entities: 0,
+            buffered_messages: 0,
+            entities_started: self.core.started.load(Ordering::Relaxed),
+            passivations: self.core.passivations.load(Ordering::Relaxed),
+            dropped_messages: self.core.dropped.load(Ordering::Relaxed),
+        };
+        for (shard_id, table) in self.core.tables.iter().enumerate() {
+            let table = table.lock();
+            let shard = ShardStats {
+                shard_id: shard_id as u32,
+                active_entities: table.active(),
+                passivating_entities: table.passivating(),
+                buffered_messages: table.buffered(),
+            };
+            stats.active_entities += shard.active_entities;
+            stats.passivating_entities += shard.passivating_entities;
+            stats.buffered_messages += shard.buffered_messages;
+            stats.shards.push(shard);
+        }
+        stats
+    }
+
+    /// This region as an actor reference that accepts envelopes (to hand to code that takes an
+    /// `ActorRef`, e.g. as a reply address or through a message adapter).
+    pub fn to_actor_ref(&self) -> ActorRef<ShardingEnvelope<M>> {
+        ActorRef::from_recipient(Arc::new(self.clone()))
+    }
+}
+
+impl<M: Send + 'static> Recipient<ShardingEnvelope<M>> for ShardRegion<M> {
+    fn tell(&self, msg: ShardingEnvelope<M>) {
+        ShardRegion::tell(self, msg);
+    }
+
+    fn path(&self) -> ActorPath {
+        ActorPath::new("/user").child(&format!("sharding-{}", self.core.type_key))
+    }
+
+    fn actor(&self) -> Option<AnyActorRef> {
+        self.core.actor.get().and_then(ActorRef::to_any)
+    }
+}
+
+/// One entity of a region, by id: `tell` and `ask` like an [`ActorRef`], whether or not the
+/// entity is running (it starts on its first message, and again after passivation).
+pub struct EntityRef<M: Send + 'static> {
+    entity_id: Arc<str>,
+    shard: u32,
+    region: ShardRegion<M>,
+}
+
+impl<M: Send + 'static> Clone for EntityRef<M> {
+    fn clone(&self) -> Self {
+        Self {
+            entity_id: self.entity_id.clone(),
+            shard: self.shard,
+            region: self.region.clone(),
+        }
+    }
+}
+
+impl<M: Send + 'static> fmt::Debug for EntityRef<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "EntityRef({}|{})",
+            self.region.core.type_key, self.entity_id
+        )
+    }
+}
+
+impl<M: Send + 'static> PartialEq for EntityRef<M> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.region.core, &other.region.core) && self.entity_id == other.entity_id
+    }
+}
+
+impl<M: Send + 'static> Eq for EntityRef<M> {}
+
+impl<M: Send + 'static> EntityRef<M> {
+    /// Sends a message without waiting; messages from one sender keep their order.
+    #[inline]
+    pub fn tell(&self, msg: M) {
+        let id = &self.entity_id;
+        self.region.core.deliver(id, || id.clone(), self.shard, msg);
+    }
+
+    /// Sends a request built around a one-shot reply address and returns the pending reply
+    /// (see [`ActorRef::ask`]).
+    pub fn ask<R, F>(&self, make_request: F) -> Pending<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(ActorRef<R>) -> M,
+    {
+        let (reply_to, pending) = PromiseRecipient::pair(None);
+        self.tell(make_request(reply_to));
+        pending
+    }
+
+    /// The entity's id.
+    pub fn entity_id(&self) -> &str {
+        &self.entity_id
+    }
+
+    /// The region it belongs to.
+    pub fn region(&self) -> &ShardRegion<M> {
+        &self.region
+    }
+
+    /// This entity as an actor reference (to hand to code that takes an `ActorRef`).
+    pub fn to_actor_ref(&self) -> ActorRef<M> {
+        ActorRef::from_recipient(Arc::new(self.clone()))
+    }
+}
+
+impl<M: Send + 'static> Recipient<M> for EntityRef<M> {
+    fn tell(&self, msg: M) {
+        EntityRef::tell(self, msg);
+    }
+
+    fn path(&self) -> ActorPath {
+        ActorPath::new("/user")
+            .child(&format!("sharding-{}", self.region.core.type_key))
+            .child(&self.shard.to_string())
+            .child(&self.entity_id)
+    }
+
+    fn actor(&self) -> Option<AnyActorRef> {
+        None
+    }
+}
+
+/// A region's state at one moment ([`ShardRegion::stats`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionStats {
+    /// Shards the ids are hashed over.
+    pub number_of_shards: u32,
+    /// Per shard.
+    pub shards: Vec<ShardStats>,
+    /// Entities running now.
+    pub active_entities: usize,
+    /// Entities stopping for passivation now.
+    pub passivating_entities: usize,
+    /// Messages held for entities that are starting or passivating.
+    pub buffered_messages: usize,
+    /// Entity incarnations started so far.
+    pub entities_started: u64,
+    /// Passivations so far (idle, over the limit, or asked for).
+    pub passivations: u64,
+    /// Messages dropped because a shard's buffer was full.
+    pub dropped_messages: u64,
+}
+
+/// One shard's state at one moment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardStats {
+    /// The shard.
+    pub shard_id: u32,
+    /// Entities running now.
+    pub active_entities: usize,
+    /// Entities stopping for passivation now.
+    pub passivating_entities: usize,
+    /// Messages held for entities that are starting or passivating.
+    pub buffered_messages: usize,
+}

@@ -1,0 +1,200 @@
+//! The shard actor: parent and supervisor of its entities. It starts an entity when the table
+//! holds messages for one that is not running, passivates entities (idle, over the active
+//! limit, or at their own request), and when an entity stops, either forgets it or, if
+//! messages arrived meanwhile, starts its next incarnation with them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::entity::EntityContext;
+use super::region::{RegionCore, ShardRegion};
+use crate::actor::cell::Control;
+use crate::actor::path::validate_name;
+use crate::actor::{Actor, ActorRef, AnyActorRef, Context, Signal};
+use crate::dead_letters::DeadLetterReason;
+
+/// What a shard is told.
+pub(crate) enum ShardMsg {
+    /// The table holds messages for this entity, which is not running: start it.
+    Start(Arc<str>),
+    /// The entity asked to be passivated.
+    Passivate {
+        entity_id: Arc<str>,
+        incarnation: u64,
+    },
+    /// The idle clock.
+    Tick,
+}
+
+impl Clone for ShardMsg {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Start(id) => Self::Start(id.clone()),
+            Self::Passivate {
+                entity_id,
+                incarnation,
+            } => Self::Passivate {
+                entity_id: entity_id.clone(),
+                incarnation: *incarnation,
+            },
+            Self::Tick => Self::Tick,
+        }
+    }
+}
+
+/// Idle checks per idle timeout: an entity is passivated between 1 and 1.25 timeouts after its
+/// last message.
+const IDLE_CHECKS_PER_TIMEOUT: u32 = 4;
+
+pub(crate) struct Shard<M: Send + 'static> {
+    region: ShardRegion<M>,
+    shard_id: u32,
+    /// The running entities by actor id: which entity id and incarnation each is.
+    children: HashMap<u64, (Arc<str>, u64)>,
+}
+
+impl<M: Send + 'static> Shard<M> {
+    pub(crate) fn new(region: ShardRegion<M>, shard_id: u32) -> Self {
+        Self {
+            region,
+            shard_id,
+            children: HashMap::new(),
+        }
+    }
+
+    fn core(&self) -> &RegionCore<M> {
+        self.region.core()
+    }
+
+    fn start(&mut self, ctx: &mut Context<ShardMsg>, id: Arc<str>) {
+        let core = self.region.core();
+        let table = core.table(self.shard_id);
+        let Some(incarnation) = table.lock().begin_start(&id) else {
+            return;
+        };
+        let entity_ctx = EntityContext {
+            entity_id: id.clone(),
+            shard_id: self.shard_id,
+            incarnation,
+            shard: ctx.self_ref(),
+            region: self.region.clone(),
+        };
+        let behavior = (core.factory)(&entity_ctx);
+        // Named after the entity when its id is a valid, free actor name (the path then says
+        // which entity it is); a previous incarnation still stopping keeps the name busy.
+        let spawned = if validate_name(&id).is_ok() && ctx.child(&id).is_none() {
+            ctx.spawn(behavior, &id)
+        } else {
+            ctx.spawn_anonymous(behavior)
+        };
+        let entity: ActorRef<M> = match spawned {
+            Ok(entity) => entity,
+            Err(error) => {
+                tracing::error!(type_key = %core.type_key, entity_id = %id, %error, "could not start an entity");
+                let held = table.lock().abandon(&id);
+                for msg in held {
+                    core.dead_letter(msg, DeadLetterReason::RecipientStopped);
+                }
+                return;
+            }
+        };
+        ctx.watch(&entity);
+        if let Some(actor) = entity.to_any() {
+            self.children.insert(actor.id(), (id.clone(), incarnation));
+        }
+        core.count_start();
+        let over_limit = {
+            let mut table = table.lock();
+            table.activate(&id, entity);
+            match core.per_shard_limit() {
+                Some(limit) => table.passivate_over_limit(limit),
+                None => Vec::new(),
+            }
+        };
+        self.stop_all(over_limit);
+    }
+
+    /// Tells entities that are now passivating to stop.
+    fn stop_all(&self, entities: Vec<ActorRef<M>>) {
+        let core = self.core();
+        for entity in entities {
+            core.count_passivation();
+            match &core.stop_message {
+                Some(stop_message) => entity.tell(stop_message()),
+                None => {
+                    if let Some(actor) = entity.to_any() {
+                        let _ = actor.0.send_control(Control::StopWhenIdle);
+                    }
+                }
+            }
+        }
+    }
+
+    fn entity_stopped(&mut self, ctx: &mut Context<ShardMsg>, entity: &AnyActorRef) {
+        let Some((id, incarnation)) = self.children.remove(&entity.id()) else {
+            return;
+        };
+        let restart = self
+            .core()
+            .table(self.shard_id)
+            .lock()
+            .stopped(&id, incarnation);
+        if restart {
+            self.start(ctx, id);
+        }
+    }
+}
+
+impl<M: Send + 'static> Actor for Shard<M> {
+    type Msg = ShardMsg;
+
+    fn pre_start(&mut self, ctx: &mut Context<ShardMsg>) {
+        if let Some(timeout) = self.core().settings.idle_timeout {
+            let every = (timeout / IDLE_CHECKS_PER_TIMEOUT).max(Duration::from_millis(1));
+            ctx.timers().start_fixed_rate("idle", ShardMsg::Tick, every);
+        }
+    }
+
+    fn handle(&mut self, ctx: &mut Context<ShardMsg>, msg: ShardMsg) {
+        match msg {
+            ShardMsg::Start(id) => self.start(ctx, id),
+            ShardMsg::Passivate {
+                entity_id,
+                incarnation,
+            } => {
+                let entity = self
+                    .core()
+                    .table(self.shard_id)
+                    .lock()
+                    .passivate(&entity_id, Some(incarnation));
+                self.stop_all(entity.into_iter().collect());
+            }
+            ShardMsg::Tick => {
+                let idle = self
+                    .core()
+                    .table(self.shard_id)
+                    .lock()
+                    .passivate_idle(u64::from(IDLE_CHECKS_PER_TIMEOUT) + 1);
+                self.stop_all(idle);
+            }
+        }
+    }
+
+    fn on_signal(&mut self, ctx: &mut Context<ShardMsg>, signal: &Signal) {
+        match signal {
+            Signal::Terminated(entity) | Signal::ChildFailed(entity, _) => {
+                self.entity_stopped(ctx, entity)
+            }
+            _ => {}
+        }
+    }
+
+    fn post_stop(&mut self, _ctx: &mut Context<ShardMsg>) {
+        let core = self.core();
+        let held = core.table(self.shard_id).lock().drain_held();
+        for msg in held {
+            core.dead_letter(msg, DeadLetterReason::RecipientStopped);
+        }
+    }
+}
