@@ -257,9 +257,35 @@ fn recovery(events: u64) -> (f64, f64) {
     )
 }
 
+/// Whether to run `part` (`throughput`, `latency` or `recovery`): all of them unless
+/// `REACTANT_BENCH_ONLY` names one.
+fn runs(part: &str) -> bool {
+    std::env::var("REACTANT_BENCH_ONLY").map_or(true, |only| only == part)
+}
+
 fn main() {
     let total = events_per_run();
     println!("persistence benches, {total} events per throughput run, 2 worker threads");
+    if runs("throughput") {
+        throughput_table(total);
+    }
+    if runs("latency") {
+        let (p50, p99, fsync) = latency(2_000);
+        println!(
+            "\npersist-to-reply latency at low load (Sync): p50 {p50:?}, p99 {p99:?}; one synced single-event write: p50 {fsync:?} ({:.2}x)",
+            p50.as_secs_f64() / fsync.as_secs_f64()
+        );
+    }
+    if runs("recovery") {
+        let (recovered, scanned) = recovery(total);
+        println!(
+            "recovery: {recovered:.0} events/s replayed into an entity; raw prefix scan {scanned:.0} events/s ({:.0}%)",
+            100.0 * recovered / scanned
+        );
+    }
+}
+
+fn throughput_table(total: u64) {
     println!(
         "| workload | reactant (events/s) | writer batch (events) | raw WriteBatch, same size (events/s) | reactant/raw |"
     );
@@ -285,14 +311,4 @@ fn main() {
             );
         }
     }
-    let (p50, p99, fsync) = latency(2_000);
-    println!(
-        "\npersist-to-reply latency at low load (Sync): p50 {p50:?}, p99 {p99:?}; one synced single-event write: p50 {fsync:?} ({:.2}x)",
-        p50.as_secs_f64() / fsync.as_secs_f64()
-    );
-    let (recovered, scanned) = recovery(total);
-    println!(
-        "recovery: {recovered:.0} events/s replayed into an entity; raw prefix scan {scanned:.0} events/s ({:.0}%)",
-        100.0 * recovered / scanned
-    );
 }

@@ -706,11 +706,19 @@ fn passivation_racing_many_senders_loses_and_reorders_nothing() {
         for sender in 0..SENDERS {
             let region = region.clone();
             scope.spawn(move || {
+                // Kept references send straight to running entities; fresh ones and
+                // envelopes go through the table: mixed, they must still keep the order.
+                let kept: Vec<_> = (0..ENTITIES)
+                    .map(|e| region.entity(format!("e-{e}")))
+                    .collect();
                 for seq in 0..PER_ENTITY {
                     for e in 0..ENTITIES {
-                        region
-                            .entity(format!("e-{e}"))
-                            .tell(Rec::Msg { sender, seq });
+                        let msg = Rec::Msg { sender, seq };
+                        match (seq + e + sender) % 3 {
+                            0 => kept[e].tell(msg),
+                            1 => region.entity(format!("e-{e}")).tell(msg),
+                            _ => region.tell(ShardingEnvelope::new(format!("e-{e}"), msg)),
+                        }
                         if (seq + e) % 97 == 0 {
                             region.entity(format!("e-{e}")).tell(Rec::Passivate);
                         }

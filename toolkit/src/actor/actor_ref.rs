@@ -78,6 +78,30 @@ impl<M: Send + 'static> ActorRef<M> {
         }
     }
 
+    /// Sends a message, or hands it back if the actor takes no more messages (it stopped, or
+    /// is stopping for passivation).
+    #[inline]
+    pub(crate) fn try_tell(&self, msg: M) -> Result<(), M> {
+        match &self.inner {
+            RefInner::Cell(cell) => ActorCell::try_tell(cell, msg),
+            RefInner::Other(other) => {
+                other.tell(msg);
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends the last message the actor accepts (see [`ActorCell::tell_last`]).
+    pub(crate) fn tell_last(&self, msg: M) -> Result<(), M> {
+        match &self.inner {
+            RefInner::Cell(cell) => ActorCell::tell_last(cell, msg),
+            RefInner::Other(other) => {
+                other.tell(msg);
+                Ok(())
+            }
+        }
+    }
+
     /// Sends a request built around a one-shot reply address and returns the pending reply.
     /// Wait for it with [`Pending::wait`] from outside the actor system; inside an actor use
     /// [`Context::ask`](crate::actor::Context::ask), which never blocks.

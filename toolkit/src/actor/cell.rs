@@ -244,6 +244,31 @@ impl<M: Send + 'static> ActorCell<M> {
         }
     }
 
+    /// Enqueues a user message, or hands it back if the actor takes no more.
+    #[inline]
+    pub(crate) fn try_tell(this: &Arc<Self>, msg: M) -> Result<(), M> {
+        match this.mailbox.push_user(msg) {
+            Ok(true) => {
+                this.dispatcher.schedule(this.clone());
+                Ok(())
+            }
+            Ok(false) => Ok(()),
+            Err(msg) => Err(msg),
+        }
+    }
+
+    /// Enqueues the last user message the actor accepts (a stop message), or hands it back.
+    pub(crate) fn tell_last(this: &Arc<Self>, msg: M) -> Result<(), M> {
+        match this.mailbox.push_user_last(msg) {
+            Ok(true) => {
+                this.dispatcher.schedule(this.clone());
+                Ok(())
+            }
+            Ok(false) => Ok(()),
+            Err(msg) => Err(msg),
+        }
+    }
+
     pub(crate) fn send_system(
         this: &Arc<Self>,
         msg: SystemMessage<M>,
@@ -297,8 +322,12 @@ impl<M: Send + 'static> ActorCell<M> {
                         continue;
                     }
                     if st.ctx.stop_when_idle && !st.ctx.busy {
-                        st.ctx.stop_when_idle = false;
-                        self.begin_stop(st, None);
+                        // Refuse further messages (their senders route them elsewhere) and
+                        // stop, unless one got in since the hint: then handle it first.
+                        if self.mailbox.close_user_if_empty() {
+                            st.ctx.stop_when_idle = false;
+                            self.begin_stop(st, None);
+                        }
                         continue;
                     }
                     return Turn::Drained;

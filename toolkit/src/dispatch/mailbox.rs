@@ -8,6 +8,8 @@
 //! | `CLOSED`    | the actor has stopped; nothing is accepted, it never runs again           |
 //! | `USER`      | the user queue is not empty                                               |
 //! | `SYSTEM`    | the system queue is not empty                                             |
+//! | `USER_CLOSED` | no more user messages are accepted; system messages still are (an actor |
+//! |             | stopping for passivation still hears from its children)                   |
 //!
 //! The queue bits always agree with the queues: they change only under the queue lock. The one
 //! write made without the lock is the worker's compare-and-swap from exactly `SCHEDULED` to
@@ -28,6 +30,11 @@
 //! - `* → CLOSED` ([`Mailbox::close`]): taking whatever is queued so the caller can route it
 //!   to dead letters. Enqueueing checks `CLOSED` under the same lock, so every message is
 //!   either processed, or handed back at close, or refused to its sender.
+//! - `* → USER_CLOSED` ([`Mailbox::close_user_if_empty`], [`Mailbox::push_user_last`]): under
+//!   the lock, only when the user queue is empty (so nothing accepted is left behind), or
+//!   together with the last message accepted. From then on a user message is refused and
+//!   handed back to its sender (sharding routes it to the entity's next incarnation). The bit
+//!   is sticky: going idle keeps it.
 //!
 //! The loom models at the bottom of this file explore these interleavings.
 
@@ -39,6 +46,7 @@ const SCHEDULED: u32 = 0b0001;
 const CLOSED: u32 = 0b0010;
 const USER: u32 = 0b0100;
 const SYSTEM: u32 = 0b1000;
+const USER_CLOSED: u32 = 0b1_0000;
 
 /// An actor's queues and status word. `U` is the user message type, `S` the system one.
 pub(crate) struct Mailbox<U, S> {
@@ -79,11 +87,35 @@ impl<U, S> Mailbox<U, S> {
     pub(crate) fn push_user(&self, msg: U) -> Result<bool, U> {
         let mut queues = self.queues.lock();
         let status = self.status.load(Ordering::Relaxed);
-        if status & CLOSED != 0 {
+        if status & (CLOSED | USER_CLOSED) != 0 {
             return Err(msg);
         }
         queues.user.push_back(msg);
         Ok(self.mark(status, USER))
+    }
+
+    /// Enqueues a user message as the last one the mailbox accepts (a stop message): same
+    /// contract as [`Mailbox::push_user`], and later user messages are refused.
+    pub(crate) fn push_user_last(&self, msg: U) -> Result<bool, U> {
+        let mut queues = self.queues.lock();
+        let status = self.status.load(Ordering::Relaxed);
+        if status & (CLOSED | USER_CLOSED) != 0 {
+            return Err(msg);
+        }
+        queues.user.push_back(msg);
+        self.status.fetch_or(USER_CLOSED, Ordering::AcqRel);
+        Ok(self.mark(status | USER_CLOSED, USER))
+    }
+
+    /// Refuses user messages from now on, if none is queued; false (and nothing changes) if
+    /// some are.
+    pub(crate) fn close_user_if_empty(&self) -> bool {
+        let queues = self.queues.lock();
+        if !queues.user.is_empty() {
+            return false;
+        }
+        self.status.fetch_or(USER_CLOSED, Ordering::AcqRel);
+        true
     }
 
     /// Enqueues a system message; same contract as [`Mailbox::push_user`].
@@ -165,10 +197,15 @@ impl<U, S> Mailbox<U, S> {
     /// (or closed): the worker must let go of it. False: messages arrived meanwhile; it stays
     /// scheduled and the worker must requeue it.
     pub(crate) fn try_idle(&self) -> bool {
-        match self
-            .status
-            .compare_exchange(SCHEDULED, 0, Ordering::AcqRel, Ordering::Acquire)
-        {
+        // `USER_CLOSED` is sticky and set only under the lock; should it be set between this
+        // read and the swap, the swap fails and the worker merely runs one more empty turn.
+        let sticky = self.status.load(Ordering::Relaxed) & USER_CLOSED;
+        match self.status.compare_exchange(
+            SCHEDULED | sticky,
+            sticky,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
             Ok(_) => true,
             // A queue bit is set (stay scheduled), unless the actor has closed.
             Err(actual) => actual & CLOSED != 0,
@@ -217,6 +254,37 @@ mod tests {
         assert!(!mailbox.has_user_hint());
         assert!(mailbox.try_idle());
         assert_eq!(mailbox.push_user(3).ok(), Some(true));
+    }
+
+    #[test]
+    fn a_mailbox_closed_to_user_messages_still_goes_idle_and_takes_system_ones() {
+        let mailbox: Mailbox<u32, ()> = Mailbox::new();
+        assert!(mailbox.close_user_if_empty());
+        assert_eq!(mailbox.push_user(1).err(), Some(1));
+        assert_eq!(mailbox.push_system(()).ok(), Some(true));
+        let mut system = Vec::new();
+        mailbox.take_system(&mut system);
+        assert_eq!(system.len(), 1);
+        assert!(
+            mailbox.try_idle(),
+            "the sticky bit does not keep it scheduled"
+        );
+        assert!(!mailbox.is_closed());
+    }
+
+    #[test]
+    fn the_last_user_message_is_accepted_and_later_ones_refused() {
+        let mailbox: Mailbox<u32, ()> = Mailbox::new();
+        assert_eq!(mailbox.push_user(1).ok(), Some(true));
+        assert!(
+            !mailbox.close_user_if_empty(),
+            "a queued message refuses the close"
+        );
+        assert_eq!(mailbox.push_user_last(2).ok(), Some(false));
+        assert_eq!(mailbox.push_user(3).err(), Some(3));
+        let mut buffer = VecDeque::new();
+        mailbox.take_user(&mut buffer, 10);
+        assert_eq!(buffer, [1, 2]);
     }
 
     #[test]
@@ -300,6 +368,35 @@ mod loom_models {
                 return handled;
             }
         }
+    }
+
+    /// A sender races a worker closing the user side of an empty mailbox (passivation): either
+    /// the message is accepted and the close refused (the worker must handle it first), or the
+    /// close wins and the message comes back to its sender. Never both, never neither.
+    #[test]
+    fn closing_the_user_side_never_strands_an_accepted_message() {
+        loom::model(|| {
+            let mailbox: Arc<Mailbox<u32, u8>> = Arc::new(Mailbox::new());
+            assert_eq!(mailbox.push_user(0).ok(), Some(true));
+            let mut held = VecDeque::new();
+            mailbox.take_user(&mut held, usize::MAX);
+            let sender = {
+                let mailbox = mailbox.clone();
+                thread::spawn(move || mailbox.push_user(1).is_ok())
+            };
+            let closed = mailbox.close_user_if_empty();
+            let accepted = sender.join().expect("sender");
+            if closed {
+                // Whatever the sender got in before the close, the worker still finds.
+                let mut rest = VecDeque::new();
+                mailbox.take_user(&mut rest, usize::MAX);
+                assert_eq!(rest.len(), usize::from(accepted));
+                assert!(!accepted, "the queue was empty when it closed");
+            } else {
+                assert!(accepted, "only a queued message can refuse the close");
+            }
+            assert!(mailbox.push_user(2).is_err() || !closed);
+        });
     }
 
     /// Two senders (one of them of a system message) race a worker ending its turn: every

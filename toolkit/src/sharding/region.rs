@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use super::entity::{Factory, Settings, StopMessage};
 use super::key::{ShardingEnvelope, shard_of};
 use super::shard::{Shard, ShardMsg};
-use super::table::{Routed, ShardTable};
+use super::table::{EntityHandle, Routed, ShardTable};
 use crate::actor::system::SystemCore;
 use crate::actor::{Actor, ActorPath, ActorRef, ActorSystem, AnyActorRef, Context, Recipient};
 use crate::ask::{Pending, PromiseRecipient};
@@ -61,32 +61,48 @@ impl<M: Send + 'static> RegionCore<M> {
         );
     }
 
-    fn deliver(&self, entity_id: &str, shared_id: impl FnOnce() -> Arc<str>, shard: u32, msg: M) {
+    /// Routes through the shard's table; with `want_handle`, returns the handle of the active
+    /// entity the message went to.
+    fn deliver(
+        &self,
+        entity_id: &str,
+        shared_id: impl FnOnce() -> Arc<str>,
+        shard: u32,
+        msg: M,
+        want_handle: bool,
+    ) -> Option<Arc<EntityHandle<M>>> {
         let routed = self.tables[shard as usize].lock().route(
             entity_id,
             shared_id,
             msg,
             self.settings.buffer_size,
+            want_handle,
         );
         match routed {
-            Routed::Done => {}
+            Routed::Done(handle) => return handle,
             Routed::Start(id) => {
                 if let Some(actor) = self.actor.get() {
                     actor.tell(RegionMsg::Start { shard, id });
                 }
             }
             Routed::Full(msg) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(
-                    type_key = %self.type_key,
-                    entity_id,
-                    shard,
-                    capacity = self.settings.buffer_size,
-                    "shard buffer full; message dropped (raise with_buffer_size if entities start slowly)"
-                );
+                let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                // One line per doubling, not one per message: a burst can drop millions.
+                if dropped.is_power_of_two() {
+                    tracing::warn!(
+                        type_key = %self.type_key,
+                        entity_id,
+                        shard,
+                        capacity = self.settings.buffer_size,
+                        dropped,
+                        "shard buffer full; messages dropped to dead letters (raise \
+                         with_buffer_size, or send more slowly while entities start)"
+                    );
+                }
                 self.dead_letter(msg, DeadLetterReason::ShardBufferFull);
             }
         }
+        None
     }
 }
 
@@ -191,8 +207,13 @@ impl<M: Send + 'static> ShardRegion<M> {
     pub fn tell(&self, envelope: ShardingEnvelope<M>) {
         let ShardingEnvelope { entity_id, message } = envelope;
         let shard = shard_of(&entity_id, self.core.settings.number_of_shards);
-        self.core
-            .deliver(&entity_id, || Arc::from(entity_id.as_str()), shard, message);
+        self.core.deliver(
+            &entity_id,
+            || Arc::from(entity_id.as_str()),
+            shard,
+            message,
+            false,
+        );
     }
 
     /// A typed reference to the entity `entity_id` (it need not be running).
@@ -205,6 +226,7 @@ impl<M: Send + 'static> ShardRegion<M> {
             shard: shard_of(&entity_id, self.core.settings.number_of_shards),
             entity_id,
             region: self.clone(),
+            running: Mutex::new(None),
         }
     }
 
@@ -274,10 +296,16 @@ impl<M: Send + 'static> Recipient<ShardingEnvelope<M>> for ShardRegion<M> {
 
 /// One entity of a region, by id: `tell` and `ask` like an [`ActorRef`], whether or not the
 /// entity is running (it starts on its first message, and again after passivation).
+///
+/// Keep an `EntityRef` to send to one entity often: once it has found the entity running it
+/// sends straight to its mailbox, without the shard's routing table, until the entity is
+/// passivated or stops (then it routes through the table again; order is kept throughout).
 pub struct EntityRef<M: Send + 'static> {
     entity_id: Arc<str>,
     shard: u32,
     region: ShardRegion<M>,
+    /// The running entity this reference last delivered to.
+    running: Mutex<Option<Arc<EntityHandle<M>>>>,
 }
 
 impl<M: Send + 'static> Clone for EntityRef<M> {
@@ -286,6 +314,7 @@ impl<M: Send + 'static> Clone for EntityRef<M> {
             entity_id: self.entity_id.clone(),
             shard: self.shard,
             region: self.region.clone(),
+            running: Mutex::new(self.running.lock().clone()),
         }
     }
 }
@@ -313,7 +342,32 @@ impl<M: Send + 'static> EntityRef<M> {
     #[inline]
     pub fn tell(&self, msg: M) {
         let id = &self.entity_id;
-        self.region.core.deliver(id, || id.clone(), self.shard, msg);
+        // Another thread sending through this same reference holds the handle: take the
+        // table's path rather than wait.
+        let Some(mut running) = self.running.try_lock() else {
+            self.region
+                .core
+                .deliver(id, || id.clone(), self.shard, msg, false);
+            return;
+        };
+        let mut msg = msg;
+        if let Some(handle) = running.as_ref() {
+            if handle.is_active() {
+                match handle.actor.try_tell(msg) {
+                    Ok(()) => {
+                        handle.touch();
+                        return;
+                    }
+                    // Passivating or stopped: the table knows what to do with it.
+                    Err(refused) => msg = refused,
+                }
+            }
+            *running = None;
+        }
+        *running = self
+            .region
+            .core
+            .deliver(id, || id.clone(), self.shard, msg, true);
     }
 
     /// Sends a request built around a one-shot reply address and returns the pending reply

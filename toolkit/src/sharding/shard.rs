@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::entity::EntityContext;
 use super::region::{RegionCore, ShardRegion};
+use super::table::EntityHandle;
 use crate::actor::cell::Control;
 use crate::actor::path::validate_name;
 use crate::actor::{Actor, ActorRef, AnyActorRef, Context, Signal};
@@ -115,15 +116,18 @@ impl<M: Send + 'static> Shard<M> {
         self.stop_all(over_limit);
     }
 
-    /// Tells entities that are now passivating to stop.
-    fn stop_all(&self, entities: Vec<ActorRef<M>>) {
+    /// Tells entities that are now passivating to stop: the stop message as the last message
+    /// they accept, or else to stop once they have handled what they have. Either way their
+    /// mailbox refuses later messages, which senders then route through the table.
+    fn stop_all(&self, entities: Vec<Arc<EntityHandle<M>>>) {
         let core = self.core();
         for entity in entities {
             core.count_passivation();
             match &core.stop_message {
-                Some(stop_message) => entity.tell(stop_message()),
+                // Refused only if the entity already stopped: nothing to do then.
+                Some(stop_message) => drop(entity.actor.tell_last(stop_message())),
                 None => {
-                    if let Some(actor) = entity.to_any() {
+                    if let Some(actor) = entity.actor.to_any() {
                         let _ = actor.0.send_control(Control::StopWhenIdle);
                     }
                 }

@@ -11,6 +11,15 @@
 //!                                        Passivating --Terminated, messages held--> Starting
 //! ```
 //!
+//! An [`EntityRef`](super::EntityRef) that found its entity active keeps its
+//! [`EntityHandle`] and sends straight to the mailbox while the handle says `active`, without
+//! the lock. Passivation clears that flag under the lock and then closes the entity's mailbox
+//! to user messages (once drained, or with the stop message), so a sender that read the flag
+//! just before either gets its message in ahead of the stop — the old incarnation handles it —
+//! or has it refused and routes it through the table like any other: order is kept either way.
+//! Such sends mark the handle `touched` instead of moving the slot in the recency list; the
+//! shard gives a touched entity a second chance (moves it to the head) before passivating it.
+//!
 //! Messages for a `Starting` or `Passivating` entity are held in the slot, in arrival order,
 //! and handed to the next incarnation before anything newer: per-entity order is kept across
 //! every transition. Active slots form a doubly linked list in recency order (most recent at
@@ -18,15 +27,40 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::actor::ActorRef;
 
 const NIL: u32 = u32::MAX;
 
+/// A running entity as senders see it.
+pub(crate) struct EntityHandle<M: Send + 'static> {
+    pub(crate) actor: ActorRef<M>,
+    /// Cleared (under the table lock) when passivation begins: senders stop using the handle.
+    active: AtomicBool,
+    /// Set by senders that bypass the table; cleared by the shard when it looks.
+    touched: AtomicBool,
+}
+
+impl<M: Send + 'static> EntityHandle<M> {
+    #[inline]
+    pub(crate) fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
+    /// Records a use (one read, and a write only the first time since the shard looked).
+    #[inline]
+    pub(crate) fn touch(&self) {
+        if !self.touched.load(Ordering::Relaxed) {
+            self.touched.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 pub(crate) enum SlotState<M: Send + 'static> {
     Free,
     Starting(VecDeque<M>),
-    Active(ActorRef<M>),
+    Active(Arc<EntityHandle<M>>),
     Passivating(VecDeque<M>),
 }
 
@@ -41,9 +75,9 @@ pub(crate) struct Slot<M: Send + 'static> {
 }
 
 /// What happened to a routed message.
-pub(crate) enum Routed<M> {
-    /// In the entity's mailbox, or held for it.
-    Done,
+pub(crate) enum Routed<M: Send + 'static> {
+    /// In the entity's mailbox (with its handle, if asked for), or held for it.
+    Done(Option<Arc<EntityHandle<M>>>),
     /// Held for a new entity: the shard must be asked to start it.
     Start(Arc<str>),
     /// The shard's buffer is full: the message comes back.
@@ -91,13 +125,15 @@ impl<M: Send + 'static> ShardTable<M> {
         self.buffered
     }
 
-    /// Routes `msg` to entity `id`; `shared_id` makes the key of a new slot.
+    /// Routes `msg` to entity `id`; `shared_id` makes the key of a new slot. With
+    /// `want_handle`, a message delivered to an active entity comes back with its handle.
     pub(crate) fn route(
         &mut self,
         id: &str,
         shared_id: impl FnOnce() -> Arc<str>,
         msg: M,
         buffer_size: usize,
+        want_handle: bool,
     ) -> Routed<M> {
         let Some(&index) = self.index.get(id) else {
             if self.buffered >= buffer_size {
@@ -109,32 +145,33 @@ impl<M: Send + 'static> ShardTable<M> {
             return Routed::Start(id);
         };
         let slot = &mut self.slots[index as usize];
-        match &mut slot.state {
-            SlotState::Active(entity) if !entity.is_terminated() => {
-                entity.tell(msg);
-                slot.last_epoch = self.epoch;
-                self.touch(index);
-                Routed::Done
-            }
-            SlotState::Active(_) => {
-                // It stopped by itself (or failed) and the shard has not heard yet: hold the
-                // message for the incarnation the shard will start when it does.
-                self.deactivate(index);
-                self.slots[index as usize].state = SlotState::Passivating(VecDeque::from([msg]));
-                self.passivating += 1;
-                self.buffered += 1;
-                Routed::Done
-            }
+        let refused = match &mut slot.state {
+            SlotState::Active(handle) => match handle.actor.try_tell(msg) {
+                Ok(()) => {
+                    let handle = want_handle.then(|| handle.clone());
+                    slot.last_epoch = self.epoch;
+                    self.touch(index);
+                    return Routed::Done(handle);
+                }
+                Err(msg) => msg,
+            },
             SlotState::Starting(held) | SlotState::Passivating(held) => {
                 if self.buffered >= buffer_size {
                     return Routed::Full(msg);
                 }
                 held.push_back(msg);
                 self.buffered += 1;
-                Routed::Done
+                return Routed::Done(None);
             }
             SlotState::Free => unreachable!("free slots are not indexed"),
-        }
+        };
+        // The entity takes no more messages: it stopped by itself (or failed) and the shard
+        // has not heard yet. Hold the message for the incarnation the shard starts when it does.
+        self.deactivate(index);
+        self.slots[index as usize].state = SlotState::Passivating(VecDeque::from([refused]));
+        self.passivating += 1;
+        self.buffered += 1;
+        Routed::Done(None)
     }
 
     /// The slot of a `Starting` entity, with a fresh incarnation number.
@@ -162,7 +199,11 @@ impl<M: Send + 'static> ShardTable<M> {
         for msg in held {
             entity.tell(msg);
         }
-        slot.state = SlotState::Active(entity);
+        slot.state = SlotState::Active(Arc::new(EntityHandle {
+            actor: entity,
+            active: AtomicBool::new(true),
+            touched: AtomicBool::new(false),
+        }));
         slot.last_epoch = self.epoch;
         self.active += 1;
         self.push_front(index);
@@ -184,12 +225,20 @@ impl<M: Send + 'static> ShardTable<M> {
 
     /// Starts passivating the active entity `id` if it is still `incarnation` (any, if `None`);
     /// returns its reference, to be told to stop.
-    pub(crate) fn passivate(&mut self, id: &str, incarnation: Option<u64>) -> Option<ActorRef<M>> {
+    pub(crate) fn passivate(
+        &mut self,
+        id: &str,
+        incarnation: Option<u64>,
+    ) -> Option<Arc<EntityHandle<M>>> {
         let &index = self.index.get(id)?;
         self.passivate_slot(index, incarnation)
     }
 
-    fn passivate_slot(&mut self, index: u32, incarnation: Option<u64>) -> Option<ActorRef<M>> {
+    fn passivate_slot(
+        &mut self,
+        index: u32,
+        incarnation: Option<u64>,
+    ) -> Option<Arc<EntityHandle<M>>> {
         let slot = &self.slots[index as usize];
         if !matches!(slot.state, SlotState::Active(_))
             || incarnation.is_some_and(|i| i != slot.incarnation)
@@ -206,19 +255,48 @@ impl<M: Send + 'static> ShardTable<M> {
         Some(entity)
     }
 
-    /// Passivates least recently used entities until at most `limit` are active.
-    pub(crate) fn passivate_over_limit(&mut self, limit: usize) -> Vec<ActorRef<M>> {
+    /// Passivates least recently used entities until at most `limit` are active. One used
+    /// through its handle since the shard last looked gets a second chance at the head.
+    pub(crate) fn passivate_over_limit(&mut self, limit: usize) -> Vec<Arc<EntityHandle<M>>> {
         let mut stopping = Vec::new();
+        let mut chances = self.active;
         while self.active > limit && self.tail != NIL {
             let tail = self.tail;
+            if chances > 0 && self.take_touched(tail) {
+                chances -= 1;
+                self.slots[tail as usize].last_epoch = self.epoch;
+                self.touch(tail);
+                continue;
+            }
             stopping.extend(self.passivate_slot(tail, None));
         }
         stopping
     }
 
+    /// Whether the active entity in `index` was used through its handle since the last look.
+    fn take_touched(&self, index: u32) -> bool {
+        match &self.slots[index as usize].state {
+            SlotState::Active(handle) => handle.touched.swap(false, Ordering::Relaxed),
+            _ => false,
+        }
+    }
+
     /// Advances the idle clock and passivates the entities idle for `idle_epochs` epochs.
-    pub(crate) fn passivate_idle(&mut self, idle_epochs: u64) -> Vec<ActorRef<M>> {
+    pub(crate) fn passivate_idle(&mut self, idle_epochs: u64) -> Vec<Arc<EntityHandle<M>>> {
         self.epoch += 1;
+        // Entities used through their handles since the last tick are recent: to the head.
+        let mut at = self.head;
+        let mut recent = Vec::new();
+        while at != NIL {
+            if self.take_touched(at) {
+                recent.push(at);
+            }
+            at = self.slots[at as usize].next;
+        }
+        for index in recent.into_iter().rev() {
+            self.slots[index as usize].last_epoch = self.epoch;
+            self.touch(index);
+        }
         let mut stopping = Vec::new();
         // Recency order is idle order: stop at the first entity that is not idle.
         while self.tail != NIL
@@ -280,8 +358,11 @@ impl<M: Send + 'static> ShardTable<M> {
         index
     }
 
-    /// Takes an active slot out of the recency list.
+    /// Takes an active slot out of the recency list; its handle stops taking messages.
     fn deactivate(&mut self, index: u32) {
+        if let SlotState::Active(handle) = &self.slots[index as usize].state {
+            handle.active.store(false, Ordering::Release);
+        }
         self.unlink(index);
         self.active -= 1;
     }
