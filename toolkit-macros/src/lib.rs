@@ -1,6 +1,361 @@
-//! Procedural macros of Reactant: `#[actor]`, `#[derive(Entity)]`, `#[derive(Event)]` and
-//! `#[entity]`.
+//! Procedural macros of Reactant: `#[actor]`, `#[derive(Event)]`, `#[derive(Entity)]` and
+//! `#[entity]`. Use them through `reactant`, which re-exports them (`use reactant::prelude::*`).
 //!
-//! The macros arrive with their own issue (#4); this crate exists now so the workspace has the
-//! shape the design lays out and `reactant` can re-export the macros without a breaking change.
+//! They turn plain Rust into the runtime's types, and nothing more: what they generate is what
+//! one would write by hand (an enum, a `match`, a trait impl), so it costs nothing at run time.
+//!
+//! - [`macro@actor`] on an impl block: its public methods become the messages of an `Actor`,
+//!   and the actor's `ActorRef` gets one typed method per message.
+//! - [`derive@Event`]: an event type's manifest (stable name, schema version), tags and
+//!   upcaster.
+//! - [`derive@Entity`] on a struct and [`macro@entity`] on its impl block: an event-sourced
+//!   entity, with `apply` as its event handler and its public methods as its commands.
+//!
+//! # Errors
+//!
+//! Every misuse the macros can see is a compile error at the user's own code, saying what is
+//! wrong and how to fix it, and all of them come at once:
+//!
+//! ```text
+//! error: a handler argument cannot borrow (`&str`): it travels in a message to the actor's thread, so it must own its data
+//!        help: use `String` instead
+//!   --> src/greeter.rs:10:35
+//!    |
+//! 10 |     pub fn greet(&mut self, whom: &str) {
+//!    |                                   ^^^^
+//! ```
+//!
+//! The compile-fail suite in the workspace's `tests/ui/` holds one case per misuse.
+//!
+//! # Hygiene
+//!
+//! Generated code names everything by absolute path (`::reactant::..`), so it needs no `use`
+//! in the user's module; its locals start with `__reactant_`; it passes `clippy -D warnings`.
+//! The generated enums and traits are `pub`; they allow `dead_code` (a protocol need not be
+//! used whole) and `private_interfaces` (a handler may take a type private to its module).
 #![deny(missing_docs)]
+
+mod ast;
+mod attr;
+mod errors;
+mod expand;
+mod names;
+mod valid;
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
+
+/// Makes an `Actor` of a type from an impl block whose public methods are its messages.
+///
+/// ```
+/// use reactant::prelude::*;
+/// use std::time::Duration;
+///
+/// #[derive(Default)]
+/// struct Counter { value: u64 }
+///
+/// #[actor]
+/// impl Counter {
+///     /// Adds `by` to the count.
+///     pub fn increment(&mut self, by: u64) { self.value += by; }
+///
+///     /// The current count.
+///     pub fn get(&self) -> u64 { self.value }
+/// }
+///
+/// let system = ActorSystem::new("docs")?;
+/// let counter: ActorRef<CounterMsg> = system.spawn(Counter::default(), "counter")?;
+/// counter.increment(5);                                    // a tell
+/// assert_eq!(counter.get().wait(Duration::from_secs(3))?, 5); // an ask
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// What it generates, beside the impl block itself (paths shortened):
+///
+/// ```text
+/// /// The messages of `Counter`: one variant per handler ...
+/// pub enum CounterMsg {
+///     /// Adds `by` to the count.
+///     Increment { by: u64 },
+///     /// The current count.
+///     Get { reply_to: ActorRef<u64> },
+/// }
+///
+/// impl Actor for Counter {
+///     type Msg = CounterMsg;
+///     fn handle(&mut self, ctx: &mut Context<CounterMsg>, msg: CounterMsg) {
+///         match msg {
+///             CounterMsg::Increment { by } => { Self::increment(self, by); }
+///             CounterMsg::Get { reply_to } => reply_to.tell(Self::get(self)),
+///         }
+///     }
+/// }
+///
+/// /// Typed methods on a reference to `Counter` ...
+/// pub trait CounterRef {
+///     /// Adds `by` to the count.
+///     fn increment(&self, by: u64);
+///     /// The current count.
+///     fn get(&self) -> Pending<u64>;
+/// }
+///
+/// impl CounterRef for ActorRef<CounterMsg> {
+///     fn increment(&self, by: u64) { ActorRef::tell(self, CounterMsg::Increment { by }) }
+///     fn get(&self) -> Pending<u64> { ActorRef::ask(self, |reply_to| CounterMsg::Get { reply_to }) }
+/// }
+/// ```
+///
+/// # Handlers
+///
+/// - A **handler** is a method with a `pub` visibility (`pub`, `pub(crate)`, ..) that takes
+///   `&mut self` or `&self`. Its variant is its name in UpperCamelCase; its arguments are the
+///   variant's fields (owned types: a message travels to another thread). Methods without
+///   `pub`, and associated functions without `self` (constructors), stay plain methods.
+/// - A handler returning nothing is a **tell**: the ref method sends the message and returns.
+///   A handler returning `R` is an **ask**: the variant gets a `reply_to: ActorRef<R>` field,
+///   the actor tells it the return value, and the ref method returns `Pending<R>`.
+/// - A handler may take the actor's context first, right after `self`:
+///   `ctx: &mut Context<CounterMsg>` (any path ending in `Context`).
+/// - `Self` in a handler's argument or return type means the actor's type.
+/// - Doc comments of a handler are carried to its variant and to its ref method.
+/// - The ref trait must be in scope to call its methods (`use crate::counter::CounterRef`).
+///
+/// # Lifecycle hooks
+///
+/// Methods without `pub` named `pre_start`, `post_stop`, `pre_restart` (taking
+/// `&mut self, ctx: &mut Context<Msg>`, or only `&mut self`) and `on_signal` (taking
+/// `&mut self, ctx: &mut Context<Msg>, signal: &Signal`, or leaving out the context) are
+/// called by the generated `Actor` impl's hooks of the same names.
+///
+/// # Generic actors
+///
+/// `#[actor] impl<T: Clone + Send + 'static> Store<T> { .. }` gives `StoreMsg<T>` and
+/// `StoreRef<T>`, with the impl block's bounds (`T` must make the messages `Send + 'static`).
+/// The enum then has a hidden variant that cannot be built, so that every type parameter is
+/// used. An actor cannot have lifetime parameters.
+///
+/// # Arguments
+///
+/// `#[actor(msg = CounterCmd, ref_trait = CounterApi)]` renames the generated enum (default
+/// `{Type}Msg`) and trait (default `{Type}Ref`).
+///
+/// # Errors
+///
+/// An `async`, `unsafe` or generic handler, a lifetime parameter, `self` by value, a borrowed
+/// argument or reply (`&str`, `Cow<'a, str>`, `impl Trait`), an argument that is a pattern, a
+/// context that is not the first argument, two handlers whose variants collide (`do_it` and
+/// `doIt`), a handler named like a method `ActorRef` has already (`tell`, `ask`, `path`,
+/// `clone`, ..), an argument called `reply_to` in an ask, a public or misshapen lifecycle hook,
+/// an unknown argument, and the attribute on a trait impl or on anything but an impl block.
+#[proc_macro_attribute]
+pub fn actor(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::actor::attribute(args.into(), input.into()).into()
+}
+
+/// Implements `reactant::persistence::Event`: an event type's manifest, tags and upcaster.
+///
+/// ```
+/// use reactant::persistence::{Event, Manifest};
+/// use reactant::prelude::*;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// #[event(name = "account-event", version = 2, tag = "account")]
+/// enum AccountEvent { Deposited { cents: u64 } }
+///
+/// assert_eq!(AccountEvent::manifest(), Manifest::new("account-event", 2));
+/// assert_eq!(AccountEvent::Deposited { cents: 1 }.tags(), ["account"]);
+/// ```
+///
+/// What it generates (paths shortened):
+///
+/// ```text
+/// impl Event for AccountEvent {
+///     fn manifest() -> Manifest { Manifest::new("account-event", 2) }
+///     fn tags(&self) -> Vec<String> { vec![String::from("account")] }
+/// }
+/// ```
+///
+/// # Arguments of `#[event(..)]`
+///
+/// - `name = ".."`: the manifest's name (default: the type's name, `AccountEvent`). Events are
+///   stored under it: set it before renaming or moving the type.
+/// - `version = N`: the current schema version (default 1; 0 is an error).
+/// - `tag = ".."`: a tag for the read side (`events_by_tag`); repeat it for several.
+/// - `upcast = path::to::function`: reads payloads stored under an older manifest (another
+///   version, or another name). The function has the signature of `Event::upcast`:
+///
+///   ```
+///   # use reactant::persistence::{Codec, CodecError, Manifest};
+///   # #[derive(serde::Deserialize)] enum AccountEvent { Deposited { cents: u64 } }
+///   fn upcast_account_event<C: Codec>(
+///       codec: &C,
+///       manifest: &Manifest,
+///       payload: &[u8],
+///   ) -> Result<AccountEvent, CodecError> {
+///       #[derive(serde::Deserialize)]
+///       enum V1 { Deposited { euros: u64 } }
+///       match codec.decode::<V1>(manifest, payload)? {
+///           V1::Deposited { euros } => Ok(AccountEvent::Deposited { cents: euros * 100 }),
+///       }
+///   }
+///   ```
+///
+///   The generated `upcast` decodes a payload of the current manifest itself and hands every
+///   other one to the function.
+///
+/// A generic event type is an event wherever its parameters make it storable (serializable,
+/// `Send + Sync + 'static`).
+#[proc_macro_derive(Event, attributes(event))]
+pub fn derive_event(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand::event::derive(&input).into()
+}
+
+/// The state of an event-sourced entity, with its settings; its handlers go in an impl block
+/// under [`macro@entity`].
+///
+/// ```
+/// # use reactant::prelude::*;
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Serialize, Deserialize, Event)]
+/// # enum AccountEvent { Deposited { amount: u64 } }
+/// #[derive(Default, Serialize, Deserialize, Entity)]
+/// #[entity(type_key = "account", event = AccountEvent, snapshot_every = 100, keep_snapshots = 2)]
+/// struct Account { balance: u64 }
+/// # #[entity]
+/// # impl Account {
+/// #     fn apply(&mut self, event: &AccountEvent) {
+/// #         match event { AccountEvent::Deposited { amount } => self.balance += amount }
+/// #     }
+/// # }
+/// ```
+///
+/// It goes on a struct with named fields (the state; `Default` is a new entity's state, serde
+/// stores snapshots) and records the settings for `#[entity]`, which writes the `Entity` impl.
+///
+/// # Arguments of `#[entity(..)]` (after the derive)
+///
+/// - `type_key = ".."` (required): the entity type's name, the first part of each persistence
+///   id (`"account|acc-1"`) and the sharding key. It cannot contain `|`.
+/// - `event = Type` (required): the type the command handlers persist.
+/// - `snapshot_every = N`: a snapshot every N events (default: none).
+/// - `keep_snapshots = K`: how many snapshots to keep (default 2; needs `snapshot_every`).
+/// - `delete_events_on_snapshot = true`: delete the events the oldest kept snapshot covers
+///   (default `false`; needs `snapshot_every`).
+#[proc_macro_derive(Entity, attributes(entity))]
+pub fn derive_entity(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand::entity::derive(&input).into()
+}
+
+/// Makes an event-sourced `Entity` of a type (see [`derive@Entity`]) from its impl block: the
+/// event handler `apply` and the command handlers.
+///
+/// ```
+/// use reactant::persistence::Persistence;
+/// use reactant::prelude::*;
+/// use serde::{Deserialize, Serialize};
+/// use std::time::Duration;
+///
+/// #[derive(Clone, Debug, Serialize, Deserialize, Event)]
+/// enum AccountEvent { Deposited { amount: u64 } }
+///
+/// #[derive(Default, Serialize, Deserialize, Entity)]
+/// #[entity(type_key = "account", event = AccountEvent)]
+/// struct Account { balance: u64 }
+///
+/// #[entity]
+/// impl Account {
+///     fn apply(&mut self, event: &AccountEvent) {
+///         match event { AccountEvent::Deposited { amount } => self.balance += amount }
+///     }
+///
+///     /// Persists a deposit, then replies the new balance.
+///     pub fn deposit(&self, amount: u64) -> Effect<AccountEvent, u64> {
+///         Effect::persist(AccountEvent::Deposited { amount }).then_reply(|s| s.balance)
+///     }
+///
+///     /// Answered from memory.
+///     pub fn balance(&self) -> u64 { self.balance }
+/// }
+///
+/// let system = ActorSystem::new("docs")?;
+/// let persistence = Persistence::in_memory()?;
+/// let accounts = system.sharding().init::<Account>(persistence)?;
+/// let t = Duration::from_secs(3);
+/// assert_eq!(accounts.entity("acc-1").deposit(100).wait(t)?, 100);
+/// assert_eq!(accounts.entity("acc-1").balance().wait(t)?, 100);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// What it generates, beside the impl block (paths shortened):
+///
+/// ```text
+/// pub enum AccountCommand {
+///     /// Persists a deposit, then replies the new balance.
+///     Deposit { amount: u64, reply_to: ActorRef<u64> },
+///     /// Answered from memory.
+///     Balance { reply_to: ActorRef<u64> },
+/// }
+///
+/// impl Entity for Account {
+///     const TYPE_KEY: &'static str = "account";          // from #[derive(Entity)]
+///     type Event = AccountEvent;                          // from #[derive(Entity)]
+///     type Command = AccountCommand;
+///     fn apply(&mut self, event: &AccountEvent) { Self::apply(self, event) }
+///     fn handle_command(&self, command: AccountCommand) -> Effect<AccountEvent, Self> {
+///         match command {
+///             AccountCommand::Deposit { amount, reply_to } =>
+///                 Self::deposit(self, amount).with_reply_to(reply_to),
+///             AccountCommand::Balance { reply_to } => {
+///                 reply_to.tell(Self::balance(self));
+///                 Effect::none()
+///             }
+///         }
+///     }
+///     fn configure(behavior: ..) -> .. { /* snapshot settings of #[derive(Entity)] */ }
+/// }
+///
+/// pub trait AccountRef {
+///     fn deposit(&self, amount: u64) -> Pending<u64>;
+///     fn balance(&self) -> Pending<u64>;
+/// }
+/// impl AccountRef for ActorRef<AccountCommand> { .. }   // an entity spawned directly
+/// impl AccountRef for EntityRef<AccountCommand> { .. }  // a sharded one
+/// ```
+///
+/// # Handlers
+///
+/// - `fn apply(&mut self, event: &Event)` (required) is the event handler: it folds each
+///   persisted event into the state.
+/// - A **command handler** is a method with a `pub` visibility that takes `&self` (the state
+///   changes only through events). By what it returns:
+///   - `Effect<Event, Reply>`: a persisting command; the variant carries a
+///     `reply_to: ActorRef<Reply>`, which gets what `then_reply` computes from the new state
+///     (or `Effect::reply(..)`); the ref method returns `Pending<Reply>`.
+///   - `Effect<Event>`: a persisting command without a reply (a tell).
+///   - any other type `R`: a query, answered from memory; the ref method returns `Pending<R>`.
+///   - nothing: a tell that persists nothing.
+/// - `Effect<Event, Reply>` is the effect of this entity: the macro writes the state type in
+///   (`::reactant::persistence::Effect<Event, Self, Reply>`) and starts the method's body with
+///   `type Effect<E, R = ()> = ::reactant::persistence::Effect<E, Account, R>;`, so that
+///   `Effect::persist(..)` there knows the state's type. This holds for every method of the
+///   block returning `Effect<..>` with one or two arguments.
+/// - Arguments and replies own their data, as for `#[actor]`; doc comments are carried over.
+///
+/// # Arguments
+///
+/// `#[entity(command = AccountCmd, ref_trait = AccountApi)]` renames the generated enum
+/// (default `{Type}Command`) and trait (default `{Type}Ref`).
+///
+/// # Errors
+///
+/// Those of `#[actor]`'s handlers, and: a command handler taking `&mut self`; no `apply`, or
+/// one with another signature; a command handler persisting a type other than the
+/// `event = ..` of `#[derive(Entity)]` (reported at that type); a missing `#[derive(Entity)]`;
+/// a generic entity.
+#[proc_macro_attribute]
+pub fn entity(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::entity::attribute(args.into(), input.into()).into()
+}

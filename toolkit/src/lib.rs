@@ -27,13 +27,15 @@
 //! ```
 //!
 //! The pieces:
-//! - [`actor`]: [`ActorSystem`](actor::ActorSystem), [`ActorRef`](actor::ActorRef),
+//! - [`actor`](mod@actor): [`ActorSystem`](actor::ActorSystem), [`ActorRef`](actor::ActorRef),
 //!   [`Behaviors`](actor::Behaviors), [`Context`](actor::Context), the [`Actor`](actor::Actor)
 //!   trait, signals and the stash;
 //! - [`supervision`]: what happens when a handler panics;
 //! - [`timers`]: keyed single and periodic timers;
 //! - [`Pending`](ask::Pending): the reply of an ask;
-//! - [`DeadLetters`](dead_letters::DeadLetters): where undeliverable messages are counted.
+//! - [`DeadLetters`](dead_letters::DeadLetters): where undeliverable messages are counted;
+//! - the macros [`macro@actor`] (an impl block's methods become an actor's messages),
+//!   [`derive@Event`], [`derive@Entity`] and [`macro@entity`] (event-sourced entities).
 #![deny(missing_docs)]
 
 pub mod actor;
@@ -47,6 +49,12 @@ pub mod supervision;
 mod sync;
 pub mod timers;
 
+#[doc(hidden)]
+#[path = "macro_support.rs"]
+pub mod __private;
+
+pub use reactant_macros::{Entity, Event, actor, entity};
+
 /// Everything an application usually needs, in one `use`.
 pub mod prelude {
     pub use crate::actor::{
@@ -58,4 +66,7 @@ pub mod prelude {
     pub use crate::error::{AskError, BuildError, SpawnError, StashOverflow, StopError};
     pub use crate::supervision::SupervisorStrategy;
     pub use crate::timers::Timers;
+    // The macros, and the traits of the same names that two of them implement.
+    pub use crate::persistence::{Effect, Entity, Event};
+    pub use reactant_macros::{Entity, Event, actor, entity};
 }

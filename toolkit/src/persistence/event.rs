@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use super::codec::{Codec, CodecError};
 use super::journal::Manifest;
 
-/// An event type an entity persists. `#[derive(Event)]` (issue 4) will implement it; by hand:
+/// An event type an entity persists. `#[derive(Event)]` implements it; by hand:
 ///
 /// ```
 /// use reactant::persistence::{Codec, CodecError, Event, Manifest};

@@ -1,0 +1,22 @@
+use reactant::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize, Event)]
+pub enum AccountEvent {
+    Deposited { amount: u64 },
+}
+
+#[derive(Default, Serialize, Deserialize, Entity)]
+#[entity(type_key = "account", event = AccountEvent)]
+pub struct Account {
+    balance: u64,
+}
+
+#[entity]
+impl Account {
+    pub fn balance(&self) -> u64 {
+        self.balance
+    }
+}
+
+fn main() {}

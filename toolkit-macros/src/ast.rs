@@ -1,0 +1,321 @@
+//! The macros' inputs as small models: an impl block's methods sorted into handlers, hooks and
+//! plain methods; a struct or enum with its attribute arguments. Building a model never fails
+//! and judges nothing: `valid` checks it, `expand` turns a valid one into code.
+
+use syn::{
+    DeriveInput, FnArg, GenericArgument, Ident, ImplItem, ImplItemFn, ItemImpl, Pat, PatType,
+    PathArguments, Receiver, ReturnType, Type, Visibility,
+};
+
+use crate::attr::{ActorArgs, EntityAttrs, EntityImplArgs, EventAttrs};
+use crate::names;
+
+/// An impl block and its methods.
+pub(crate) struct ImplBlock<'a> {
+    pub item: &'a ItemImpl,
+    /// The last segment of the self type's path (`Store` for `impl<T> Store<T>`), which the
+    /// generated names start with; `None` if the self type is not a path.
+    pub type_name: Option<&'a Ident>,
+    pub methods: Vec<Method<'a>>,
+}
+
+/// One method of an impl block.
+#[derive(Clone, Copy)]
+pub(crate) struct Method<'a> {
+    pub item: &'a ImplItemFn,
+    pub name: &'a Ident,
+    /// `pub`, `pub(crate)`, …: handlers are the public methods.
+    pub public: bool,
+    pub receiver: Option<&'a Receiver>,
+}
+
+impl<'a> Method<'a> {
+    /// The arguments after `self`.
+    pub(crate) fn args(&self) -> impl Iterator<Item = &'a PatType> + use<'a> {
+        self.item.sig.inputs.iter().filter_map(|arg| match arg {
+            FnArg::Typed(arg) => Some(arg),
+            FnArg::Receiver(_) => None,
+        })
+    }
+
+    /// The doc comments (`#[doc = ..]` attributes), carried to what the method generates.
+    pub(crate) fn docs(&self) -> impl Iterator<Item = &'a syn::Attribute> + use<'a> {
+        self.item
+            .attrs
+            .iter()
+            .filter(|attr| attr.path().is_ident("doc"))
+    }
+}
+
+impl<'a> ImplBlock<'a> {
+    pub(crate) fn new(item: &'a ItemImpl) -> Self {
+        let type_name = match &*item.self_ty {
+            Type::Path(path) if path.qself.is_none() => {
+                path.path.segments.last().map(|segment| &segment.ident)
+            }
+            _ => None,
+        };
+        let methods = item
+            .items
+            .iter()
+            .filter_map(|item| match item {
+                ImplItem::Fn(method) => Some(Method {
+                    item: method,
+                    name: &method.sig.ident,
+                    public: !matches!(method.vis, Visibility::Inherited),
+                    receiver: method.sig.receiver(),
+                }),
+                _ => None,
+            })
+            .collect();
+        Self {
+            item,
+            type_name,
+            methods,
+        }
+    }
+}
+
+/// A method that becomes a message: a variant of the generated enum, a method of the
+/// extension trait.
+pub(crate) struct Handler<'a> {
+    pub method: Method<'a>,
+    /// The variant: the method's name in UpperCamelCase.
+    pub variant: Ident,
+    /// The `ctx: &mut Context<..>` argument (actors only), first after `self`.
+    pub context: Option<&'a PatType>,
+    /// The other arguments: the variant's fields.
+    pub fields: Vec<&'a PatType>,
+    pub output: Output<'a>,
+}
+
+/// What a handler returns.
+pub(crate) enum Output<'a> {
+    /// Nothing: the message is a tell.
+    Unit,
+    /// A value: the message carries a `reply_to`, the ref method returns `Pending<R>`.
+    Value(&'a Type),
+    /// An entity's `Effect<Event>` or `Effect<Event, Reply>`: events to persist, then the
+    /// reply (if any) computed from the new state.
+    Effect(EffectType<'a>),
+}
+
+/// `Effect<Event, Reply>` as written in an entity's command handler.
+pub(crate) struct EffectType<'a> {
+    /// The whole type, for errors.
+    pub ty: &'a Type,
+    /// The generic arguments as written.
+    pub args: Vec<&'a GenericArgument>,
+}
+
+impl<'a> EffectType<'a> {
+    /// The event type, if the arguments are well formed.
+    pub(crate) fn event(&self) -> Option<&'a Type> {
+        match self.args.first() {
+            Some(GenericArgument::Type(event)) => Some(event),
+            _ => None,
+        }
+    }
+
+    /// The reply type, for `Effect<Event, Reply>`.
+    pub(crate) fn reply(&self) -> Option<&'a Type> {
+        match self.args.get(1) {
+            Some(GenericArgument::Type(reply)) => Some(reply),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> Output<'a> {
+    /// The type of the reply, if the handler sends one.
+    pub(crate) fn reply(&self) -> Option<&'a Type> {
+        match self {
+            Output::Unit => None,
+            Output::Value(ty) => Some(ty),
+            Output::Effect(effect) => effect.reply(),
+        }
+    }
+}
+
+impl<'a> Handler<'a> {
+    fn new(method: Method<'a>, with_context: bool, entity: bool) -> Self {
+        let mut args = method.args().peekable();
+        let context = if with_context {
+            args.next_if(|arg| is_context(&arg.ty))
+        } else {
+            None
+        };
+        let output = match &method.item.sig.output {
+            ReturnType::Default => Output::Unit,
+            ReturnType::Type(_, ty) => match &**ty {
+                Type::Tuple(unit) if unit.elems.is_empty() => Output::Unit,
+                _ => match effect_type(ty) {
+                    Some(effect) if entity => Output::Effect(effect),
+                    _ => Output::Value(ty),
+                },
+            },
+        };
+        Self {
+            method,
+            variant: names::variant_of(method.name),
+            context,
+            fields: args.collect(),
+            output,
+        }
+    }
+
+    /// The name of a field's argument (`None` if the argument is a pattern, which `valid`
+    /// refuses).
+    pub(crate) fn field_name(field: &PatType) -> Option<&Ident> {
+        match &*field.pat {
+            Pat::Ident(ident) if ident.by_ref.is_none() && ident.subpat.is_none() => {
+                Some(&ident.ident)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `&mut Context<..>` (any path ending in `Context`): the handler's context argument.
+pub(crate) fn is_context(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(reference) if reference.mutability.is_some() => {
+            matches!(&*reference.elem, Type::Path(path)
+                if path.path.segments.last().is_some_and(|s| s.ident == "Context"))
+        }
+        _ => false,
+    }
+}
+
+/// `Effect<..>` (any path ending in `Effect`).
+pub(crate) fn effect_type(ty: &Type) -> Option<EffectType<'_>> {
+    let Type::Path(path) = ty else { return None };
+    if path.qself.is_some() {
+        return None;
+    }
+    let last = path.path.segments.last()?;
+    if last.ident != "Effect" {
+        return None;
+    }
+    let args = match &last.arguments {
+        PathArguments::AngleBracketed(args) => args.args.iter().collect(),
+        _ => Vec::new(),
+    };
+    Some(EffectType { ty, args })
+}
+
+/// The lifecycle hooks an `#[actor]` impl block may define, forwarded from `Actor`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HookKind {
+    PreStart,
+    PostStop,
+    PreRestart,
+    OnSignal,
+}
+
+impl HookKind {
+    pub(crate) const ALL: [HookKind; 4] = [
+        HookKind::PreStart,
+        HookKind::PostStop,
+        HookKind::PreRestart,
+        HookKind::OnSignal,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            HookKind::PreStart => "pre_start",
+            HookKind::PostStop => "post_stop",
+            HookKind::PreRestart => "pre_restart",
+            HookKind::OnSignal => "on_signal",
+        }
+    }
+
+    fn of(method: &Ident) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| method == kind.name())
+    }
+}
+
+/// A lifecycle hook of an `#[actor]` impl block.
+pub(crate) struct Hook<'a> {
+    pub method: Method<'a>,
+    pub kind: HookKind,
+    /// Whether it takes the context (it may leave it out).
+    pub context: bool,
+}
+
+/// The input of `#[actor]`.
+pub(crate) struct Actor<'a> {
+    pub args: ActorArgs,
+    pub block: ImplBlock<'a>,
+    pub handlers: Vec<Handler<'a>>,
+    pub hooks: Vec<Hook<'a>>,
+}
+
+impl<'a> Actor<'a> {
+    pub(crate) fn new(args: ActorArgs, item: &'a ItemImpl) -> Self {
+        let block = ImplBlock::new(item);
+        let mut handlers = Vec::new();
+        let mut hooks = Vec::new();
+        for method in &block.methods {
+            if let Some(kind) = HookKind::of(method.name) {
+                let context = method.args().next().is_some_and(|arg| is_context(&arg.ty));
+                hooks.push(Hook {
+                    method: *method,
+                    kind,
+                    context,
+                });
+            } else if method.public && method.receiver.is_some() {
+                handlers.push(Handler::new(*method, true, false));
+            }
+        }
+        Self {
+            args,
+            block,
+            handlers,
+            hooks,
+        }
+    }
+}
+
+/// The input of `#[entity]` on an impl block.
+pub(crate) struct EntityImpl<'a> {
+    pub args: EntityImplArgs,
+    pub block: ImplBlock<'a>,
+    /// `fn apply(&mut self, event: &Event)`, the event handler.
+    pub apply: Option<Method<'a>>,
+    /// The command handlers.
+    pub commands: Vec<Handler<'a>>,
+}
+
+impl<'a> EntityImpl<'a> {
+    pub(crate) fn new(args: EntityImplArgs, item: &'a ItemImpl) -> Self {
+        let block = ImplBlock::new(item);
+        let mut apply = None;
+        let mut commands = Vec::new();
+        for method in &block.methods {
+            if method.name == "apply" {
+                apply = Some(*method);
+            } else if method.public && method.receiver.is_some() {
+                commands.push(Handler::new(*method, false, true));
+            }
+        }
+        Self {
+            args,
+            block,
+            apply,
+            commands,
+        }
+    }
+}
+
+/// The input of `#[derive(Entity)]`.
+pub(crate) struct EntityStruct<'a> {
+    pub input: &'a DeriveInput,
+    pub attrs: EntityAttrs,
+}
+
+/// The input of `#[derive(Event)]`.
+pub(crate) struct EventType<'a> {
+    pub input: &'a DeriveInput,
+    pub attrs: EventAttrs,
+}

@@ -1,0 +1,126 @@
+//! `#[actor]`: an impl block's public methods become the messages of an `Actor`.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::Item;
+
+use super::{Protocol, item_name, reply_arm};
+use crate::ast::{Actor, HookKind};
+use crate::errors::Errors;
+use crate::{attr, names, valid};
+
+pub(crate) fn attribute(args: TokenStream, input: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let args = attr::actor_args(args, &mut errors);
+    let item = match syn::parse2::<Item>(input.clone()) {
+        Ok(Item::Impl(item)) => item,
+        Ok(other) => {
+            let at: &dyn quote::ToTokens = match item_name(&other) {
+                Some(name) => name,
+                None => &other,
+            };
+            errors.at(
+                at,
+                "`#[actor]` goes on an impl block, whose public methods become the actor's messages",
+                "write `#[actor] impl MyActor { pub fn handler(&mut self, ..) { .. } }`",
+            );
+            let errors = errors.into_compile_errors();
+            return quote!(#input #errors);
+        }
+        Err(error) => {
+            errors.push(error);
+            let errors = errors.into_compile_errors();
+            return quote!(#input #errors);
+        }
+    };
+    let actor = Actor::new(args, &item);
+    valid::actor(&actor, &mut errors);
+    if !errors.is_empty() {
+        let errors = errors.into_compile_errors();
+        return quote!(#item #errors);
+    }
+    expand(&actor)
+}
+
+fn expand(actor: &Actor) -> TokenStream {
+    let block = &actor.block;
+    let item = block.item;
+    let type_name = block
+        .type_name
+        .expect("valid: the impl block's type has a name");
+    let protocol = Protocol {
+        block,
+        handlers: &actor.handlers,
+        enum_name: actor
+            .args
+            .msg
+            .clone()
+            .unwrap_or_else(|| names::generated(type_name, "Msg")),
+        trait_name: actor
+            .args
+            .ref_trait
+            .clone()
+            .unwrap_or_else(|| names::generated(type_name, "Ref")),
+        noun: "messages",
+        targets: vec![quote!(::reactant::actor::ActorRef)],
+    };
+    let self_ty = &item.self_ty;
+    let enum_name = &protocol.enum_name;
+    let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
+    let arms = actor.handlers.iter().map(|handler| {
+        let (pattern, bindings) = protocol.pattern(handler);
+        let method = handler.method.name;
+        let context = handler.context.map(|_| quote!(__reactant_ctx,));
+        let call = quote!(Self::#method(self, #context #(#bindings),*));
+        let arm = reply_arm(&handler.output, call);
+        quote!(#pattern => #arm,)
+    });
+    let phantom_arm = protocol.phantom_arm();
+    let hooks = actor.hooks.iter().map(|hook| {
+        let method = hook.method.name;
+        let context = hook.context.then(|| quote!(__reactant_ctx,));
+        match hook.kind {
+            HookKind::OnSignal => quote! {
+                fn on_signal(
+                    &mut self,
+                    __reactant_ctx: &mut ::reactant::actor::Context<Self::Msg>,
+                    __reactant_signal: &::reactant::actor::Signal,
+                ) {
+                    Self::#method(self, #context __reactant_signal)
+                }
+            },
+            _ => quote! {
+                fn #method(&mut self, __reactant_ctx: &mut ::reactant::actor::Context<Self::Msg>) {
+                    Self::#method(self, #context)
+                }
+            },
+        }
+    });
+    let message_enum = protocol.message_enum();
+    let ref_trait = protocol.ref_trait();
+    quote! {
+        #item
+
+        #message_enum
+
+        #[automatically_derived]
+        impl #impl_generics ::reactant::actor::Actor for #self_ty #where_clause {
+            type Msg = #enum_name #ty_generics;
+
+            fn handle(
+                &mut self,
+                __reactant_ctx: &mut ::reactant::actor::Context<Self::Msg>,
+                __reactant_msg: Self::Msg,
+            ) {
+                match __reactant_msg {
+                    #(#arms)*
+                    #phantom_arm
+                }
+            }
+
+            #(#hooks)*
+        }
+
+        #ref_trait
+    }
+}

@@ -1,0 +1,284 @@
+//! Code generation for valid models. Generated code names everything by absolute path
+//! (`::reactant::..`, `::core::..`), binds its own locals under `__reactant_` names, and takes
+//! the user's spans for the user's types, so that a type error points at the user's code.
+
+pub(crate) mod actor;
+pub(crate) mod entity;
+pub(crate) mod event;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::visit_mut::VisitMut;
+use syn::{Generics, Ident, Item, Type};
+
+use crate::ast::{Handler, ImplBlock, Output};
+
+/// The generated message (or command) enum and the extension trait of an impl block.
+pub(crate) struct Protocol<'a> {
+    pub block: &'a ImplBlock<'a>,
+    pub handlers: &'a [Handler<'a>],
+    /// `CounterMsg`, `AccountCommand`.
+    pub enum_name: Ident,
+    /// `CounterRef`, `AccountRef`.
+    pub trait_name: Ident,
+    /// "messages" or "commands", for the docs.
+    pub noun: &'static str,
+    /// What the extension trait is implemented for: `::reactant::actor::ActorRef`, …
+    pub targets: Vec<TokenStream>,
+}
+
+impl Protocol<'_> {
+    fn self_ty(&self) -> &Type {
+        &self.block.item.self_ty
+    }
+
+    fn generics(&self) -> &Generics {
+        &self.block.item.generics
+    }
+
+    fn type_name(&self) -> String {
+        self.block
+            .type_name
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+
+    /// `pub enum CounterMsg { Increment { by: u64 }, Get { reply_to: ActorRef<u64> } }`.
+    pub(crate) fn message_enum(&self) -> TokenStream {
+        let enum_name = &self.enum_name;
+        let generics = self.generics();
+        let where_clause = &generics.where_clause;
+        let type_name = self.type_name();
+        let doc = format!(
+            " The {} of `{type_name}`: one variant per handler of its impl block, with the \
+             handler's arguments as fields (generated).",
+            self.noun
+        );
+        let variants = self.handlers.iter().map(|handler| {
+            let variant = &handler.variant;
+            let docs = handler_docs(handler, &type_name);
+            let fields = self.fields(handler).map(|(name, ty)| {
+                let doc = format!(" The argument `{name}`.");
+                quote!(#[doc = #doc] #name: #ty)
+            });
+            let reply_to = handler.output.reply().map(|reply| {
+                let reply = self.without_self(reply);
+                quote!(
+                    #[doc = " Where the reply goes."]
+                    reply_to: ::reactant::actor::ActorRef<#reply>,
+                )
+            });
+            if is_unit(handler) {
+                quote!(#(#docs)* #variant,)
+            } else {
+                quote!(#(#docs)* #variant { #(#fields,)* #reply_to },)
+            }
+        });
+        let phantom = self.phantom_variant();
+        quote! {
+            #[doc = #doc]
+            #[allow(dead_code, private_interfaces, clippy::enum_variant_names, clippy::large_enum_variant)]
+            pub enum #enum_name #generics #where_clause {
+                #(#variants)*
+                #phantom
+            }
+        }
+    }
+
+    /// A generic enum must use every type parameter; one that no handler mentions is used
+    /// here, in a variant that cannot be built.
+    fn phantom_variant(&self) -> Option<TokenStream> {
+        let params: Vec<&Ident> = self
+            .generics()
+            .type_params()
+            .map(|param| &param.ident)
+            .collect();
+        if params.is_empty() {
+            return None;
+        }
+        Some(quote! {
+            #[doc(hidden)]
+            __ReactantPhantom(
+                ::core::marker::PhantomData<fn() -> (#(#params,)*)>,
+                ::core::convert::Infallible,
+            ),
+        })
+    }
+
+    /// The match arm that makes the phantom variant's match exhaustive.
+    pub(crate) fn phantom_arm(&self) -> Option<TokenStream> {
+        let enum_name = &self.enum_name;
+        self.phantom_variant().map(|_| {
+            quote!(#enum_name::__ReactantPhantom(_, __reactant_never) => match __reactant_never {},)
+        })
+    }
+
+    /// The pattern of a handler's variant, binding each field to `__reactant_{field}` (and the
+    /// reply address to `__reactant_reply_to`), and those bindings in argument order.
+    pub(crate) fn pattern(&self, handler: &Handler) -> (TokenStream, Vec<Ident>) {
+        let enum_name = &self.enum_name;
+        let variant = &handler.variant;
+        if is_unit(handler) {
+            return (quote!(#enum_name::#variant), Vec::new());
+        }
+        let mut bindings = Vec::new();
+        let fields: Vec<TokenStream> = self
+            .fields(handler)
+            .map(|(name, _)| {
+                let binding = binding(name);
+                let pattern = quote!(#name: #binding);
+                bindings.push(binding);
+                pattern
+            })
+            .collect();
+        let reply_to = handler
+            .output
+            .reply()
+            .map(|_| quote!(reply_to: __reactant_reply_to,));
+        (
+            quote!(#enum_name::#variant { #(#fields,)* #reply_to }),
+            bindings,
+        )
+    }
+
+    /// The extension trait and its impls for each target reference type.
+    pub(crate) fn ref_trait(&self) -> TokenStream {
+        let trait_name = &self.trait_name;
+        let enum_name = &self.enum_name;
+        let generics = self.generics();
+        let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+        let type_name = self.type_name();
+        let doc = format!(
+            " Typed methods on a reference to `{type_name}`: one per handler, each sending its \
+             message (generated). Bring the trait into scope to use them."
+        );
+        let signatures: Vec<TokenStream> = self
+            .handlers
+            .iter()
+            .map(|handler| self.signature(handler))
+            .collect();
+        let declarations = self
+            .handlers
+            .iter()
+            .zip(&signatures)
+            .map(|(handler, signature)| {
+                let docs = handler_docs(handler, &type_name);
+                quote!(#(#docs)* #signature;)
+            });
+        let impls = self.targets.iter().map(|target| {
+            let methods = self.handlers.iter().zip(&signatures).map(|(handler, signature)| {
+                let variant = &handler.variant;
+                let args = self.fields(handler).map(|(name, _)| name);
+                let body = match handler.output.reply() {
+                    None if is_unit(handler) => quote!(#target::tell(self, #enum_name::#variant)),
+                    None => quote!(#target::tell(self, #enum_name::#variant { #(#args,)* })),
+                    Some(_) => quote!(#target::ask(self, |__reactant_reply_to| #enum_name::#variant {
+                        #(#args,)*
+                        reply_to: __reactant_reply_to,
+                    })),
+                };
+                quote!(#[inline] #signature { #body })
+            });
+            quote! {
+                #[automatically_derived]
+                impl #impl_generics #trait_name #ty_generics for #target<#enum_name #ty_generics> #where_clause {
+                    #(#methods)*
+                }
+            }
+        });
+        quote! {
+            #[doc = #doc]
+            #[allow(dead_code, private_interfaces, private_bounds, clippy::too_many_arguments)]
+            pub trait #trait_name #generics #where_clause {
+                #(#declarations)*
+            }
+            #(#impls)*
+        }
+    }
+
+    /// `fn get(&self, key: String) -> ::reactant::ask::Pending<u64>`.
+    fn signature(&self, handler: &Handler) -> TokenStream {
+        let method = handler.method.name;
+        let args = self.fields(handler).map(|(name, ty)| quote!(#name: #ty));
+        let output = handler.output.reply().map(|reply| {
+            let reply = self.without_self(reply);
+            quote!(-> ::reactant::ask::Pending<#reply>)
+        });
+        quote!(fn #method(&self, #(#args),*) #output)
+    }
+
+    /// Each field's name and type (with `Self` spelt out: the enum is not the actor).
+    fn fields<'h>(&'h self, handler: &'h Handler) -> impl Iterator<Item = (&'h Ident, Type)> + 'h {
+        handler.fields.iter().filter_map(move |arg| {
+            Handler::field_name(arg).map(|name| (name, self.without_self(&arg.ty)))
+        })
+    }
+
+    /// `ty` with every `Self` replaced by the impl block's type.
+    fn without_self(&self, ty: &Type) -> Type {
+        let mut ty = ty.clone();
+        ReplaceSelf(self.self_ty()).visit_type_mut(&mut ty);
+        ty
+    }
+}
+
+/// A handler without arguments or reply: a unit variant (`CounterMsg::Reset`).
+fn is_unit(handler: &Handler) -> bool {
+    handler.fields.is_empty() && handler.output.reply().is_none()
+}
+
+/// The handler's doc comments, or a line naming the method.
+fn handler_docs(handler: &Handler, type_name: &str) -> Vec<TokenStream> {
+    let docs: Vec<TokenStream> = handler.method.docs().map(|attr| quote!(#attr)).collect();
+    if docs.is_empty() {
+        let line = format!(" `{type_name}::{}`.", handler.method.name);
+        vec![quote!(#[doc = #line])]
+    } else {
+        docs
+    }
+}
+
+/// The local a field is bound to in generated match arms.
+fn binding(field: &Ident) -> Ident {
+    let name = syn::ext::IdentExt::unraw(field).to_string();
+    format_ident!("__reactant_{}", name, span = Span::call_site())
+}
+
+struct ReplaceSelf<'a>(&'a Type);
+
+impl VisitMut for ReplaceSelf<'_> {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::Path(path) = ty
+            && path.qself.is_none()
+            && path.path.is_ident("Self")
+        {
+            *ty = self.0.clone();
+            return;
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
+    }
+}
+
+/// What a handler's output becomes in the generated `handle`: the call, then the reply.
+pub(crate) fn reply_arm(output: &Output, call: TokenStream) -> TokenStream {
+    match output.reply() {
+        None => quote!({ #call; }),
+        Some(_) => quote!(::reactant::actor::ActorRef::tell(&__reactant_reply_to, #call)),
+    }
+}
+
+/// The name of an item that is not an impl block, to point an error at.
+pub(crate) fn item_name(item: &Item) -> Option<&Ident> {
+    match item {
+        Item::Const(item) => Some(&item.ident),
+        Item::Enum(item) => Some(&item.ident),
+        Item::Fn(item) => Some(&item.sig.ident),
+        Item::Mod(item) => Some(&item.ident),
+        Item::Static(item) => Some(&item.ident),
+        Item::Struct(item) => Some(&item.ident),
+        Item::Trait(item) => Some(&item.ident),
+        Item::Type(item) => Some(&item.ident),
+        Item::Union(item) => Some(&item.ident),
+        _ => None,
+    }
+}
