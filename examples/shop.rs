@@ -11,6 +11,9 @@
 //!                         running on its own dispatcher, a bulkhead
 //! /user/ledger            the shop's ledger: an event-sourced entity whose sales are
 //!                         journaled to RocksDB, so it remembers every run before this one
+//! /user/sharding-customer one region of sharded customers: each customer is an event-sourced
+//!                         entity written with the macros, started on its first message and
+//!                         passivated when idle, rebuilt from its events when needed again
 //! ```
 //!
 //! The ledger's journal lives in `./data/shop` unless `REACTANT_SHOP_DATA` names another
@@ -23,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reactant::persistence::rocksdb::RocksJournal;
-use reactant::persistence::{Effect, Event, EventSourcedBehavior, Persistence, PersistenceId};
+use reactant::persistence::{EventSourcedBehavior, PersistenceId};
 use reactant::prelude::*;
 use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;
@@ -307,6 +310,48 @@ impl Actor for OrderDesk {
     }
 }
 
+// ----- Customers: sharded event-sourced entities, written with the macros -----
+
+/// What the journal keeps about a customer.
+#[derive(Clone, Debug, Serialize, Deserialize, Event)]
+#[event(tag = "customer")]
+enum CustomerEvent {
+    Purchased { order: String, cents: u64 },
+}
+
+/// A customer's history: the fold of their `Purchased` events. `#[derive(Entity)]` and
+/// `#[entity]` turn it into an entity type: `CustomerCommand`, one method per handler on its
+/// `EntityRef` (`CustomerRef`), and the `Entity` impl that sharding runs.
+#[derive(Default, Serialize, Deserialize, Entity)]
+#[entity(type_key = "customer", event = CustomerEvent, snapshot_every = 50)]
+struct Customer {
+    orders: u64,
+    spent_cents: u64,
+}
+
+#[entity]
+impl Customer {
+    fn apply(&mut self, event: &CustomerEvent) {
+        match event {
+            CustomerEvent::Purchased { cents, .. } => {
+                self.orders += 1;
+                self.spent_cents += cents;
+            }
+        }
+    }
+
+    /// Records a purchase; the reply (orders and cents so far) comes once it is durable.
+    pub fn purchase(&self, order: String, cents: u64) -> Effect<CustomerEvent, (u64, u64)> {
+        Effect::persist(CustomerEvent::Purchased { order, cents })
+            .then_reply(|customer| (customer.orders, customer.spent_cents))
+    }
+
+    /// Orders and cents so far, answered from memory.
+    pub fn totals(&self) -> (u64, u64) {
+        (self.orders, self.spent_cents)
+    }
+}
+
 // ----- main: a customer's afternoon, from outside the actors -----
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -341,7 +386,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = std::env::var("REACTANT_SHOP_DATA").unwrap_or_else(|_| "data/shop".to_owned());
     let journal = RocksJournal::open(&data)?;
     let persistence = Persistence::new(journal.clone(), journal)?;
-    let ledger = system.spawn(ledger(persistence), "ledger")?;
+    let ledger = system.spawn(ledger(persistence.clone()), "ledger")?;
     let (sales, cents) = ledger
         .ask(|reply_to| LedgerMsg::Totals { reply_to })
         .wait(TIMEOUT)?;
@@ -398,6 +443,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             money(total)
         );
     }
+
+    // Customers live in a sharded region: `entity(id)` reaches one whether or not it is
+    // running; the first message starts it, rebuilt from its events of earlier runs.
+    let customers = system.sharding().init::<Customer>(persistence.clone())?;
+    for (customer, order, cents) in [("ada", "teapot", 2_500), ("grace", "kettle", 4_000)] {
+        let (orders, spent) = customers
+            .entity(customer)
+            .purchase(order.to_owned(), cents)
+            .wait(TIMEOUT)?;
+        println!(
+            "main: {customer} bought a {order}: {orders} orders worth {} in all runs",
+            money(spent)
+        );
+    }
+    let (orders, _) = customers.entity("ada").totals().wait(TIMEOUT)?;
+    let stats = customers.stats();
+    println!(
+        "main: ada has {orders} orders; the customer region runs {} entities over {} shards",
+        stats.active_entities, stats.number_of_shards
+    );
 
     // Messages to actors that have stopped become dead letters; an ask to one fails at once.
     if let Err(error) = pay(&mug, GOOD_CARD).wait(TIMEOUT) {

@@ -34,6 +34,10 @@
 //! - [`timers`]: keyed single and periodic timers;
 //! - [`Pending`](ask::Pending): the reply of an ask;
 //! - [`DeadLetters`](dead_letters::DeadLetters): where undeliverable messages are counted;
+//! - [`persistence`]: event-sourced entities, the journal and snapshot store (RocksDB or in
+//!   memory) and the group-commit writer;
+//! - [`sharding`]: entities addressed by id, started on demand and passivated, in regions of
+//!   shards;
 //! - the macros [`macro@actor`] (an impl block's methods become an actor's messages),
 //!   [`derive@Event`], [`derive@Entity`] and [`macro@entity`] (event-sourced entities).
 #![deny(missing_docs)]
@@ -67,6 +71,9 @@ pub mod prelude {
     pub use crate::supervision::SupervisorStrategy;
     pub use crate::timers::Timers;
     // The macros, and the traits of the same names that two of them implement.
-    pub use crate::persistence::{Effect, Entity, Event};
+    pub use crate::persistence::{Effect, Entity, Event, Persistence};
+    pub use crate::sharding::{
+        EntityRef, EntityTypeKey, ShardRegion, ShardedEntity, ShardingEnvelope,
+    };
     pub use reactant_macros::{Entity, Event, actor, entity};
 }
