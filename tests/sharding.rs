@@ -712,10 +712,10 @@ fn passivation_racing_many_senders_loses_and_reorders_nothing() {
                     .map(|e| region.entity(format!("e-{e}")))
                     .collect();
                 for seq in 0..PER_ENTITY {
-                    for e in 0..ENTITIES {
+                    for (e, kept) in kept.iter().enumerate() {
                         let msg = Rec::Msg { sender, seq };
                         match (seq + e + sender) % 3 {
-                            0 => kept[e].tell(msg),
+                            0 => kept.tell(msg),
                             1 => region.entity(format!("e-{e}")).tell(msg),
                             _ => region.tell(ShardingEnvelope::new(format!("e-{e}"), msg)),
                         }
