@@ -80,6 +80,25 @@ fn recording_region(
         .expect("the region starts")
 }
 
+/// Every entity in `log` saw each sender's messages `0..per_entity` once each, in order.
+#[track_caller]
+fn assert_each_sender_in_order(log: &Log, senders: usize, per_entity: usize) {
+    for (id, seen) in log.lock().iter() {
+        for sender in 0..senders {
+            let seqs: Vec<usize> = seen
+                .iter()
+                .filter(|(_, s, _)| *s == sender)
+                .map(|(_, _, seq)| *seq)
+                .collect();
+            assert_eq!(
+                seqs,
+                (0..per_entity).collect::<Vec<_>>(),
+                "{id} sees sender {sender}'s messages once each, in order"
+            );
+        }
+    }
+}
+
 #[test]
 fn each_entity_sees_every_message_once_in_per_sender_order() {
     let system = common::system("sharding-order");
@@ -117,22 +136,8 @@ fn each_entity_sees_every_message_once_in_per_sender_order() {
         eventually(|| log.lock().values().map(Vec::len).sum::<usize>() == total),
         "every message arrives"
     );
-    let log = log.lock();
-    assert_eq!(log.len(), ENTITIES);
-    for (id, seen) in log.iter() {
-        for sender in 0..SENDERS {
-            let seqs: Vec<usize> = seen
-                .iter()
-                .filter(|(_, s, _)| *s == sender)
-                .map(|(_, _, seq)| *seq)
-                .collect();
-            assert_eq!(
-                seqs,
-                (0..PER_ENTITY).collect::<Vec<_>>(),
-                "{id} sees sender {sender}'s messages once each, in order"
-            );
-        }
-    }
+    assert_eq!(log.lock().len(), ENTITIES);
+    assert_each_sender_in_order(&log, SENDERS, PER_ENTITY);
     let stats = region.stats();
     assert_eq!(stats.active_entities, ENTITIES);
     assert_eq!(stats.entities_started, ENTITIES as u64);
@@ -736,20 +741,7 @@ fn passivation_racing_many_senders_loses_and_reorders_nothing() {
         log.lock().values().map(Vec::len).sum::<usize>(),
         region.stats()
     );
-    for (id, seen) in log.lock().iter() {
-        for sender in 0..SENDERS {
-            let seqs: Vec<usize> = seen
-                .iter()
-                .filter(|(_, s, _)| *s == sender)
-                .map(|(_, _, seq)| *seq)
-                .collect();
-            assert_eq!(
-                seqs,
-                (0..PER_ENTITY).collect::<Vec<_>>(),
-                "{id}, sender {sender}"
-            );
-        }
-    }
+    assert_each_sender_in_order(&log, SENDERS, PER_ENTITY);
     let stats = region.stats();
     assert!(
         stats.passivations > 0,

@@ -247,26 +247,23 @@ impl<M: Send + 'static> ActorCell<M> {
     /// Enqueues a user message, or hands it back if the actor takes no more.
     #[inline]
     pub(crate) fn try_tell(this: &Arc<Self>, msg: M) -> Result<(), M> {
-        match this.mailbox.push_user(msg) {
-            Ok(true) => {
-                this.dispatcher.schedule(this.clone());
-                Ok(())
-            }
-            Ok(false) => Ok(()),
-            Err(msg) => Err(msg),
-        }
+        let pushed = this.mailbox.push_user(msg);
+        Self::schedule_if_idle(this, pushed)
     }
 
     /// Enqueues the last user message the actor accepts (a stop message), or hands it back.
     pub(crate) fn tell_last(this: &Arc<Self>, msg: M) -> Result<(), M> {
-        match this.mailbox.push_user_last(msg) {
-            Ok(true) => {
-                this.dispatcher.schedule(this.clone());
-                Ok(())
-            }
-            Ok(false) => Ok(()),
-            Err(msg) => Err(msg),
+        let pushed = this.mailbox.push_user_last(msg);
+        Self::schedule_if_idle(this, pushed)
+    }
+
+    /// After a push: hands an actor the push found idle to its dispatcher.
+    #[inline]
+    fn schedule_if_idle(this: &Arc<Self>, pushed: Result<bool, M>) -> Result<(), M> {
+        if pushed? {
+            this.dispatcher.schedule(this.clone());
         }
+        Ok(())
     }
 
     pub(crate) fn send_system(
