@@ -8,7 +8,7 @@
 //! wait for the next one, so one fsync serves many entities.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,8 @@ const MAX_BATCH_EVENTS: usize = 10_000;
 /// load the next request often follows the last completion closely (the entity replies, its
 /// caller sends the next command), and a park and wake-up cost a large share of a fast fsync.
 const SPIN_AFTER_BATCH: Duration = Duration::from_micros(50);
+/// A batch of at most this many writes is completed on the writer thread itself.
+const INLINE_COMPLETIONS: usize = 64;
 
 /// Why an append was not stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,8 +38,8 @@ pub enum AppendError {
     Failed(String),
 }
 
-/// Called once with the outcome of an append, on the writer thread: keep it short (send a
-/// message).
+/// Called once with the outcome of an append, on the writer's completion thread: keep it
+/// short (send a message).
 pub type Completion = Box<dyn FnOnce(Result<(), AppendError>) + Send>;
 
 struct Request {
@@ -85,9 +87,13 @@ pub struct WriterStats {
 /// ```
 pub struct JournalWriter {
     requests: Sender<Request>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    /// The writer thread, then the completion thread.
+    threads: Mutex<Vec<JoinHandle<()>>>,
     stats: Arc<Stats>,
 }
+
+/// The outcomes of one batch, for the completion thread.
+type Completed = Vec<(Completion, Result<(), AppendError>)>;
 
 #[derive(Default)]
 struct Stats {
@@ -97,17 +103,35 @@ struct Stats {
 }
 
 impl JournalWriter {
-    /// Starts the writer thread (named `{name}-journal-writer`) for `journal`.
+    /// Starts the writer thread (named `{name}-journal-writer`) for `journal`, and the thread
+    /// that runs the completions (`{name}-journal-completer`): the writer hands each batch's
+    /// outcomes over and goes on with the next batch while they are delivered.
     pub fn start(journal: Arc<dyn Journal>, name: &str) -> std::io::Result<Self> {
         let (requests, incoming) = crossbeam_channel::unbounded();
+        let (batches, to_complete) = crossbeam_channel::unbounded::<Completed>();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let completed = Completer {
+            batches,
+            pending: pending.clone(),
+        };
         let stats = Arc::new(Stats::default());
         let thread_stats = stats.clone();
-        let thread = thread::Builder::new()
+        let completer = thread::Builder::new()
+            .name(format!("{name}-journal-completer"))
+            .spawn(move || {
+                for batch in to_complete {
+                    for (done, outcome) in batch {
+                        done(outcome);
+                    }
+                    pending.fetch_sub(1, Ordering::AcqRel);
+                }
+            })?;
+        let writer = thread::Builder::new()
             .name(format!("{name}-journal-writer"))
-            .spawn(move || run(&*journal, &incoming, &thread_stats))?;
+            .spawn(move || run(&*journal, &incoming, &completed, &thread_stats))?;
         Ok(Self {
             requests,
-            thread: Mutex::new(Some(thread)),
+            threads: Mutex::new(vec![writer, completer]),
             stats,
         })
     }
@@ -136,15 +160,46 @@ impl Drop for JournalWriter {
     fn drop(&mut self) {
         let (closed, _) = crossbeam_channel::bounded(0);
         drop(std::mem::replace(&mut self.requests, closed));
-        // Dropped by a completion on the writer thread itself (it held the last owner): the
-        // thread ends on its own once the channel is closed; it cannot join itself.
-        if let Some(thread) = self.thread.lock().take()
-            && thread.thread().id() != thread::current().id()
-            && thread.join().is_err()
-        {
-            tracing::error!("the journal writer thread panicked");
+        // The writer ends once the channel is closed and drained, which closes the
+        // completer's channel. Dropped by a completion (it held the last owner), the completer
+        // thread cannot join itself: it ends on its own.
+        for thread in self.threads.lock().drain(..) {
+            if thread.thread().id() != thread::current().id() && thread.join().is_err() {
+                tracing::error!("a journal writer thread panicked");
+            }
         }
     }
+}
+
+/// Completes a batch: a small one here (a hand-over would cost a thread wake-up, more than the
+/// completions themselves), a large one on the completion thread, so that the writer can go on
+/// with the next batch meanwhile (or here too, if that thread is gone).
+/// Completions keep batch order: while the completion thread still has a batch, later ones go
+/// there too.
+fn complete(completer: &Completer, outcomes: Completed) {
+    let handed_over = completer.pending.load(Ordering::Acquire) > 0;
+    let outcomes = if outcomes.len() <= INLINE_COMPLETIONS && !handed_over {
+        outcomes
+    } else {
+        completer.pending.fetch_add(1, Ordering::AcqRel);
+        match completer.batches.send(outcomes) {
+            Ok(()) => return,
+            Err(crossbeam_channel::SendError(outcomes)) => {
+                completer.pending.fetch_sub(1, Ordering::AcqRel);
+                outcomes
+            }
+        }
+    };
+    for (done, outcome) in outcomes {
+        done(outcome);
+    }
+}
+
+/// The writer's side of the completion thread.
+struct Completer {
+    batches: Sender<Completed>,
+    /// Batches handed over and not yet completed.
+    pending: Arc<AtomicUsize>,
 }
 
 /// The next request: polled for a moment, then waited for. `None` once every sender is gone.
@@ -160,7 +215,7 @@ fn next_request(incoming: &Receiver<Request>) -> Option<Request> {
     }
 }
 
-fn run(journal: &dyn Journal, incoming: &Receiver<Request>, stats: &Stats) {
+fn run(journal: &dyn Journal, incoming: &Receiver<Request>, completed: &Completer, stats: &Stats) {
     let mut batch: Vec<Request> = Vec::new();
     let mut writes: Vec<AtomicWrite> = Vec::new();
     // Waits for the first request of each batch; ends when every sender is gone.
@@ -196,21 +251,27 @@ fn run(journal: &dyn Journal, incoming: &Receiver<Request>, stats: &Stats) {
                     .sum();
                 stats.events.fetch_add(stored as u64, Ordering::Relaxed);
                 let mut results = results.into_iter();
-                for request in batch.drain(..) {
-                    let result = results.next().unwrap_or_else(|| {
-                        Err(Rejection::Serialization(
-                            "the journal returned fewer results than writes".into(),
-                        ))
-                    });
-                    (request.done)(result.map_err(AppendError::Rejected));
-                }
+                let outcomes = batch
+                    .drain(..)
+                    .map(|request| {
+                        let result = results.next().unwrap_or_else(|| {
+                            Err(Rejection::Serialization(
+                                "the journal returned fewer results than writes".into(),
+                            ))
+                        });
+                        (request.done, result.map_err(AppendError::Rejected))
+                    })
+                    .collect();
+                complete(completed, outcomes);
             }
             Err(error) => {
                 tracing::error!(%error, writes = batch.len(), "journal write failed");
                 let message = error.to_string();
-                for request in batch.drain(..) {
-                    (request.done)(Err(AppendError::Failed(message.clone())));
-                }
+                let outcomes = batch
+                    .drain(..)
+                    .map(|request| (request.done, Err(AppendError::Failed(message.clone()))))
+                    .collect();
+                complete(completed, outcomes);
             }
         }
         writes.clear();
