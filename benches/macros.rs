@@ -9,12 +9,14 @@
 //! Worker threads: `REACTANT_BENCH_THREADS`, else 2, as in the other benches.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group};
-use crossbeam_channel::{Receiver, Sender};
 use reactant::prelude::*;
+
+#[path = "round.rs"]
+mod round;
+use round::Round;
 
 /// Messages one outside thread sends in `tell`.
 const MESSAGES: u64 = 5_000_000;
@@ -34,40 +36,6 @@ fn system(name: &str) -> ActorSystem {
         .threads(threads)
         .build()
         .expect("a valid bench system configuration")
-}
-
-/// Tells the bench thread that a run is over.
-struct Round {
-    pending: AtomicUsize,
-    done_tx: Sender<()>,
-    done_rx: Receiver<()>,
-}
-
-impl Round {
-    fn new() -> Arc<Self> {
-        let (done_tx, done_rx) = crossbeam_channel::unbounded();
-        Arc::new(Self {
-            pending: AtomicUsize::new(0),
-            done_tx,
-            done_rx,
-        })
-    }
-
-    fn arm(&self) {
-        self.pending.store(1, Ordering::Release);
-    }
-
-    fn count_down(&self) {
-        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let _ = self.done_tx.send(());
-        }
-    }
-
-    fn wait(&self, workload: &str) {
-        self.done_rx
-            .recv_timeout(RUN_TIMEOUT)
-            .unwrap_or_else(|_| panic!("{workload}: not every message arrived in time"));
-    }
 }
 
 // ---- tell: one actor counts MESSAGES numbers --------------------------------------------------
@@ -119,7 +87,7 @@ impl Actor for HandCounter {
 }
 
 fn tell_run(round: &Round, mut send: impl FnMut(u64)) -> Duration {
-    round.arm();
+    round.arm(1);
     let start = Instant::now();
     for i in 1..=MESSAGES {
         send(i);
@@ -139,7 +107,7 @@ struct MacroTell {
 impl MacroTell {
     fn new() -> Self {
         let system = system("tell-macro");
-        let round = Round::new();
+        let round = Round::new(RUN_TIMEOUT);
         let counter = system
             .spawn(
                 MacroCounter {
@@ -171,7 +139,7 @@ struct HandTell {
 impl HandTell {
     fn new() -> Self {
         let system = system("tell-hand");
-        let round = Round::new();
+        let round = Round::new(RUN_TIMEOUT);
         let counter = system
             .spawn(
                 HandCounter {
@@ -249,7 +217,7 @@ impl Actor for HandPlayer {
 }
 
 fn ping_pong_run(round: &Round, serve: impl FnOnce()) -> Duration {
-    round.arm();
+    round.arm(1);
     let start = Instant::now();
     serve();
     round.wait("ping_pong");
@@ -266,7 +234,7 @@ struct MacroPingPong {
 impl MacroPingPong {
     fn new() -> Self {
         let system = system("ping-pong-macro");
-        let round = Round::new();
+        let round = Round::new(RUN_TIMEOUT);
         let server = system
             .spawn(
                 MacroPlayer {
@@ -309,7 +277,7 @@ struct HandPingPong {
 impl HandPingPong {
     fn new() -> Self {
         let system = system("ping-pong-hand");
-        let round = Round::new();
+        let round = Round::new(RUN_TIMEOUT);
         let server = system
             .spawn(
                 HandPlayer {

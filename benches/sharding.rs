@@ -27,12 +27,15 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
 use reactant::prelude::*;
+
+#[path = "round.rs"]
+mod round;
 use reactant::sharding::{
     EntityRef, EntityTypeKey, RegionStats, ShardRegion, ShardedEntity, ShardingEnvelope,
 };
 use reactant_workspace::resident_bytes;
+use round::Round;
 
 /// Longest wait for a run (or the footprint workload) to finish: a lost message must fail
 /// loudly, not hang.
@@ -203,45 +206,6 @@ fn system(name: &str, config: &Config) -> ActorSystem {
 // ---------------------------------------------------------------------------------------------
 // 1. Routing throughput
 
-/// A countdown the entities of one run share: each counts down once it has seen its quota,
-/// and the last one wakes the bench thread.
-struct Round {
-    pending: AtomicUsize,
-    done_tx: Sender<()>,
-    done_rx: Receiver<()>,
-}
-
-impl Round {
-    fn new() -> Arc<Self> {
-        let (done_tx, done_rx) = crossbeam_channel::unbounded();
-        Arc::new(Self {
-            pending: AtomicUsize::new(0),
-            done_tx,
-            done_rx,
-        })
-    }
-
-    /// Starts a round of `receivers` count-downs; called before the first send.
-    fn arm(&self, receivers: usize) {
-        self.pending.store(receivers, Ordering::Release);
-    }
-
-    fn count_down(&self) {
-        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let _ = self.done_tx.send(());
-        }
-    }
-
-    fn wait(&self, what: &str) {
-        self.done_rx.recv_timeout(RUN_TIMEOUT).unwrap_or_else(|_| {
-            panic!(
-                "{what}: not every message arrived within {RUN_TIMEOUT:?} ({} entities short)",
-                self.pending.load(Ordering::Acquire)
-            )
-        });
-    }
-}
-
 /// The entity of the throughput runs, sharded or spawned directly: counts the `u64`s it
 /// receives and counts the round down after every `quota` of them.
 struct Counter {
@@ -293,7 +257,7 @@ impl Throughput {
     fn new(config: &Config) -> Self {
         let system = system("sharding-throughput", config);
         let quota = config.quota();
-        let direct_round = Round::new();
+        let direct_round = Round::new(RUN_TIMEOUT);
         let direct = (0..config.entities)
             .map(|_| {
                 system
@@ -305,7 +269,7 @@ impl Throughput {
                     .expect("spawn a counter")
             })
             .collect();
-        let region_round = Round::new();
+        let region_round = Round::new(RUN_TIMEOUT);
         let factory_round = region_round.clone();
         let region = system
             .sharding()

@@ -7,12 +7,15 @@
 //! spawning the long-lived actors, starting threads) happens before the clock starts.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use reactant::prelude::*;
+
+#[path = "round.rs"]
+mod round;
+use round::Round;
 
 /// Messages one outside thread sends in `tell` and `fan_out`.
 pub const MESSAGES: u64 = 5_000_000;
@@ -53,43 +56,6 @@ pub fn system(name: &str) -> ActorSystem {
 /// loudly, not hang.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A countdown that the receivers of one run share: each calls [`Round::count_down`] once it
-/// has seen its share, and the last one wakes the bench thread.
-struct Round {
-    pending: AtomicUsize,
-    done_tx: Sender<()>,
-    done_rx: Receiver<()>,
-}
-
-impl Round {
-    fn new() -> Arc<Self> {
-        let (done_tx, done_rx) = crossbeam_channel::unbounded();
-        Arc::new(Self {
-            pending: AtomicUsize::new(0),
-            done_tx,
-            done_rx,
-        })
-    }
-
-    /// Starts a round that ends after `receivers` count-downs. Called before the first send,
-    /// so every receiver sees the armed count (the mailbox lock orders the two).
-    fn arm(&self, receivers: usize) {
-        self.pending.store(receivers, Ordering::Release);
-    }
-
-    fn count_down(&self) {
-        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let _ = self.done_tx.send(());
-        }
-    }
-
-    fn wait(&self, workload: &str) {
-        self.done_rx.recv_timeout(RUN_TIMEOUT).unwrap_or_else(|_| {
-            panic!("{workload}: not every message arrived within {RUN_TIMEOUT:?}")
-        });
-    }
-}
-
 /// Counts the `u64`s it receives and counts the round down after every `quota` of them.
 struct Counter {
     seen: u64,
@@ -122,7 +88,7 @@ impl Tell {
     /// A system with one counting actor.
     pub fn new() -> Self {
         let system = system("tell");
-        let round = Round::new();
+        let round = Round::new(RUN_TIMEOUT);
         let counter = system
             .spawn(
                 Counter {
@@ -225,7 +191,7 @@ impl PingPong {
     /// A system with two players that know each other.
     pub fn new() -> Self {
         let system = system("ping-pong");
-        let round = Round::new();
+        let round = Round::new(RUN_TIMEOUT);
         let server = system
             .spawn(
                 Player {
@@ -299,7 +265,7 @@ impl FanOut {
     /// A system with [`FAN_OUT_ACTORS`] counting actors.
     pub fn new() -> Self {
         let system = system("fan-out");
-        let round = Round::new();
+        let round = Round::new(RUN_TIMEOUT);
         let quota = MESSAGES / FAN_OUT_ACTORS as u64;
         assert_eq!(
             quota * FAN_OUT_ACTORS as u64,

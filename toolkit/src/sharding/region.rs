@@ -38,6 +38,16 @@ impl<M: Send + 'static> RegionCore<M> {
         &self.tables[shard as usize]
     }
 
+    /// The name of the region's actor: `sharding-{type_key}`.
+    fn actor_name(&self) -> String {
+        format!("sharding-{}", self.type_key)
+    }
+
+    /// The region's actor's path: `/user/sharding-{type_key}`.
+    fn path(&self) -> ActorPath {
+        ActorPath::new("/user").child(&self.actor_name())
+    }
+
     pub(crate) fn per_shard_limit(&self) -> Option<usize> {
         let shards = self.settings.number_of_shards as usize;
         self.settings
@@ -54,11 +64,9 @@ impl<M: Send + 'static> RegionCore<M> {
     }
 
     pub(crate) fn dead_letter(&self, msg: M, reason: DeadLetterReason) {
-        self.system.dead_letters().publish(
-            || ActorPath::new("/user").child(&format!("sharding-{}", self.type_key)),
-            msg,
-            reason,
-        );
+        self.system
+            .dead_letters()
+            .publish(|| self.path(), msg, reason);
     }
 
     /// Routes through the shard's table; with `want_handle`, returns the handle of the active
@@ -193,7 +201,7 @@ impl<M: Send + 'static> ShardRegion<M> {
                 region: region.clone(),
                 shards: vec![None; shards],
             },
-            &format!("sharding-{}", region.core.type_key),
+            &region.core.actor_name(),
         )?;
         let _ = region.core.actor.set(actor);
         Ok(region)
@@ -286,7 +294,7 @@ impl<M: Send + 'static> Recipient<ShardingEnvelope<M>> for ShardRegion<M> {
     }
 
     fn path(&self) -> ActorPath {
-        ActorPath::new("/user").child(&format!("sharding-{}", self.core.type_key))
+        self.core.path()
     }
 
     fn actor(&self) -> Option<AnyActorRef> {
@@ -404,8 +412,9 @@ impl<M: Send + 'static> Recipient<M> for EntityRef<M> {
     }
 
     fn path(&self) -> ActorPath {
-        ActorPath::new("/user")
-            .child(&format!("sharding-{}", self.region.core.type_key))
+        self.region
+            .core
+            .path()
             .child(&self.shard.to_string())
             .child(&self.entity_id)
     }
