@@ -1,10 +1,11 @@
 //! The benches of issue 5 (in-process sharding), in one pass printed as two tables:
 //!
 //! 1. **Routing throughput**: messages per second to 10,000 sharded entities, through
-//!    `EntityRef`s obtained once and reused and through `region.tell(ShardingEnvelope)` with a
-//!    `String` id, beside the same workload told straight to 10,000 `ActorRef`s of the same
-//!    actor (spawned with `spawn_anonymous`), in the same run, for several sender threads.
-//!    Target: the region costs at most 2× the direct path (region / direct ≥ 0.5).
+//!    `EntityRef`s obtained once and reused, through `region.tell(ShardingEnvelope)` with a
+//!    `String` id built per message, and through envelopes with a kept `EntityId` cloned per
+//!    message, beside the same workload told straight to 10,000 `ActorRef`s of the same actor
+//!    (spawned with `spawn_anonymous`), in the same run, for several sender threads. Target:
+//!    the region costs at most 2× the direct path (region / direct ≥ 0.5).
 //! 2. **Passivation footprint**: 1,000,000 distinct entities touched once each with an active
 //!    limit of 100,000 and no idle timeout: it completes, and memory stays bounded (bytes per
 //!    active entity). Twice, each in a fresh child process of this bench so that its RSS is its
@@ -19,7 +20,8 @@
 //! of each path per sender count, alternating, default 5; the table shows the median),
 //! `REACTANT_BENCH_SHARD_ENTITIES` (default 10,000), `REACTANT_BENCH_SHARD_MESSAGES` (messages
 //! per run, default 4,000,000), `REACTANT_BENCH_TOUCHED` (default 1,000,000),
-//! `REACTANT_BENCH_ACTIVE_LIMIT` (default 100,000).
+//! `REACTANT_BENCH_ACTIVE_LIMIT` (default 100,000). `REACTANT_BENCH_ONLY=routing` or
+//! `=footprint` runs one of the two parts.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -32,7 +34,7 @@ use reactant::prelude::*;
 #[path = "round.rs"]
 mod round;
 use reactant::sharding::{
-    EntityRef, EntityTypeKey, RegionStats, ShardRegion, ShardedEntity, ShardingEnvelope,
+    EntityId, EntityRef, EntityTypeKey, RegionStats, ShardRegion, ShardedEntity, ShardingEnvelope,
 };
 use reactant_workspace::resident_bytes;
 use round::Round;
@@ -115,10 +117,14 @@ fn main() {
         config.worker_threads,
         cores()
     );
-    let footprints = passivation_footprints();
-    let throughput = routing_throughput(&config);
-    print_throughput(&config, &throughput);
-    print_footprint(&config, &footprints);
+    let footprints = config.footprint.then(passivation_footprints);
+    let throughput = config.routing.then(|| routing_throughput(&config));
+    if let Some(throughput) = &throughput {
+        print_throughput(&config, throughput);
+    }
+    if let Some(footprints) = &footprints {
+        print_footprint(&config, footprints);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -132,11 +138,25 @@ struct Config {
     messages: u64,
     touched: usize,
     active_limit: usize,
+    /// Whether to run the routing throughput part and the passivation footprint part.
+    routing: bool,
+    footprint: bool,
 }
 
 impl Config {
     fn from_env() -> Self {
+        let only = std::env::var("REACTANT_BENCH_ONLY").ok();
+        let (routing, footprint) = match only.as_deref().map(str::trim) {
+            None | Some("") => (true, true),
+            Some("routing") => (true, false),
+            Some("footprint") => (false, true),
+            Some(other) => {
+                panic!("REACTANT_BENCH_ONLY must be routing or footprint, got {other:?}")
+            }
+        };
         let config = Self {
+            routing,
+            footprint,
             worker_threads: env_number("REACTANT_BENCH_THREADS", cores()),
             senders: env_list("REACTANT_BENCH_SENDERS", &[1, 2, 4]),
             runs: env_number("REACTANT_BENCH_RUNS", 5),
@@ -236,9 +256,17 @@ enum Path {
     EntityRef,
     /// `ShardRegion::tell(ShardingEnvelope::new(id.clone(), msg))`, a `String` id per message.
     Envelope,
+    /// `ShardRegion::tell(ShardingEnvelope::new(id.clone(), msg))` with a kept `EntityId`
+    /// (the clone is a reference-count increment, as the direct path clones no `ActorRef`).
+    EnvelopeKeptId,
 }
 
-const PATHS: [Path; 3] = [Path::Direct, Path::EntityRef, Path::Envelope];
+const PATHS: [Path; 4] = [
+    Path::Direct,
+    Path::EntityRef,
+    Path::Envelope,
+    Path::EnvelopeKeptId,
+];
 
 struct Throughput {
     config_entities: usize,
@@ -248,6 +276,7 @@ struct Throughput {
     region: ShardRegion<u64>,
     entity_refs: Vec<EntityRef<u64>>,
     ids: Vec<String>,
+    entity_ids: Vec<EntityId>,
     region_round: Arc<Round>,
     // Last: the system shuts down after the references into it are gone.
     _system: ActorSystem,
@@ -287,7 +316,10 @@ impl Throughput {
         let ids: Vec<String> = (0..config.entities)
             .map(|i| format!("counter-{i}"))
             .collect();
-        let entity_refs = ids.iter().map(|id| region.entity(id)).collect();
+        // The application keeps its ids: the `EntityRef`s share them, and so the entities'
+        // slots (made by the warm-up's first message to each) key on the same text.
+        let entity_ids: Vec<EntityId> = ids.iter().map(EntityId::from).collect();
+        let entity_refs = entity_ids.iter().map(|id| region.entity(id)).collect();
         Self {
             config_entities: config.entities,
             quota,
@@ -296,6 +328,7 @@ impl Throughput {
             region,
             entity_refs,
             ids,
+            entity_ids,
             region_round,
             _system: system,
         }
@@ -303,17 +336,20 @@ impl Throughput {
 
     /// One run of `path` from `senders` threads: every entity gets `quota` messages, each
     /// sender a share of them, round-robin over all entities from its own starting point.
-    /// Returns the time from the senders' start to the last entity seeing its last message.
-    fn run(&self, path: Path, senders: usize) -> Duration {
+    /// Returns the time from the senders' start to the last entity seeing its last message,
+    /// and the CPU time the sender threads used, together.
+    fn run(&self, path: Path, senders: usize) -> (Duration, Duration) {
         let round = match path {
             Path::Direct => &self.direct_round,
-            Path::EntityRef | Path::Envelope => &self.region_round,
+            Path::EntityRef | Path::Envelope | Path::EnvelopeKeptId => &self.region_round,
         };
         round.arm(self.config_entities);
         let start_line = Barrier::new(senders + 1);
         let entities = self.config_entities;
-        thread::scope(|scope| {
+        let sender_cpu_ns = AtomicU64::new(0);
+        let elapsed = thread::scope(|scope| {
             for sender in 0..senders {
+                let sender_cpu_ns = &sender_cpu_ns;
                 let start_line = &start_line;
                 // This sender's share of each entity's quota.
                 let passes = self.quota / senders as u64
@@ -321,6 +357,7 @@ impl Throughput {
                 let offset = sender * entities / senders;
                 scope.spawn(move || {
                     start_line.wait();
+                    let cpu_before = thread_cpu();
                     match path {
                         Path::Direct => {
                             send(passes, offset, entities, |i, msg| self.direct[i].tell(msg))
@@ -332,14 +369,24 @@ impl Throughput {
                             self.region
                                 .tell(ShardingEnvelope::new(self.ids[i].clone(), msg))
                         }),
+                        Path::EnvelopeKeptId => send(passes, offset, entities, |i, msg| {
+                            self.region
+                                .tell(ShardingEnvelope::new(self.entity_ids[i].clone(), msg))
+                        }),
                     }
+                    let used = thread_cpu().saturating_sub(cpu_before);
+                    sender_cpu_ns.fetch_add(used.as_nanos() as u64, Ordering::Relaxed);
                 });
             }
             start_line.wait();
             let start = Instant::now();
             round.wait(&format!("{path:?} with {senders} senders"));
             start.elapsed()
-        })
+        });
+        (
+            elapsed,
+            Duration::from_nanos(sender_cpu_ns.load(Ordering::Relaxed)),
+        )
     }
 }
 
@@ -355,10 +402,21 @@ fn send(passes: u64, offset: usize, entities: usize, tell: impl Fn(usize, u64)) 
     }
 }
 
-/// Rates of one sender count, each path's runs in order.
+/// Rates of one sender count, each path's runs in order, and the senders' CPU time per
+/// message (ns) in those runs.
 struct SenderRates {
     senders: usize,
-    rates: [Vec<f64>; 3],
+    rates: [Vec<f64>; 4],
+    cpu_ns: [Vec<f64>; 4],
+}
+
+/// CPU time this thread has used so far (`/proc/thread-self/schedstat`, Linux, nanoseconds;
+/// zero elsewhere): what the sending costs the sender, whatever else shares the cores.
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|stat| stat.split_whitespace().next()?.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
 }
 
 struct ThroughputResults {
@@ -393,19 +451,36 @@ fn routing_throughput(config: &Config) -> ThroughputResults {
     );
     let mut rows = Vec::new();
     for &senders in &config.senders {
-        let mut rates: [Vec<f64>; 3] = Default::default();
+        let mut rates: [Vec<f64>; 4] = Default::default();
+        let mut cpu_ns: [Vec<f64>; 4] = Default::default();
         for _ in 0..config.runs {
             for (p, path) in PATHS.into_iter().enumerate() {
-                rates[p].push(per_second(messages_per_run, bench.run(path, senders)));
+                let (elapsed, sender_cpu) = bench.run(path, senders);
+                rates[p].push(per_second(messages_per_run, elapsed));
+                cpu_ns[p].push(sender_cpu.as_nanos() as f64 / messages_per_run as f64);
             }
         }
         println!(
-            "{senders} senders (msgs/s per run): direct {}; EntityRef {}; envelope {}",
+            "{senders} senders (msgs/s per run): direct {}; EntityRef {}; envelope (String id) \
+             {}; envelope (kept EntityId) {}",
             list_millions(&rates[0]),
             list_millions(&rates[1]),
-            list_millions(&rates[2])
+            list_millions(&rates[2]),
+            list_millions(&rates[3])
         );
-        rows.push(SenderRates { senders, rates });
+        println!(
+            "{senders} senders (sender CPU ns per message): direct {}; EntityRef {}; envelope \
+             (String id) {}; envelope (kept EntityId) {}",
+            list_ns(&cpu_ns[0]),
+            list_ns(&cpu_ns[1]),
+            list_ns(&cpu_ns[2]),
+            list_ns(&cpu_ns[3])
+        );
+        rows.push(SenderRates {
+            senders,
+            rates,
+            cpu_ns,
+        });
     }
     let stats = bench.region.stats();
     assert_eq!(
@@ -434,25 +509,60 @@ fn print_throughput(config: &Config, results: &ThroughputResults) {
             "EntityRef",
             "EntityRef/direct",
             "envelope (String id)",
-            "envelope/direct",
-            "met?",
+            "String/direct",
+            "envelope (kept EntityId)",
+            "kept/direct",
+            "≥ 0.50",
         ]
         .map(String::from)
         .to_vec(),
     );
     for row in &results.rows {
-        let [direct, entity_ref, envelope] = row.rates.each_ref().map(|r| median(r));
-        let ratios = (entity_ref / direct, envelope / direct);
-        let met = ratios.0 >= 0.5 && ratios.1 >= 0.5;
+        let [direct, entity_ref, envelope, kept] = row.rates.each_ref().map(|r| median(r));
+        let ratios = [entity_ref, envelope, kept].map(|rate| rate / direct);
+        let met: Vec<&str> = ["EntityRef", "String", "kept"]
+            .into_iter()
+            .zip(ratios)
+            .filter(|&(_, ratio)| ratio >= 0.5)
+            .map(|(path, _)| path)
+            .collect();
         table.row(vec![
             row.senders.to_string(),
             spread(&row.rates[0]),
             spread(&row.rates[1]),
-            format!("{:.2}", ratios.0),
+            format!("{:.2}", ratios[0]),
             spread(&row.rates[2]),
-            format!("{:.2}", ratios.1),
-            (if met { "yes" } else { "MISSED" }).into(),
+            format!("{:.2}", ratios[1]),
+            spread(&row.rates[3]),
+            format!("{:.2}", ratios[2]),
+            if met.is_empty() {
+                "none".into()
+            } else {
+                met.join(", ")
+            },
         ]);
+    }
+    table.print();
+    println!(
+        "\nSender CPU time per message (ns; all sender threads together / messages), median of \
+         {} runs (min–max): what a send costs the sending thread, whatever else shares the cores",
+        config.runs
+    );
+    let mut table = Table::new(
+        [
+            "senders",
+            "direct ActorRef",
+            "EntityRef",
+            "envelope (String id)",
+            "envelope (kept EntityId)",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    for row in &results.rows {
+        let mut cells = vec![row.senders.to_string()];
+        cells.extend(row.cpu_ns.iter().map(|ns| spread_ns(ns)));
+        table.row(cells);
     }
     table.print();
     println!(
@@ -1018,6 +1128,21 @@ fn list_millions(rates: &[f64]) -> String {
         .map(|&r| millions(r))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+fn list_ns(values: &[f64]) -> String {
+    values
+        .iter()
+        .map(|&ns| format!("{ns:.0}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The median of nanosecond figures, and their range.
+fn spread_ns(values: &[f64]) -> String {
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(0.0, f64::max);
+    format!("{:.0} ({min:.0}–{max:.0})", median(values))
 }
 
 /// The median, and the range of the runs.

@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use reactant::persistence::{Effect, Entity, Event, Persistence};
 use reactant::prelude::*;
 use reactant::sharding::{
-    EntityTypeKey, ShardRegion, ShardedEntity, ShardingEnvelope, ShardingError,
+    EntityId, EntityTypeKey, ShardRegion, ShardedEntity, ShardingEnvelope, ShardingError,
 };
 use serde::{Deserialize, Serialize};
 
@@ -151,6 +151,120 @@ fn each_entity_sees_every_message_once_in_per_sender_order() {
             .sum::<usize>(),
         ENTITIES
     );
+}
+
+/// Sends `PER_ENTITY` messages to each of `ids` from `SENDERS` threads, every one through an
+/// envelope holding a clone of a kept id (shared by all the threads), round-robin over the
+/// entities from each sender's own offset; with `churn`, every 89th message to an entity also
+/// asks it to passivate, and each sender pauses after each round (so that entities start and
+/// stop while messages flow, rather than all starting once with everything held).
+fn send_through_kept_ids(
+    region: &ShardRegion<Rec>,
+    ids: &[EntityId],
+    senders: usize,
+    per_entity: usize,
+    churn: bool,
+) {
+    thread::scope(|scope| {
+        for sender in 0..senders {
+            scope.spawn(move || {
+                let offset = sender * ids.len() / senders;
+                for seq in 0..per_entity {
+                    for e in (offset..ids.len()).chain(0..offset) {
+                        let id = ids[e].clone();
+                        region.tell(ShardingEnvelope::new(id, Rec::Msg { sender, seq }));
+                        if churn && (seq + e) % 89 == 0 {
+                            region.tell(ShardingEnvelope::new(&ids[e], Rec::Passivate));
+                        }
+                    }
+                    if churn {
+                        thread::sleep(Duration::from_micros(200));
+                    }
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn envelopes_with_kept_entity_ids_arrive_once_each_in_per_sender_order() {
+    let system = common::system("sharding-kept-ids");
+    let log = Log::default();
+    let region = recording_region(&system, "kept", &log, None, |e| {
+        e.with_number_of_shards(10)
+            .without_idle_timeout()
+            // Room for everything held while the entities start: this test is about order
+            // and loss, not overflow.
+            .with_buffer_size(usize::MAX)
+    });
+    const SENDERS: usize = 4;
+    const ENTITIES: usize = 300;
+    const PER_ENTITY: usize = 100;
+    let ids: Vec<EntityId> = (0..ENTITIES)
+        .map(|e| EntityId::from(format!("e-{e}")))
+        .collect();
+    send_through_kept_ids(&region, &ids, SENDERS, PER_ENTITY, false);
+    let total = SENDERS * ENTITIES * PER_ENTITY;
+    assert!(
+        eventually(|| log.lock().values().map(Vec::len).sum::<usize>() == total),
+        "every message arrives: {} of {total}; {:?}",
+        log.lock().values().map(Vec::len).sum::<usize>(),
+        region.stats()
+    );
+    assert_eq!(log.lock().len(), ENTITIES);
+    assert_each_sender_in_order(&log, SENDERS, PER_ENTITY);
+    let stats = region.stats();
+    assert_eq!(stats.active_entities, ENTITIES);
+    assert_eq!(stats.entities_started, ENTITIES as u64, "each started once");
+    assert_eq!(stats.passivations, 0);
+    assert_eq!(stats.dropped_messages, 0);
+    // Ids built apart from the kept ones, and `EntityRef`s, reach the same entities.
+    for (e, id) in ids.iter().enumerate().step_by(37) {
+        let by_text = region.entity(format!("e-{e}"));
+        assert_eq!(by_text, region.entity(id));
+        assert_eq!(by_text.ask(Rec::Count).wait(WAIT), Ok(SENDERS * PER_ENTITY));
+    }
+    assert_eq!(region.stats().entities_started, ENTITIES as u64);
+}
+
+#[test]
+fn envelopes_with_kept_entity_ids_survive_passivation_churn() {
+    let system = common::system("sharding-kept-ids-churn");
+    let log = Log::default();
+    // Five active entities for forty, a 4 ms idle timeout and passivation requests: entities
+    // stop and start again all the time while the senders go through the index of active
+    // entities.
+    let region = recording_region(&system, "kept-churn", &log, None, |e| {
+        e.with_number_of_shards(3)
+            .with_active_entity_limit(5)
+            .with_idle_timeout(Duration::from_millis(4))
+            .with_buffer_size(usize::MAX)
+    });
+    const SENDERS: usize = 4;
+    const ENTITIES: usize = 40;
+    const PER_ENTITY: usize = 200;
+    let ids: Vec<EntityId> = (0..ENTITIES)
+        .map(|e| EntityId::from(format!("e-{e}")))
+        .collect();
+    let dead = system.dead_letters().subscribe();
+    send_through_kept_ids(&region, &ids, SENDERS, PER_ENTITY, true);
+    let total = SENDERS * ENTITIES * PER_ENTITY;
+    let ok = eventually(|| log.lock().values().map(Vec::len).sum::<usize>() == total);
+    let dead: Vec<_> = dead.try_iter().take(5).collect();
+    assert!(
+        ok,
+        "every message arrives: {} of {total}; {dead:?} {:?}",
+        log.lock().values().map(Vec::len).sum::<usize>(),
+        region.stats()
+    );
+    assert_each_sender_in_order(&log, SENDERS, PER_ENTITY);
+    let stats = region.stats();
+    assert!(stats.passivations > 0, "{stats:?}");
+    assert!(
+        stats.entities_started > 2 * ENTITIES as u64,
+        "entities restarted while the messages flowed: {stats:?}"
+    );
+    assert_eq!(stats.dropped_messages, 0);
 }
 
 #[test]

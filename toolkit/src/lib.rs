@@ -73,7 +73,7 @@ pub mod prelude {
     // The macros, and the traits of the same names that two of them implement.
     pub use crate::persistence::{Effect, Entity, Event, Persistence};
     pub use crate::sharding::{
-        EntityRef, EntityTypeKey, ShardRegion, ShardedEntity, ShardingEnvelope,
+        EntityId, EntityRef, EntityTypeKey, ShardRegion, ShardedEntity, ShardingEnvelope,
     };
     pub use reactant_macros::{Entity, Event, actor, entity};
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::key::EntityTypeKey;
+use super::key::{EntityId, EntityTypeKey};
 use super::region::{EntityRef, ShardRegion};
 use super::shard::ShardMsg;
 use crate::actor::{ActorRef, Behavior};
@@ -138,7 +138,7 @@ impl<M: Send + 'static> ShardedEntity<M> {
 /// What an entity is built with: its id, its shard, a reference to itself that survives
 /// passivation, and the way to ask for passivation.
 pub struct EntityContext<M: Send + 'static> {
-    pub(crate) entity_id: Arc<str>,
+    pub(crate) entity_id: EntityId,
     pub(crate) shard_id: u32,
     pub(crate) incarnation: u64,
     pub(crate) shard: ActorRef<ShardMsg>,

@@ -9,9 +9,11 @@
 //! hands them, in order, to the next incarnation, and passivates entities that are idle, over
 //! the active-entity limit (least recently used first), or that ask for it.
 //!
-//! Messages to a running entity go from the sender's thread straight into its mailbox, under
-//! the shard's routing lock: no hop through the shard actor (see `benches/README.md` for what
-//! the region costs beside a direct `tell`). Messages for one entity keep their send order.
+//! Messages to a running entity go from the sender's thread straight into its mailbox: no hop
+//! through the shard actor (see `benches/README.md` for what the region costs beside a direct
+//! `tell`). Entity ids are [`EntityId`]s, which carry their hash: an application that keeps
+//! them and clones them into its envelopes pays no allocation and no hashing per message.
+//! Messages for one entity keep their send order.
 //!
 //! Actor paths: `/user/sharding-{type_key}/{shard}/{entity_id}` (an id that is not a valid
 //! actor name runs under an anonymous name).
@@ -60,7 +62,7 @@ pub use entity::{
     ShardedEntity,
 };
 pub use error::ShardingError;
-pub use key::{EntityTypeKey, ShardingEnvelope};
+pub use key::{EntityId, EntityTypeKey, ShardingEnvelope};
 pub use region::{EntityRef, RegionStats, ShardRegion, ShardStats};
 
 use crate::actor::ActorSystem;

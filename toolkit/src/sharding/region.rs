@@ -1,18 +1,20 @@
-//! The region: the handle applications send through. It hashes an entity id to its shard and
-//! routes under that shard's lock (see `table`), straight into an active entity's mailbox; the
-//! shard actors are only involved when an entity starts, passivates or stops.
+//! The region: the handle applications send through. It places an entity id in its shard (by
+//! the id's precomputed hash) and sends straight into an active entity's mailbox through the
+//! shard's index of active entities, or routes under the shard's lock (see `table`); the shard
+//! actors are only involved when an entity starts, passivates or stops.
 
 use std::fmt;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 
 use super::entity::{Factory, Settings, StopMessage};
-use super::key::{ShardingEnvelope, shard_of};
+use super::key::{EntityId, ShardingEnvelope, shard_of};
 use super::shard::{Shard, ShardMsg};
-use super::table::{EntityHandle, Routed, ShardTable};
+use super::table::{EntityHandle, Routed, ShardRoutes};
 use crate::actor::system::SystemCore;
 use crate::actor::{Actor, ActorPath, ActorRef, ActorSystem, AnyActorRef, Context, Recipient};
 use crate::ask::{Pending, PromiseRecipient};
@@ -24,7 +26,8 @@ pub(crate) struct RegionCore<M: Send + 'static> {
     pub(crate) settings: Settings,
     pub(crate) factory: Arc<Factory<M>>,
     pub(crate) stop_message: Option<Arc<StopMessage<M>>>,
-    tables: Box<[Mutex<ShardTable<M>>]>,
+    /// Per shard, each on its own cache lines: senders to neighbouring shards share nothing.
+    tables: Box<[CachePadded<ShardRoutes<M>>]>,
     /// The region's actor: parent of the shards, which it starts on demand.
     actor: OnceLock<ActorRef<RegionMsg>>,
     system: Arc<SystemCore>,
@@ -34,7 +37,7 @@ pub(crate) struct RegionCore<M: Send + 'static> {
 }
 
 impl<M: Send + 'static> RegionCore<M> {
-    pub(crate) fn table(&self, shard: u32) -> &Mutex<ShardTable<M>> {
+    pub(crate) fn table(&self, shard: u32) -> &ShardRoutes<M> {
         &self.tables[shard as usize]
     }
 
@@ -69,23 +72,36 @@ impl<M: Send + 'static> RegionCore<M> {
             .publish(|| self.path(), msg, reason);
     }
 
-    /// Routes through the shard's table; with `want_handle`, returns the handle of the active
-    /// entity the message went to.
+    /// Sends to the entity if it is active, else routes through the shard's table; with
+    /// `want_handle`, returns the handle of the active entity the message went to.
+    #[inline]
     fn deliver(
         &self,
-        entity_id: &str,
-        shared_id: impl FnOnce() -> Arc<str>,
+        entity_id: &EntityId,
         shard: u32,
         msg: M,
         want_handle: bool,
     ) -> Option<Arc<EntityHandle<M>>> {
-        let routed = self.tables[shard as usize].lock().route(
-            entity_id,
-            shared_id,
-            msg,
-            self.settings.buffer_size,
-            want_handle,
-        );
+        let routes = &self.tables[shard as usize];
+        match routes.send_to_active(entity_id, msg, want_handle) {
+            Ok(handle) => handle,
+            Err(msg) => self.route(routes, entity_id, shard, msg, want_handle),
+        }
+    }
+
+    /// Routes through the shard's table, under its lock.
+    #[cold]
+    fn route(
+        &self,
+        routes: &ShardRoutes<M>,
+        entity_id: &EntityId,
+        shard: u32,
+        msg: M,
+        want_handle: bool,
+    ) -> Option<Arc<EntityHandle<M>>> {
+        let routed = routes
+            .lock()
+            .route(entity_id, msg, self.settings.buffer_size, want_handle);
         match routed {
             Routed::Done(handle) => return handle,
             Routed::Start(id) => {
@@ -99,7 +115,7 @@ impl<M: Send + 'static> RegionCore<M> {
                 if dropped.is_power_of_two() {
                     tracing::warn!(
                         type_key = %self.type_key,
-                        entity_id,
+                        entity_id = entity_id.as_str(),
                         shard,
                         capacity = self.settings.buffer_size,
                         dropped,
@@ -143,7 +159,7 @@ impl<M: Send + 'static> fmt::Debug for ShardRegion<M> {
 
 /// Messages of the region's actor.
 pub(crate) enum RegionMsg {
-    Start { shard: u32, id: Arc<str> },
+    Start { shard: u32, id: EntityId },
 }
 
 /// The region's actor: starts each shard on its first entity.
@@ -185,7 +201,9 @@ impl<M: Send + 'static> ShardRegion<M> {
         let region = Self {
             core: Arc::new(RegionCore {
                 type_key,
-                tables: (0..shards).map(|_| Mutex::new(ShardTable::new())).collect(),
+                tables: (0..shards)
+                    .map(|_| CachePadded::new(ShardRoutes::new()))
+                    .collect(),
                 settings,
                 factory,
                 stop_message,
@@ -214,24 +232,19 @@ impl<M: Send + 'static> ShardRegion<M> {
     /// Sends `envelope.message` to the entity `envelope.entity_id`, starting it if needed.
     pub fn tell(&self, envelope: ShardingEnvelope<M>) {
         let ShardingEnvelope { entity_id, message } = envelope;
-        let shard = shard_of(&entity_id, self.core.settings.number_of_shards);
-        self.core.deliver(
-            &entity_id,
-            || Arc::from(entity_id.as_str()),
-            shard,
-            message,
-            false,
-        );
+        let shard = entity_id.shard(self.core.settings.number_of_shards);
+        self.core.deliver(&entity_id, shard, message, false);
     }
 
-    /// A typed reference to the entity `entity_id` (it need not be running).
-    pub fn entity(&self, entity_id: impl AsRef<str>) -> EntityRef<M> {
-        self.entity_ref(entity_id.as_ref().into())
+    /// A typed reference to the entity `entity_id` (it need not be running): a `&str`, a
+    /// `String` or an [`EntityId`].
+    pub fn entity(&self, entity_id: impl Into<EntityId>) -> EntityRef<M> {
+        self.entity_ref(entity_id.into())
     }
 
-    pub(crate) fn entity_ref(&self, entity_id: Arc<str>) -> EntityRef<M> {
+    pub(crate) fn entity_ref(&self, entity_id: EntityId) -> EntityRef<M> {
         EntityRef {
-            shard: shard_of(&entity_id, self.core.settings.number_of_shards),
+            shard: entity_id.shard(self.core.settings.number_of_shards),
             entity_id,
             region: self.clone(),
             running: Mutex::new(None),
@@ -265,8 +278,8 @@ impl<M: Send + 'static> ShardRegion<M> {
             passivations: self.core.passivations.load(Ordering::Relaxed),
             dropped_messages: self.core.dropped.load(Ordering::Relaxed),
         };
-        for (shard_id, table) in self.core.tables.iter().enumerate() {
-            let table = table.lock();
+        for (shard_id, routes) in self.core.tables.iter().enumerate() {
+            let table = routes.lock();
             let shard = ShardStats {
                 shard_id: shard_id as u32,
                 active_entities: table.active(),
@@ -309,7 +322,7 @@ impl<M: Send + 'static> Recipient<ShardingEnvelope<M>> for ShardRegion<M> {
 /// sends straight to its mailbox, without the shard's routing table, until the entity is
 /// passivated or stops (then it routes through the table again; order is kept throughout).
 pub struct EntityRef<M: Send + 'static> {
-    entity_id: Arc<str>,
+    entity_id: EntityId,
     shard: u32,
     region: ShardRegion<M>,
     /// The running entity this reference last delivered to.
@@ -351,11 +364,9 @@ impl<M: Send + 'static> EntityRef<M> {
     pub fn tell(&self, msg: M) {
         let id = &self.entity_id;
         // Another thread sending through this same reference holds the handle: take the
-        // table's path rather than wait.
+        // region's path rather than wait.
         let Some(mut running) = self.running.try_lock() else {
-            self.region
-                .core
-                .deliver(id, || id.clone(), self.shard, msg, false);
+            self.region.core.deliver(id, self.shard, msg, false);
             return;
         };
         let mut msg = msg;
@@ -372,10 +383,7 @@ impl<M: Send + 'static> EntityRef<M> {
             }
             *running = None;
         }
-        *running = self
-            .region
-            .core
-            .deliver(id, || id.clone(), self.shard, msg, true);
+        *running = self.region.core.deliver(id, self.shard, msg, true);
     }
 
     /// Sends a request built around a one-shot reply address and returns the pending reply

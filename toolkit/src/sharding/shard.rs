@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::entity::EntityContext;
+use super::key::EntityId;
 use super::region::{RegionCore, ShardRegion};
 use super::table::EntityHandle;
 use crate::actor::cell::Control;
@@ -18,10 +19,10 @@ use crate::dead_letters::DeadLetterReason;
 /// What a shard is told.
 pub(crate) enum ShardMsg {
     /// The table holds messages for this entity, which is not running: start it.
-    Start(Arc<str>),
+    Start(EntityId),
     /// The entity asked to be passivated.
     Passivate {
-        entity_id: Arc<str>,
+        entity_id: EntityId,
         incarnation: u64,
     },
     /// The idle clock.
@@ -52,7 +53,7 @@ pub(crate) struct Shard<M: Send + 'static> {
     region: ShardRegion<M>,
     shard_id: u32,
     /// The running entities by actor id: which entity id and incarnation each is.
-    children: HashMap<u64, (Arc<str>, u64)>,
+    children: HashMap<u64, (EntityId, u64)>,
 }
 
 impl<M: Send + 'static> Shard<M> {
@@ -68,7 +69,7 @@ impl<M: Send + 'static> Shard<M> {
         self.region.core()
     }
 
-    fn start(&mut self, ctx: &mut Context<ShardMsg>, id: Arc<str>) {
+    fn start(&mut self, ctx: &mut Context<ShardMsg>, id: EntityId) {
         let core = self.region.core();
         let table = core.table(self.shard_id);
         let Some(incarnation) = table.lock().begin_start(&id) else {
@@ -92,7 +93,7 @@ impl<M: Send + 'static> Shard<M> {
         let entity: ActorRef<M> = match spawned {
             Ok(entity) => entity,
             Err(error) => {
-                tracing::error!(type_key = %core.type_key, entity_id = %id, %error, "could not start an entity");
+                tracing::error!(type_key = %core.type_key, entity_id = id.as_str(), %error, "could not start an entity");
                 let held = table.lock().abandon(&id);
                 for msg in held {
                     core.dead_letter(msg, DeadLetterReason::RecipientStopped);

@@ -1,9 +1,12 @@
 //! A shard's routing table: where each of its entities is in its life, the messages held for
 //! the ones that cannot take them yet, and the recency order that picks whom to passivate.
 //!
-//! Senders route through the table under the shard's lock, straight into the mailbox of an
-//! active entity, so a message to a running entity costs one lock and one map lookup more than
-//! a direct `tell`. A slot's state changes only under that lock:
+//! A message to an active entity goes through the shard's index of active entities
+//! ([`ShardRoutes::send_to_active`]): under the index's spin lock, one lookup keyed by the
+//! id's precomputed hash (a pointer comparison when the sender's id shares the key's text) and
+//! one push into the mailbox, without the table's lock. Everything else routes through the
+//! table, under the shard's lock. A slot's state changes only under that lock, and the index
+//! follows it there (an entity is in the index exactly while its slot is `Active`):
 //!
 //! ```text
 //!   (absent) --first message--> Starting --shard spawned it--> Active
@@ -17,8 +20,11 @@
 //! to user messages (once drained, or with the stop message), so a sender that read the flag
 //! just before either gets its message in ahead of the stop — the old incarnation handles it —
 //! or has it refused and routes it through the table like any other: order is kept either way.
-//! Such sends mark the handle `touched` instead of moving the slot in the recency list; the
-//! shard gives a touched entity a second chance (moves it to the head) before passivating it.
+//! Sends through the index work the same way: passivation takes the entity out of the index
+//! before closing its mailbox, and a sender holds the index's lock across its push. Such sends
+//! (through a handle or the index) mark the entity `touched` — on the handle, or on its entry
+//! in the index — instead of moving the slot in the recency list; the shard gives a touched
+//! entity a second chance (moves it to the head) before passivating it.
 //!
 //! Messages for a `Starting` or `Passivating` entity are held in the slot, in arrival order,
 //! and handed to the next incarnation before anything newer: per-entity order is kept across
@@ -29,13 +35,19 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use parking_lot::Mutex;
+
+use super::key::{EntityId, IdHasherBuilder};
 use crate::actor::ActorRef;
+use crate::sync::SpinLock;
 
 const NIL: u32 = u32::MAX;
 
 /// A running entity as senders see it.
 pub(crate) struct EntityHandle<M: Send + 'static> {
     pub(crate) actor: ActorRef<M>,
+    /// Its id: its key in the shard's index of active entities.
+    id: EntityId,
     /// Cleared (under the table lock) when passivation begins: senders stop using the handle.
     active: AtomicBool,
     /// Set by senders that bypass the table; cleared by the shard when it looks.
@@ -54,6 +66,130 @@ impl<M: Send + 'static> EntityHandle<M> {
         if !self.touched.load(Ordering::Relaxed) {
             self.touched.store(true, Ordering::Relaxed);
         }
+    }
+}
+
+/// The active entities of a shard by id, for senders: looked up without the table's lock.
+/// A spin lock (its release is a plain store): a sender holds it for one lookup and one push.
+pub(crate) type ActiveIndex<M> = SpinLock<ActiveMap<M>>;
+
+/// An active entity in its shard's index. Its reference and a `touched` mark of its own are
+/// kept here, beside the key, so that a sender through the index reaches the mailbox in one
+/// step and reads or writes nothing else (the shard reads both marks, the handle's and this).
+pub(crate) struct ActiveEntity<M: Send + 'static> {
+    actor: ActorRef<M>,
+    handle: Arc<EntityHandle<M>>,
+    /// Set by senders through the index (under its lock); cleared by the shard when it looks.
+    touched: bool,
+}
+
+type ActiveMap<M> = HashMap<EntityId, ActiveEntity<M>, IdHasherBuilder>;
+
+/// One shard's routing state: its table, and the index of its active entities that senders
+/// read without the table's lock. An entity is in the index exactly while its slot is
+/// `Active` and its handle says `active`: the table adds it (under its lock, after handing it
+/// the held messages) and takes it out (under its lock, before its mailbox is closed).
+pub(crate) struct ShardRoutes<M: Send + 'static> {
+    active: ActiveIndex<M>,
+    table: Mutex<ShardTable<M>>,
+}
+
+impl<M: Send + 'static> ShardRoutes<M> {
+    pub(crate) fn new() -> Self {
+        Self {
+            active: SpinLock::new(HashMap::default()),
+            table: Mutex::new(ShardTable::new()),
+        }
+    }
+
+    /// Sends `msg` to the entity `id` if it is active, without the table's lock; hands it
+    /// back otherwise (then route it through the table). With `want_handle`, a delivered
+    /// message comes back with the entity's handle.
+    #[inline]
+    pub(crate) fn send_to_active(
+        &self,
+        id: &EntityId,
+        msg: M,
+        want_handle: bool,
+    ) -> Result<Option<Arc<EntityHandle<M>>>, M> {
+        // Held across the push: passivation takes the entity out of the index (under this
+        // lock) before it closes the mailbox, so a push made under it is in ahead of the stop,
+        // or refused.
+        let mut active = self.active.lock();
+        let Some(entity) = active.get_mut(id) else {
+            return Err(msg);
+        };
+        entity.actor.try_tell(msg)?;
+        if !entity.touched {
+            entity.touched = true;
+        }
+        Ok(want_handle.then(|| entity.handle.clone()))
+    }
+
+    /// The table, locked.
+    pub(crate) fn lock(&self) -> Table<'_, M> {
+        Table {
+            table: self.table.lock(),
+            active: &self.active,
+        }
+    }
+}
+
+/// A shard's table under its lock, with the shard's active index to keep in step.
+pub(crate) struct Table<'a, M: Send + 'static> {
+    table: parking_lot::MutexGuard<'a, ShardTable<M>>,
+    active: &'a ActiveIndex<M>,
+}
+
+impl<M: Send + 'static> std::ops::Deref for Table<'_, M> {
+    type Target = ShardTable<M>;
+
+    fn deref(&self) -> &ShardTable<M> {
+        &self.table
+    }
+}
+
+impl<M: Send + 'static> std::ops::DerefMut for Table<'_, M> {
+    fn deref_mut(&mut self) -> &mut ShardTable<M> {
+        &mut self.table
+    }
+}
+
+// The table's changes that make entities active or not, with the index kept in step.
+impl<M: Send + 'static> Table<'_, M> {
+    pub(crate) fn route(
+        &mut self,
+        id: &EntityId,
+        msg: M,
+        buffer_size: usize,
+        want_handle: bool,
+    ) -> Routed<M> {
+        self.table
+            .route(self.active, id, msg, buffer_size, want_handle)
+    }
+
+    pub(crate) fn activate(&mut self, id: &EntityId, entity: ActorRef<M>) {
+        self.table.activate(self.active, id, entity)
+    }
+
+    pub(crate) fn passivate(
+        &mut self,
+        id: &EntityId,
+        incarnation: Option<u64>,
+    ) -> Option<Arc<EntityHandle<M>>> {
+        self.table.passivate(self.active, id, incarnation)
+    }
+
+    pub(crate) fn passivate_over_limit(&mut self, limit: usize) -> Vec<Arc<EntityHandle<M>>> {
+        self.table.passivate_over_limit(self.active, limit)
+    }
+
+    pub(crate) fn passivate_idle(&mut self, idle_epochs: u64) -> Vec<Arc<EntityHandle<M>>> {
+        self.table.passivate_idle(self.active, idle_epochs)
+    }
+
+    pub(crate) fn stopped(&mut self, id: &EntityId, incarnation: u64) -> bool {
+        self.table.stopped(self.active, id, incarnation)
     }
 }
 
@@ -79,13 +215,13 @@ pub(crate) enum Routed<M: Send + 'static> {
     /// In the entity's mailbox (with its handle, if asked for), or held for it.
     Done(Option<Arc<EntityHandle<M>>>),
     /// Held for a new entity: the shard must be asked to start it.
-    Start(Arc<str>),
+    Start(EntityId),
     /// The shard's buffer is full: the message comes back.
     Full(M),
 }
 
 pub(crate) struct ShardTable<M: Send + 'static> {
-    index: HashMap<Arc<str>, u32>,
+    index: HashMap<EntityId, u32, IdHasherBuilder>,
     slots: Vec<Slot<M>>,
     free: Vec<u32>,
     head: u32,
@@ -100,7 +236,7 @@ pub(crate) struct ShardTable<M: Send + 'static> {
 impl<M: Send + 'static> ShardTable<M> {
     pub(crate) fn new() -> Self {
         Self {
-            index: HashMap::new(),
+            index: HashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
             head: NIL,
@@ -125,12 +261,12 @@ impl<M: Send + 'static> ShardTable<M> {
         self.buffered
     }
 
-    /// Routes `msg` to entity `id`; `shared_id` makes the key of a new slot. With
-    /// `want_handle`, a message delivered to an active entity comes back with its handle.
-    pub(crate) fn route(
+    /// Routes `msg` to entity `id` (a new slot keeps a clone of `id`). With `want_handle`, a
+    /// message delivered to an active entity comes back with its handle.
+    fn route(
         &mut self,
-        id: &str,
-        shared_id: impl FnOnce() -> Arc<str>,
+        active: &ActiveIndex<M>,
+        id: &EntityId,
         msg: M,
         buffer_size: usize,
         want_handle: bool,
@@ -139,10 +275,9 @@ impl<M: Send + 'static> ShardTable<M> {
             if self.buffered >= buffer_size {
                 return Routed::Full(msg);
             }
-            let id = shared_id();
             self.insert(id.clone(), SlotState::Starting(VecDeque::from([msg])));
             self.buffered += 1;
-            return Routed::Start(id);
+            return Routed::Start(id.clone());
         };
         let slot = &mut self.slots[index as usize];
         let refused = match &mut slot.state {
@@ -167,7 +302,7 @@ impl<M: Send + 'static> ShardTable<M> {
         };
         // The entity takes no more messages: it stopped by itself (or failed) and the shard
         // has not heard yet. Hold the message for the incarnation the shard starts when it does.
-        self.deactivate(index);
+        self.deactivate(active, index);
         self.slots[index as usize].state = SlotState::Passivating(VecDeque::from([refused]));
         self.passivating += 1;
         self.buffered += 1;
@@ -175,7 +310,7 @@ impl<M: Send + 'static> ShardTable<M> {
     }
 
     /// The slot of a `Starting` entity, with a fresh incarnation number.
-    pub(crate) fn begin_start(&mut self, id: &str) -> Option<u64> {
+    pub(crate) fn begin_start(&mut self, id: &EntityId) -> Option<u64> {
         let &index = self.index.get(id)?;
         let slot = &mut self.slots[index as usize];
         if !matches!(slot.state, SlotState::Starting(_)) {
@@ -187,7 +322,7 @@ impl<M: Send + 'static> ShardTable<M> {
     }
 
     /// The entity is running: hands it the held messages (in order) and makes it active.
-    pub(crate) fn activate(&mut self, id: &str, entity: ActorRef<M>) {
+    fn activate(&mut self, active: &ActiveIndex<M>, id: &EntityId, entity: ActorRef<M>) {
         let Some(&index) = self.index.get(id) else {
             return;
         };
@@ -199,18 +334,27 @@ impl<M: Send + 'static> ShardTable<M> {
         for msg in held {
             entity.tell(msg);
         }
-        slot.state = SlotState::Active(Arc::new(EntityHandle {
+        let handle = Arc::new(EntityHandle {
             actor: entity,
+            id: id.clone(),
             active: AtomicBool::new(true),
             touched: AtomicBool::new(false),
-        }));
+        });
+        // After the held messages: senders that find it in the index come after them.
+        let entry = ActiveEntity {
+            actor: handle.actor.clone(),
+            handle: handle.clone(),
+            touched: false,
+        };
+        active.lock().insert(id.clone(), entry);
+        slot.state = SlotState::Active(handle);
         slot.last_epoch = self.epoch;
         self.active += 1;
         self.push_front(index);
     }
 
     /// The entity could not be started: its slot goes, and its held messages come back.
-    pub(crate) fn abandon(&mut self, id: &str) -> VecDeque<M> {
+    pub(crate) fn abandon(&mut self, id: &EntityId) -> VecDeque<M> {
         let Some(index) = self.index.remove(id) else {
             return VecDeque::new();
         };
@@ -225,17 +369,19 @@ impl<M: Send + 'static> ShardTable<M> {
 
     /// Starts passivating the active entity `id` if it is still `incarnation` (any, if `None`);
     /// returns its reference, to be told to stop.
-    pub(crate) fn passivate(
+    fn passivate(
         &mut self,
-        id: &str,
+        active: &ActiveIndex<M>,
+        id: &EntityId,
         incarnation: Option<u64>,
     ) -> Option<Arc<EntityHandle<M>>> {
         let &index = self.index.get(id)?;
-        self.passivate_slot(index, incarnation)
+        self.passivate_slot(active, index, incarnation)
     }
 
     fn passivate_slot(
         &mut self,
+        active: &ActiveIndex<M>,
         index: u32,
         incarnation: Option<u64>,
     ) -> Option<Arc<EntityHandle<M>>> {
@@ -245,7 +391,7 @@ impl<M: Send + 'static> ShardTable<M> {
         {
             return None;
         }
-        self.deactivate(index);
+        self.deactivate(active, index);
         let slot = &mut self.slots[index as usize];
         let SlotState::Active(entity) = std::mem::replace(&mut slot.state, SlotState::Free) else {
             unreachable!("checked above")
@@ -257,41 +403,59 @@ impl<M: Send + 'static> ShardTable<M> {
 
     /// Passivates least recently used entities until at most `limit` are active. One used
     /// through its handle since the shard last looked gets a second chance at the head.
-    pub(crate) fn passivate_over_limit(&mut self, limit: usize) -> Vec<Arc<EntityHandle<M>>> {
+    fn passivate_over_limit(
+        &mut self,
+        active: &ActiveIndex<M>,
+        limit: usize,
+    ) -> Vec<Arc<EntityHandle<M>>> {
         let mut stopping = Vec::new();
         let mut chances = self.active;
         while self.active > limit && self.tail != NIL {
             let tail = self.tail;
-            if chances > 0 && self.take_touched(tail) {
+            if chances > 0 && self.take_touched(&mut active.lock(), tail) {
                 chances -= 1;
                 self.slots[tail as usize].last_epoch = self.epoch;
                 self.touch(tail);
                 continue;
             }
-            stopping.extend(self.passivate_slot(tail, None));
+            stopping.extend(self.passivate_slot(active, tail, None));
         }
         stopping
     }
 
-    /// Whether the active entity in `index` was used through its handle since the last look.
-    fn take_touched(&self, index: u32) -> bool {
+    /// Whether the active entity in `index` was used through its handle or through the index
+    /// of active entities (`active`, locked) since the last look; clears both marks.
+    fn take_touched(&self, active: &mut ActiveMap<M>, index: u32) -> bool {
         match &self.slots[index as usize].state {
-            SlotState::Active(handle) => handle.touched.swap(false, Ordering::Relaxed),
+            SlotState::Active(handle) => {
+                let by_handle = handle.touched.swap(false, Ordering::Relaxed);
+                let by_index = active
+                    .get_mut(&handle.id)
+                    .is_some_and(|entity| std::mem::take(&mut entity.touched));
+                by_handle | by_index
+            }
             _ => false,
         }
     }
 
     /// Advances the idle clock and passivates the entities idle for `idle_epochs` epochs.
-    pub(crate) fn passivate_idle(&mut self, idle_epochs: u64) -> Vec<Arc<EntityHandle<M>>> {
+    fn passivate_idle(
+        &mut self,
+        active: &ActiveIndex<M>,
+        idle_epochs: u64,
+    ) -> Vec<Arc<EntityHandle<M>>> {
         self.epoch += 1;
         // Entities used through their handles since the last tick are recent: to the head.
         let mut at = self.head;
         let mut recent = Vec::new();
-        while at != NIL {
-            if self.take_touched(at) {
-                recent.push(at);
+        {
+            let mut active = active.lock();
+            while at != NIL {
+                if self.take_touched(&mut active, at) {
+                    recent.push(at);
+                }
+                at = self.slots[at as usize].next;
             }
-            at = self.slots[at as usize].next;
         }
         for index in recent.into_iter().rev() {
             self.slots[index as usize].last_epoch = self.epoch;
@@ -303,40 +467,41 @@ impl<M: Send + 'static> ShardTable<M> {
             && self.epoch - self.slots[self.tail as usize].last_epoch >= idle_epochs
         {
             let tail = self.tail;
-            stopping.extend(self.passivate_slot(tail, None));
+            stopping.extend(self.passivate_slot(active, tail, None));
         }
         stopping
     }
 
     /// The incarnation `incarnation` of entity `id` has stopped. Returns true if messages are
     /// held for it: the slot is `Starting` again and the shard must start a new incarnation.
-    pub(crate) fn stopped(&mut self, id: &str, incarnation: u64) -> bool {
+    fn stopped(&mut self, active: &ActiveIndex<M>, id: &EntityId, incarnation: u64) -> bool {
         let Some(&index) = self.index.get(id) else {
             return false;
         };
-        if self.slots[index as usize].incarnation != incarnation {
+        let slot = &mut self.slots[index as usize];
+        if slot.incarnation != incarnation {
             return false;
         }
-        match std::mem::replace(&mut self.slots[index as usize].state, SlotState::Free) {
+        match &mut slot.state {
             SlotState::Passivating(held) if !held.is_empty() => {
+                let held = std::mem::take(held);
+                slot.state = SlotState::Starting(held);
                 self.passivating -= 1;
-                self.slots[index as usize].state = SlotState::Starting(held);
                 return true;
             }
             SlotState::Passivating(_) => self.passivating -= 1,
-            SlotState::Active(_) => self.deactivate(index),
-            other => {
-                // Starting again already (a newer request): leave it.
-                self.slots[index as usize].state = other;
-                return false;
-            }
+            // It stopped by itself (or failed) and no sender has noticed yet.
+            SlotState::Active(_) => self.deactivate(active, index),
+            // Starting again already (a newer request): leave it.
+            SlotState::Starting(_) | SlotState::Free => return false,
         }
+        self.slots[index as usize].state = SlotState::Free;
         self.index.remove(id);
         self.free.push(index);
         false
     }
 
-    fn insert(&mut self, id: Arc<str>, state: SlotState<M>) -> u32 {
+    fn insert(&mut self, id: EntityId, state: SlotState<M>) -> u32 {
         let slot = Slot {
             state,
             incarnation: 0,
@@ -358,10 +523,14 @@ impl<M: Send + 'static> ShardTable<M> {
         index
     }
 
-    /// Takes an active slot out of the recency list; its handle stops taking messages.
-    fn deactivate(&mut self, index: u32) {
+    /// Takes the active entity `id` in slot `index` out of the recency list and out of the
+    /// index of active entities; its handle stops taking messages.
+    fn deactivate(&mut self, active: &ActiveIndex<M>, index: u32) {
         if let SlotState::Active(handle) = &self.slots[index as usize].state {
             handle.active.store(false, Ordering::Release);
+            // Dropped after the lock is released.
+            let removed = active.lock().remove(&handle.id);
+            drop(removed);
         }
         self.unlink(index);
         self.active -= 1;
