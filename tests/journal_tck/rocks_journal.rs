@@ -312,7 +312,7 @@ fn a_journal_of_a_newer_format_version_is_refused_untouched() {
         db.put_cf(
             db.cf_handle("meta").unwrap(),
             b"format_version",
-            2u32.to_be_bytes(),
+            3u32.to_be_bytes(),
         )
         .unwrap();
     }
@@ -321,14 +321,65 @@ fn a_journal_of_a_newer_format_version_is_refused_untouched() {
         matches!(
             error,
             OpenError::NewerFormat {
-                found: 2,
-                supported: 1,
+                found: 3,
+                supported: 2,
                 ..
             }
         ),
         "{error}"
     );
     println!("{error}");
+}
+
+#[test]
+fn a_fully_deleted_stream_keeps_its_highest_after_reopening() {
+    let folder = folder();
+    {
+        let journal = RocksJournal::open(folder.path()).unwrap();
+        write_fixture(&*journal);
+        journal.delete_to(&pid(), u64::MAX).unwrap();
+    }
+    let journal = RocksJournal::open(folder.path()).unwrap();
+    assert_eq!(journal.highest_sequence_nr(&pid()).unwrap(), 5);
+    assert_eq!(replay(&*journal, 1, u64::MAX, u64::MAX), (vec![], 5));
+    // The stream goes on after its highest, never below it.
+    let rejected = journal
+        .write(&[atomic(vec![event(&pid(), 1)])])
+        .unwrap()
+        .remove(0);
+    assert!(rejected.is_err(), "{rejected:?}");
+    write_all(&*journal, vec![atomic(vec![event(&pid(), 6)])]);
+    assert_eq!(journal.highest_sequence_nr(&pid()).unwrap(), 6);
+}
+
+#[test]
+fn a_journal_of_format_1_is_marked_format_2_when_opened_and_keeps_its_streams() {
+    let folder = folder();
+    {
+        let journal = RocksJournal::open(folder.path()).unwrap();
+        write_fixture(&*journal);
+        journal.delete_to(&pid(), 2).unwrap();
+    }
+    {
+        // Format 1 kept a `highest/{id}` row per stream; format 2 neither reads nor needs it.
+        let db = raw_database(folder.path(), &OUR_FAMILIES);
+        let meta = db.cf_handle("meta").unwrap();
+        db.put_cf(meta, b"format_version", 1u32.to_be_bytes())
+            .unwrap();
+        db.put_cf(meta, b"highest/tck|p-1", 5u64.to_be_bytes())
+            .unwrap();
+    }
+    {
+        let journal = RocksJournal::open(folder.path()).unwrap();
+        assert_eq!(journal.highest_sequence_nr(&pid()).unwrap(), 5);
+        assert_eq!(replay(&*journal, 1, u64::MAX, u64::MAX), (vec![3, 4, 5], 5));
+    }
+    let db = raw_database(folder.path(), &OUR_FAMILIES);
+    let version = db
+        .get_cf(db.cf_handle("meta").unwrap(), b"format_version")
+        .unwrap()
+        .unwrap();
+    assert_eq!(version, 2u32.to_be_bytes());
 }
 
 #[test]

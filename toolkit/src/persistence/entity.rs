@@ -62,14 +62,14 @@ impl Persistence {
         journal: Arc<dyn Journal>,
         snapshots: Arc<dyn SnapshotStore>,
     ) -> std::io::Result<Arc<Self>> {
-        let writer = JournalWriter::start(journal.clone(), "reactant")?;
+        let writer = JournalWriter::start(journal.clone(), "journal")?;
         let (jobs, incoming) = crossbeam_channel::unbounded::<Job>();
         let mut readers = Vec::with_capacity(READER_THREADS);
         for index in 0..READER_THREADS {
             let incoming = incoming.clone();
             readers.push(
                 thread::Builder::new()
-                    .name(format!("reactant-journal-reader-{index}"))
+                    .name(format!("journal-reader-{index}"))
                     .spawn(move || {
                         for job in incoming {
                             job();

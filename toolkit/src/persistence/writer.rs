@@ -103,8 +103,8 @@ struct Stats {
 }
 
 impl JournalWriter {
-    /// Starts the writer thread (named `{name}-journal-writer`) for `journal`, and the thread
-    /// that runs the completions (`{name}-journal-completer`): the writer hands each batch's
+    /// Starts the writer thread (named `{name}-writer`) for `journal`, and the thread
+    /// that runs the completions (`{name}-completer`): the writer hands each batch's
     /// outcomes over and goes on with the next batch while they are delivered.
     pub fn start(journal: Arc<dyn Journal>, name: &str) -> std::io::Result<Self> {
         let (requests, incoming) = crossbeam_channel::unbounded();
@@ -117,7 +117,7 @@ impl JournalWriter {
         let stats = Arc::new(Stats::default());
         let thread_stats = stats.clone();
         let completer = thread::Builder::new()
-            .name(format!("{name}-journal-completer"))
+            .name(format!("{name}-completer"))
             .spawn(move || {
                 for batch in to_complete {
                     for (done, outcome) in batch {
@@ -127,7 +127,7 @@ impl JournalWriter {
                 }
             })?;
         let writer = thread::Builder::new()
-            .name(format!("{name}-journal-writer"))
+            .name(format!("{name}-writer"))
             .spawn(move || run(&*journal, &incoming, &completed, &thread_stats))?;
         Ok(Self {
             requests,

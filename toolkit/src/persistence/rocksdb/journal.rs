@@ -35,11 +35,23 @@ impl RocksJournal {
             })
     }
 
+    /// The stream's highest sequence number: its last event's, or the number its events are
+    /// deleted to if that is higher (deleting never lowers it). Read once per stream, then
+    /// kept in memory.
     fn highest(&self, persistence_id: &PersistenceId) -> Result<SequenceNr, JournalError> {
         if let Some(&highest) = self.highest.lock().get(persistence_id) {
             return Ok(highest);
         }
-        let highest = self.stream_meta(persistence_id, &keys::highest_key(persistence_id))?;
+        let mut events = self.scan(
+            EVENTS,
+            keys::stream_key(persistence_id, 0),
+            keys::inclusive_end(keys::stream_key(persistence_id, u64::MAX)),
+        );
+        events.seek_to_last();
+        let last = events.key().map_or(0, keys::sequence_nr_of);
+        events.status().map_err(storage)?;
+        drop(events);
+        let highest = last.max(self.deleted_to(persistence_id)?);
         self.highest
             .lock()
             .entry(persistence_id.clone())
@@ -91,13 +103,14 @@ fn corrupt(
 
 impl Journal for RocksJournal {
     fn write(&self, writes: &[AtomicWrite]) -> Result<Vec<Result<(), Rejection>>, JournalError> {
-        let (events, tags, meta) = (self.family(EVENTS), self.family(TAGS), self.family(META));
+        let (events, tags) = (self.family(EVENTS), self.family(TAGS));
         let mut last_offset = self.last_offset.lock();
         let mut offset = *last_offset;
         let mut batch = WriteBatch::default();
         // Streams written earlier in this call: their highest is in the batch, not yet stored.
         let mut highest_in_batch: HashMap<&PersistenceId, SequenceNr> = HashMap::new();
         let mut results = Vec::with_capacity(writes.len());
+        let mut rows: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(writes.len());
         for write in writes {
             // The events are filed under the write's stream, as `AtomicWrite` promises.
             let Some(persistence_id) = write.persistence_id() else {
@@ -118,19 +131,20 @@ impl Journal for RocksJournal {
                 for tag in &event.tags {
                     batch.put_cf(tags, keys::tag_key(tag, offset), &key);
                 }
-                batch.put_cf(events, &key, record::encode_event(event, offset));
+                rows.push((key, record::encode_event(event, offset)));
             }
-            let highest = write.highest_sequence_nr();
-            batch.put_cf(
-                meta,
-                keys::highest_key(persistence_id),
-                highest.to_be_bytes(),
-            );
-            highest_in_batch.insert(persistence_id, highest);
+            highest_in_batch.insert(persistence_id, write.highest_sequence_nr());
             results.push(Ok(()));
         }
         if offset != *last_offset {
-            batch.put_cf(meta, keys::LAST_OFFSET, offset.to_be_bytes());
+            // In key order: the memtable inserts each key from where the previous one went (a
+            // batch's streams are in completion order, all over the key space; sorted, the
+            // inserts sweep it once). The offsets are in the records, so their order stays.
+            rows.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+            for (key, record) in &rows {
+                batch.put_cf(events, key, record);
+            }
+            batch.put_cf(self.family(META), keys::LAST_OFFSET, offset.to_be_bytes());
             self.db
                 .write_opt(batch, &self.write_options())
                 .map_err(storage)?;

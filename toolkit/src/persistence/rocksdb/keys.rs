@@ -7,9 +7,9 @@
 //! - `tags`: *tag key* = `u32 BE length of the tag` ‖ `its UTF-8 bytes` ‖ `u64 BE global offset`;
 //!   the value is the stream key of the event, so `events_by_tag` is one scan in offset order
 //!   plus one point read per event.
-//! - `meta`: `format_version` → `u32 BE`; `last_offset` → `u64 BE`; `highest/{id}` → `u64 BE`
-//!   highest sequence number ever stored; `deleted_to/{id}` → `u64 BE` sequence number up to which
-//!   the stream's events are deleted.
+//! - `meta`: `format_version` → `u32 BE`; `last_offset` → `u64 BE`; `deleted_to/{id}` → `u64 BE`
+//!   sequence number up to which the stream's events are deleted. (Format 1 also kept a
+//!   `highest/{id}` row per stream; format 2 neither reads nor writes it.)
 //!
 //! Every scan sets both iterator bounds ([`inclusive_end`] turns an inclusive last key into the
 //! exclusive upper bound RocksDB wants).
@@ -21,7 +21,6 @@ pub(super) const FORMAT_VERSION: &[u8] = b"format_version";
 /// `meta` key of the last global offset given to an event.
 pub(super) const LAST_OFFSET: &[u8] = b"last_offset";
 
-const HIGHEST_PREFIX: &[u8] = b"highest/";
 const DELETED_TO_PREFIX: &[u8] = b"deleted_to/";
 
 /// `len ‖ name ‖ number`: the shape of stream keys and tag keys.
@@ -74,11 +73,6 @@ pub(super) fn tag_key(tag: &str, offset: u64) -> Vec<u8> {
 /// The global offset of a tag key read back from a bounded scan of one tag.
 pub(super) fn offset_of_tag_key(key: &[u8]) -> u64 {
     sequence_nr_of(key)
-}
-
-/// The `meta` key of a stream's highest sequence number.
-pub(super) fn highest_key(persistence_id: &PersistenceId) -> Vec<u8> {
-    [HIGHEST_PREFIX, persistence_id.as_str().as_bytes()].concat()
 }
 
 /// The `meta` key of the sequence number up to which a stream's events are deleted.

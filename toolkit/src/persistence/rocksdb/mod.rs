@@ -6,15 +6,15 @@
 //! | `events` | persistence id, sequence number | event record |
 //! | `tags` | tag, global offset | key of the event |
 //! | `snapshots` | persistence id, sequence number | snapshot record |
-//! | `meta` | `format_version`, `last_offset`, `highest/{id}`, `deleted_to/{id}` | big-endian integer |
+//! | `meta` | `format_version`, `last_offset`, `deleted_to/{id}` | big-endian integer |
 //!
 //! Keys put a length-prefixed name before a big-endian number, so a replay is one bounded
 //! range scan of a stream and `events_by_tag` one range scan in offset order (`keys.rs` has
 //! the details, `record.rs` the record layout).
 //!
 //! A [`Journal::write`](crate::persistence::Journal::write) call is one `WriteBatch`: the
-//! accepted writes' events, their tag entries, the streams' highest sequence numbers and the
-//! last global offset commit together or not at all, with the [`Durability`] of the
+//! accepted writes' events, their tag entries and the last global offset commit together or
+//! not at all, with the [`Durability`] of the
 //! [`RocksConfig`]. Offsets are given under a lock held across the commit, so they are
 //! gap-free and in commit order, across reopenings too.
 

@@ -15,7 +15,13 @@ use super::error::OpenError;
 use super::keys;
 
 /// The format version this build writes and reads. A journal with a higher one is refused.
-pub(super) const FORMAT_VERSION: u32 = 1;
+///
+/// - 1: a `highest/{id}` row in `meta` per stream, rewritten by every write.
+/// - 2: no such row: a stream's highest sequence number is its last event's, or its
+///   `deleted_to` if that is higher (which is what version 1's row held, too). A version 1
+///   journal is marked version 2 when opened for writing, since a version 1 program would
+///   trust rows that version 2 no longer updates.
+pub(super) const FORMAT_VERSION: u32 = 2;
 
 /// Column family of the events: stream key → event record.
 pub(super) const EVENTS: &str = "events";
@@ -35,8 +41,8 @@ const DEFAULT: &str = "default";
 enum Found {
     /// Nothing: create a journal.
     Nothing,
-    /// Our journal, with these column families.
-    Journal(Vec<String>),
+    /// Our journal, with these column families, of this format version.
+    Journal(Vec<String>, u32),
     /// Our column families, all empty and without a format version: a creation was cut short
     /// (the process died between creating the database and storing the version). Finish it.
     UnfinishedJournal(Vec<String>),
@@ -59,7 +65,13 @@ pub(super) fn open_database(path: &Path) -> Result<DB, OpenError> {
             store_format_version(path, &db)?;
             Ok(db)
         }
-        Found::Journal(existing) => open_for_writing(path, &existing, false),
+        Found::Journal(existing, version) => {
+            let db = open_for_writing(path, &existing, false)?;
+            if version < FORMAT_VERSION {
+                store_format_version(path, &db)?;
+            }
+            Ok(db)
+        }
     }
 }
 
@@ -135,7 +147,7 @@ fn inspect(path: &Path) -> Result<Found, OpenError> {
                     "the `{missing}` column family is missing"
                 )));
             }
-            Ok(Found::Journal(families))
+            Ok(Found::Journal(families, found))
         }
         None => {
             let all_ours = families
@@ -199,7 +211,7 @@ fn open_for_writing(path: &Path, existing: &[String], create: bool) -> Result<DB
     })
 }
 
-/// Marks a new database as a journal of this format, durably.
+/// Marks a new database (or one of an older format) as a journal of this format, durably.
 fn store_format_version(path: &Path, db: &DB) -> Result<(), OpenError> {
     let meta = db.cf_handle(META).expect("opened with every column family");
     let mut sync = WriteOptions::default();
