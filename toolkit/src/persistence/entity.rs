@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
-use super::codec::{Codec, MessagePack};
+use super::codec::{Codec, CodecError, MessagePack};
 use super::effect::{Action, Effect, SideEffect};
 use super::error::JournalError;
 use super::event::{Event, short_type_name};
@@ -169,12 +169,61 @@ type EventHandler<E, S> = dyn Fn(&mut S, &E) + Send + Sync;
 type SignalHandler<S> = dyn Fn(&S, &EntitySignal) + Send + Sync;
 type SnapshotPredicate<E, S> = dyn Fn(&S, &E, SequenceNr) -> bool + Send + Sync;
 
+/// An entity's codec with its event and state types fixed: [`Codec`]'s methods are generic,
+/// so the entity keeps the codec it was given behind this object-safe face.
+trait EntityCodec<E, S>: Send + Sync {
+    fn encode_event(&self, event: &E) -> Result<Vec<u8>, CodecError>;
+    /// Decodes an event stored under `manifest`: directly when it is the event type's
+    /// `current` manifest, through [`Event::upcast`] otherwise.
+    fn decode_event(
+        &self,
+        current: &Manifest,
+        manifest: &Manifest,
+        payload: &[u8],
+    ) -> Result<E, CodecError>;
+    fn encode_state(&self, state: &S) -> Result<Vec<u8>, CodecError>;
+    fn decode_state(&self, manifest: &Manifest, payload: &[u8]) -> Result<S, CodecError>;
+}
+
+impl<K, E, S> EntityCodec<E, S> for K
+where
+    K: Codec,
+    E: Event,
+    S: Serialize + DeserializeOwned,
+{
+    fn encode_event(&self, event: &E) -> Result<Vec<u8>, CodecError> {
+        self.encode(event)
+    }
+
+    fn decode_event(
+        &self,
+        current: &Manifest,
+        manifest: &Manifest,
+        payload: &[u8],
+    ) -> Result<E, CodecError> {
+        if manifest == current {
+            self.decode(manifest, payload)
+        } else {
+            E::upcast(self, manifest, payload)
+        }
+    }
+
+    fn encode_state(&self, state: &S) -> Result<Vec<u8>, CodecError> {
+        self.encode(state)
+    }
+
+    fn decode_state(&self, manifest: &Manifest, payload: &[u8]) -> Result<S, CodecError> {
+        self.decode(manifest, payload)
+    }
+}
+
 struct Config<C, E, S> {
     persistence_id: PersistenceId,
     /// `E::manifest()` and the state's manifest, computed once rather than per event.
     event_manifest: Manifest,
     state_manifest: Manifest,
     persistence: Arc<Persistence>,
+    codec: Box<dyn EntityCodec<E, S>>,
     empty_state: Box<dyn Fn() -> S + Send + Sync>,
     command_handler: Box<CommandHandler<C, E, S>>,
     event_handler: Arc<EventHandler<E, S>>,
@@ -244,6 +293,7 @@ where
                 event_manifest: E::manifest(),
                 state_manifest: Manifest::new(short_type_name::<S>(), 1),
                 persistence,
+                codec: Box::new(MessagePack),
                 empty_state: Box::new(empty_state),
                 command_handler: Box::new(command_handler),
                 event_handler: Arc::new(event_handler),
@@ -276,6 +326,15 @@ where
     /// After each snapshot, deletes the events the oldest kept snapshot covers.
     pub fn delete_events_on_snapshot(mut self, delete: bool) -> Self {
         self.config.delete_events_on_snapshot = delete;
+        self
+    }
+
+    /// Stores this entity's events and snapshots with `codec` rather than the default
+    /// [`MessagePack`]. Every incarnation of a persistence id must use the same codec (or one
+    /// that reads what the others wrote): the manifest names the type and its version, not the
+    /// codec.
+    pub fn codec(mut self, codec: impl Codec) -> Self {
+        self.config.codec = Box::new(codec);
         self
     }
 
@@ -503,7 +562,7 @@ where
         let timestamp_ms = now_ms();
         let mut reprs = Vec::with_capacity(events.len());
         for (index, event) in events.iter().enumerate() {
-            let payload = match MessagePack.encode(event) {
+            let payload = match self.config.codec.encode_event(event) {
                 Ok(payload) => payload,
                 Err(error) => {
                     tracing::warn!(persistence_id = %self.config.persistence_id, %error, "events rejected");
@@ -604,7 +663,7 @@ where
     /// Encodes the state here, then saves it (and prunes) on a reader thread.
     fn save_snapshot(&mut self) {
         let sequence_nr = self.highest;
-        let payload = match MessagePack.encode(&self.state) {
+        let payload = match self.config.codec.encode_state(&self.state) {
             Ok(payload) => payload,
             Err(error) => {
                 self.signal(&EntitySignal::SnapshotFailed(error.to_string()));
@@ -694,8 +753,9 @@ where
     let (mut state, from) = match snapshot {
         Some(snapshot) => {
             let sequence_nr = snapshot.metadata.sequence_nr;
-            let state = MessagePack
-                .decode(&snapshot.manifest, &snapshot.payload)
+            let state = config
+                .codec
+                .decode_state(&snapshot.manifest, &snapshot.payload)
                 .map_err(|error| {
                     failed(
                         sequence_nr,
@@ -722,12 +782,10 @@ where
                 ));
                 return;
             }
-            let decoded = if repr.manifest == config.event_manifest {
-                MessagePack.decode(&repr.manifest, &repr.payload)
-            } else {
-                E::upcast(&MessagePack, &repr.manifest, &repr.payload)
-            };
-            match decoded {
+            match config
+                .codec
+                .decode_event(&config.event_manifest, &repr.manifest, &repr.payload)
+            {
                 Ok(event) => {
                     (config.event_handler)(&mut state, &event);
                     last = repr.sequence_nr;
