@@ -223,6 +223,9 @@ struct Config<C, E, S> {
     event_manifest: Manifest,
     state_manifest: Manifest,
     persistence: Arc<Persistence>,
+    /// The persistence's writer id, copied: every event carries it, and a count shared by
+    /// every entity would be a cache line that all workers and the writer fight over.
+    writer_id: Arc<str>,
     codec: Box<dyn EntityCodec<E, S>>,
     empty_state: Box<dyn Fn() -> S + Send + Sync>,
     command_handler: Box<CommandHandler<C, E, S>>,
@@ -292,6 +295,7 @@ where
                 persistence_id,
                 event_manifest: E::manifest(),
                 state_manifest: Manifest::new(short_type_name::<S>(), 1),
+                writer_id: Arc::from(&*persistence.writer_id),
                 persistence,
                 codec: Box::new(MessagePack),
                 empty_state: Box::new(empty_state),
@@ -576,7 +580,7 @@ where
                 manifest: manifest.clone(),
                 payload,
                 tags: event.tags(),
-                writer_id: self.config.persistence.writer_id.clone(),
+                writer_id: self.config.writer_id.clone(),
                 timestamp_ms,
                 offset: 0,
             });

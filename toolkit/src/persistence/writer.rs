@@ -95,6 +95,13 @@ pub struct JournalWriter {
 /// The outcomes of one batch, for the completion thread.
 type Completed = Vec<(Completion, Result<(), AppendError>)>;
 
+/// A batch for the completion thread: its outcomes to deliver, and its writes to drop there
+/// (freeing thousands of events' memory is work the writer need not do).
+struct Handover {
+    outcomes: Completed,
+    writes: Vec<AtomicWrite>,
+}
+
 #[derive(Default)]
 struct Stats {
     batches: AtomicU64,
@@ -108,7 +115,7 @@ impl JournalWriter {
     /// outcomes over and goes on with the next batch while they are delivered.
     pub fn start(journal: Arc<dyn Journal>, name: &str) -> std::io::Result<Self> {
         let (requests, incoming) = crossbeam_channel::unbounded();
-        let (batches, to_complete) = crossbeam_channel::unbounded::<Completed>();
+        let (batches, to_complete) = crossbeam_channel::unbounded::<Handover>();
         let pending = Arc::new(AtomicUsize::new(0));
         let completed = Completer {
             batches,
@@ -119,11 +126,12 @@ impl JournalWriter {
         let completer = thread::Builder::new()
             .name(format!("{name}-completer"))
             .spawn(move || {
-                for batch in to_complete {
-                    for (done, outcome) in batch {
+                for Handover { outcomes, writes } in to_complete {
+                    for (done, outcome) in outcomes {
                         done(outcome);
                     }
                     pending.fetch_sub(1, Ordering::AcqRel);
+                    drop(writes);
                 }
             })?;
         let writer = thread::Builder::new()
@@ -176,15 +184,20 @@ impl Drop for JournalWriter {
 /// with the next batch meanwhile (or here too, if that thread is gone).
 /// Completions keep batch order: while the completion thread still has a batch, later ones go
 /// there too.
-fn complete(completer: &Completer, outcomes: Completed) {
+fn complete(completer: &Completer, outcomes: Completed, writes: &mut Vec<AtomicWrite>) {
     let handed_over = completer.pending.load(Ordering::Acquire) > 0;
     let outcomes = if outcomes.len() <= INLINE_COMPLETIONS && !handed_over {
+        writes.clear();
         outcomes
     } else {
         completer.pending.fetch_add(1, Ordering::AcqRel);
-        match completer.batches.send(outcomes) {
+        let handover = Handover {
+            outcomes,
+            writes: std::mem::take(writes),
+        };
+        match completer.batches.send(handover) {
             Ok(()) => return,
-            Err(crossbeam_channel::SendError(outcomes)) => {
+            Err(crossbeam_channel::SendError(Handover { outcomes, .. })) => {
                 completer.pending.fetch_sub(1, Ordering::AcqRel);
                 outcomes
             }
@@ -197,7 +210,7 @@ fn complete(completer: &Completer, outcomes: Completed) {
 
 /// The writer's side of the completion thread.
 struct Completer {
-    batches: Sender<Completed>,
+    batches: Sender<Handover>,
     /// Batches handed over and not yet completed.
     pending: Arc<AtomicUsize>,
 }
@@ -266,7 +279,7 @@ fn run(journal: &dyn Journal, incoming: &Receiver<Request>, completed: &Complete
                         (request.done, result.map_err(AppendError::Rejected))
                     })
                     .collect();
-                complete(completed, outcomes);
+                complete(completed, outcomes, &mut writes);
             }
             Err(error) => {
                 tracing::error!(%error, writes = batch.len(), "journal write failed");
@@ -275,10 +288,9 @@ fn run(journal: &dyn Journal, incoming: &Receiver<Request>, completed: &Complete
                     .drain(..)
                     .map(|request| (request.done, Err(AppendError::Failed(message.clone()))))
                     .collect();
-                complete(completed, outcomes);
+                complete(completed, outcomes, &mut writes);
             }
         }
-        writes.clear();
     }
 }
 

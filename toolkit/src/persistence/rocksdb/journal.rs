@@ -110,7 +110,9 @@ impl Journal for RocksJournal {
         // Streams written earlier in this call: their highest is in the batch, not yet stored.
         let mut highest_in_batch: HashMap<&PersistenceId, SequenceNr> = HashMap::new();
         let mut results = Vec::with_capacity(writes.len());
-        let mut rows: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(writes.len());
+        // Each accepted event with its offset, put in key order below.
+        let mut rows: Vec<(&PersistenceId, &PersistentRepr, u64)> =
+            Vec::with_capacity(writes.len());
         for write in writes {
             // The events are filed under the write's stream, as `AtomicWrite` promises.
             let Some(persistence_id) = write.persistence_id() else {
@@ -127,11 +129,7 @@ impl Journal for RocksJournal {
             }
             for event in &write.events {
                 offset += 1;
-                let key = keys::stream_key(persistence_id, event.sequence_nr);
-                for tag in &event.tags {
-                    batch.put_cf(tags, keys::tag_key(tag, offset), &key);
-                }
-                rows.push((key, record::encode_event(event, offset)));
+                rows.push((persistence_id, event, offset));
             }
             highest_in_batch.insert(persistence_id, write.highest_sequence_nr());
             results.push(Ok(()));
@@ -140,9 +138,17 @@ impl Journal for RocksJournal {
             // In key order: the memtable inserts each key from where the previous one went (a
             // batch's streams are in completion order, all over the key space; sorted, the
             // inserts sweep it once). The offsets are in the records, so their order stays.
-            rows.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
-            for (key, record) in &rows {
-                batch.put_cf(events, key, record);
+            rows.sort_unstable_by(|a, b| {
+                keys::stream_key_order((a.0, a.1.sequence_nr), (b.0, b.1.sequence_nr))
+            });
+            let (mut key, mut value) = (Vec::new(), Vec::new());
+            for &(persistence_id, event, offset) in &rows {
+                keys::stream_key_into(&mut key, persistence_id, event.sequence_nr);
+                for tag in &event.tags {
+                    batch.put_cf(tags, keys::tag_key(tag, offset), &key);
+                }
+                record::encode_event_into(&mut value, event, offset);
+                batch.put_cf(events, &key, &value);
             }
             batch.put_cf(self.family(META), keys::LAST_OFFSET, offset.to_be_bytes());
             self.db

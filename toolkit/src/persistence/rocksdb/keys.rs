@@ -25,12 +25,18 @@ const DELETED_TO_PREFIX: &[u8] = b"deleted_to/";
 
 /// `len ‖ name ‖ number`: the shape of stream keys and tag keys.
 fn prefixed(name: &str, number: u64) -> Vec<u8> {
-    let len = u32::try_from(name.len()).expect("names in keys are shorter than 4 GiB");
     let mut key = Vec::with_capacity(4 + name.len() + 8);
+    prefixed_into(&mut key, name, number);
+    key
+}
+
+/// [`prefixed`] into `key`, replacing what it held.
+fn prefixed_into(key: &mut Vec<u8>, name: &str, number: u64) {
+    let len = u32::try_from(name.len()).expect("names in keys are shorter than 4 GiB");
+    key.clear();
     key.extend_from_slice(&len.to_be_bytes());
     key.extend_from_slice(name.as_bytes());
     key.extend_from_slice(&number.to_be_bytes());
-    key
 }
 
 /// Splits a `len ‖ name ‖ number` key; `None` if it does not have that shape.
@@ -50,6 +56,28 @@ fn split_prefixed(key: &[u8]) -> Option<(&str, u64)> {
 /// The key of event (or snapshot) `sequence_nr` of `persistence_id`.
 pub(super) fn stream_key(persistence_id: &PersistenceId, sequence_nr: SequenceNr) -> Vec<u8> {
     prefixed(persistence_id.as_str(), sequence_nr)
+}
+
+/// [`stream_key`] into `key`, replacing what it held.
+pub(super) fn stream_key_into(
+    key: &mut Vec<u8>,
+    persistence_id: &PersistenceId,
+    sequence_nr: SequenceNr,
+) {
+    prefixed_into(key, persistence_id.as_str(), sequence_nr);
+}
+
+/// How the stream keys of `a` and `b` compare, without building them: by the id's length,
+/// then its bytes, then the sequence number.
+pub(super) fn stream_key_order(
+    a: (&PersistenceId, SequenceNr),
+    b: (&PersistenceId, SequenceNr),
+) -> std::cmp::Ordering {
+    let (a_id, b_id) = (a.0.as_str(), b.0.as_str());
+    a_id.len()
+        .cmp(&b_id.len())
+        .then_with(|| a_id.as_bytes().cmp(b_id.as_bytes()))
+        .then(a.1.cmp(&b.1))
 }
 
 /// The persistence id and sequence number of a stream key.
@@ -112,6 +140,22 @@ mod tests {
             ]
         );
         assert!(inclusive_end(stream_key(&a, u64::MAX)) < stream_key(&ab, 0));
+    }
+
+    #[test]
+    fn stream_key_order_is_the_order_of_the_keys() {
+        let ids = ["a", "b", "ab", "a|b", "", "zz", "\u{0}", "é"].map(PersistenceId::new);
+        for a in &ids {
+            for b in &ids {
+                for (x, y) in [(1, 1), (1, 2), (2, 1), (255, 256), (u64::MAX, 0)] {
+                    assert_eq!(
+                        stream_key_order((a, x), (b, y)),
+                        stream_key(a, x).cmp(&stream_key(b, y)),
+                        "{a:?}/{x} vs {b:?}/{y}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
