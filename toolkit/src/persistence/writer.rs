@@ -215,8 +215,12 @@ struct Completer {
     pending: Arc<AtomicUsize>,
 }
 
-/// The next request: polled for a moment, then waited for. `None` once every sender is gone.
-fn next_request(incoming: &Receiver<Request>) -> Option<Request> {
+/// The next request: polled for a moment (when `poll`), then waited for. `None` once every
+/// sender is gone.
+fn next_request(incoming: &Receiver<Request>, poll: bool) -> Option<Request> {
+    if !poll {
+        return incoming.recv().ok();
+    }
     let spin_until = Instant::now() + SPIN_AFTER_BATCH;
     for polls in 0u32.. {
         match incoming.try_recv() {
@@ -236,7 +240,11 @@ fn run(journal: &dyn Journal, incoming: &Receiver<Request>, completed: &Complete
     let mut batch: Vec<Request> = Vec::new();
     let mut writes: Vec<AtomicWrite> = Vec::new();
     // Waits for the first request of each batch; ends when every sender is gone.
-    while let Some(first) = next_request(incoming) {
+    // Polling pays at low load, where one entity's next request follows its completion
+    // closely; after a large batch, the next requests come from many entities that the
+    // dispatcher threads are still running, and a polling writer would take their CPU.
+    let mut poll = true;
+    while let Some(first) = next_request(incoming, poll) {
         let mut events = first.write.events.len();
         batch.push(first);
         while events < MAX_BATCH_EVENTS {
@@ -248,6 +256,7 @@ fn run(journal: &dyn Journal, incoming: &Receiver<Request>, completed: &Complete
                 Err(_) => break,
             }
         }
+        poll = batch.len() <= INLINE_COMPLETIONS;
         writes.extend(
             batch
                 .iter_mut()
