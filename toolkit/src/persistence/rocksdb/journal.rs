@@ -13,6 +13,59 @@ use crate::persistence::journal::{
 };
 
 impl RocksJournal {
+    /// The persistence id of every stream that has events in the journal, in key order:
+    /// shorter ids first, ids of one length in byte order. A stream whose events are all
+    /// deleted is not listed. It seeks from stream to stream rather than reading every event.
+    ///
+    /// ```
+    /// use reactant::persistence::rocksdb::RocksJournal;
+    /// use reactant::persistence::{AtomicWrite, Journal, Manifest, PersistenceId, PersistentRepr};
+    ///
+    /// let folder = std::env::temp_dir().join(format!("reactant-doc-ids-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&folder);
+    /// let journal = RocksJournal::open(&folder)?;
+    /// let event = |id: &str, sequence_nr| PersistentRepr {
+    ///     persistence_id: PersistenceId::new(id),
+    ///     sequence_nr,
+    ///     manifest: Manifest::new("Noted", 1),
+    ///     payload: vec![0xc0],
+    ///     tags: Vec::new(),
+    ///     writer_id: "writer-1".into(),
+    ///     timestamp_ms: 0,
+    ///     offset: 0,
+    /// };
+    /// journal.write(&[
+    ///     AtomicWrite { events: vec![event("note|b", 1), event("note|b", 2)] },
+    ///     AtomicWrite { events: vec![event("note|a", 1)] },
+    /// ])?;
+    /// let ids = journal.persistence_ids()?;
+    /// assert_eq!(ids, [PersistenceId::new("note|a"), PersistenceId::new("note|b")]);
+    /// # drop(journal);
+    /// # std::fs::remove_dir_all(&folder)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn persistence_ids(&self) -> Result<Vec<PersistenceId>, JournalError> {
+        let mut ids = Vec::new();
+        let mut events = self.db.raw_iterator_cf(self.family(EVENTS));
+        events.seek_to_first();
+        while let Some(key) = events.key() {
+            let (persistence_id, _) = keys::parse_stream_key(key).ok_or_else(|| {
+                JournalError::Storage(format!(
+                    "a key of the `{EVENTS}` column family is damaged (not a stream key): \
+                     {key:02x?}"
+                ))
+            })?;
+            // Past the last key the stream could have: the next stream's first event.
+            events.seek(keys::inclusive_end(keys::stream_key(
+                &persistence_id,
+                u64::MAX,
+            )));
+            ids.push(persistence_id);
+        }
+        events.status().map_err(storage)?;
+        Ok(ids)
+    }
+
     /// A `u64` of the stream's metadata (0 when absent).
     fn stream_meta(&self, persistence_id: &PersistenceId, key: &[u8]) -> Result<u64, JournalError> {
         let Some(bytes) = self
@@ -103,6 +156,7 @@ fn corrupt(
 
 impl Journal for RocksJournal {
     fn write(&self, writes: &[AtomicWrite]) -> Result<Vec<Result<(), Rejection>>, JournalError> {
+        self.check_writable()?;
         let (events, tags) = (self.family(EVENTS), self.family(TAGS));
         let mut last_offset = self.last_offset.lock();
         let mut offset = *last_offset;
@@ -215,6 +269,7 @@ impl Journal for RocksJournal {
         persistence_id: &PersistenceId,
         to: SequenceNr,
     ) -> Result<(), JournalError> {
+        self.check_writable()?;
         // Serialised with writes: the highest read here stays the highest until the commit.
         let _writes = self.last_offset.lock();
         let deleted_to = self.deleted_to(persistence_id)?;

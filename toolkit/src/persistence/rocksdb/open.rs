@@ -4,7 +4,7 @@
 //! database, a database that is not ours (no `meta` column family, no format version), a newer
 //! format, or our journal. Only a new journal or our own is then opened for writing; RocksDB's
 //! `LOCK` refuses a folder that a live process holds, which we turn into [`OpenError`]s that
-//! name the folder.
+//! name the folder. A read-only open refuses a new journal too, and takes no lock.
 
 use std::io::ErrorKind;
 use std::path::Path;
@@ -71,6 +71,32 @@ pub(super) fn open_database(path: &Path) -> Result<DB, OpenError> {
                 store_format_version(path, &db)?;
             }
             Ok(db)
+        }
+    }
+}
+
+/// Opens the journal database in `path` read-only: without its `LOCK`, so while another
+/// process writes to it, and without writing a byte. Refuses what [`open_database`] refuses,
+/// and a folder holding no journal yet.
+pub(super) fn open_database_read_only(path: &Path) -> Result<DB, OpenError> {
+    let no_journal = |reason: &str| OpenError::NoJournal {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    };
+    match inspect(path)? {
+        Found::Nothing if path.exists() => Err(no_journal("the folder is empty")),
+        Found::Nothing => Err(no_journal("the folder does not exist")),
+        Found::UnfinishedJournal(_) => Err(no_journal(
+            "its journal was never finished: its creation was cut short before any event",
+        )),
+        // A journal of an older format reads the same (see [`FORMAT_VERSION`]).
+        Found::Journal(existing, _) => {
+            DB::open_cf_for_read_only(&column_family_options(), path, &existing, false).map_err(
+                |error| OpenError::Storage {
+                    path: path.to_owned(),
+                    detail: error.into_string(),
+                },
+            )
         }
     }
 }
