@@ -1,12 +1,12 @@
 //! [`Journal`] for [`RocksJournal`]: appends as one `WriteBatch`, replays and tag queries as
 //! bounded range scans.
 
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use ::rocksdb::{DBRawIterator, ReadOptions, WriteBatch};
 
 use super::open::{EVENTS, META, TAGS};
-use super::{RocksJournal, keys, record, storage};
+use super::{FastMap, RocksJournal, keys, record, storage};
 use crate::persistence::error::{JournalError, Rejection};
 use crate::persistence::journal::{
     AtomicWrite, Journal, PersistenceId, PersistentRepr, SequenceNr,
@@ -161,8 +161,9 @@ impl Journal for RocksJournal {
         let mut last_offset = self.last_offset.lock();
         let mut offset = *last_offset;
         let mut batch = WriteBatch::default();
-        // Streams written earlier in this call: their highest is in the batch, not yet stored.
-        let mut highest_in_batch: HashMap<&PersistenceId, SequenceNr> = HashMap::new();
+        // The streams of this call and their highest sequence numbers once it is committed.
+        let mut highest_in_batch: FastMap<&PersistenceId, SequenceNr> =
+            FastMap::with_capacity_and_hasher(writes.len(), Default::default());
         let mut results = Vec::with_capacity(writes.len());
         // Each accepted event with its offset, put in key order below.
         let mut rows: Vec<(&PersistenceId, &PersistentRepr, u64)> =
@@ -173,9 +174,12 @@ impl Journal for RocksJournal {
                 results.push(Ok(()));
                 continue;
             };
-            let highest = match highest_in_batch.get(persistence_id) {
-                Some(&highest) => highest,
-                None => self.highest(persistence_id)?,
+            // One lookup in this call's map; the cache (or RocksDB) only for a stream's first
+            // write in the call.
+            let mut entry = highest_in_batch.entry(persistence_id);
+            let highest = match &entry {
+                Entry::Occupied(written) => *written.get(),
+                Entry::Vacant(_) => self.highest(persistence_id)?,
             };
             if let Err(rejection) = check_continues(write, highest) {
                 results.push(Err(rejection));
@@ -185,7 +189,13 @@ impl Journal for RocksJournal {
                 offset += 1;
                 rows.push((persistence_id, event, offset));
             }
-            highest_in_batch.insert(persistence_id, write.highest_sequence_nr());
+            let written = write.highest_sequence_nr();
+            match entry {
+                Entry::Occupied(ref mut known) => *known.get_mut() = written,
+                Entry::Vacant(unknown) => {
+                    unknown.insert(written);
+                }
+            }
             results.push(Ok(()));
         }
         if offset != *last_offset {

@@ -25,7 +25,6 @@ mod open;
 mod record;
 mod snapshot;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,6 +36,9 @@ pub use error::OpenError;
 
 use super::error::JournalError;
 use super::journal::{PersistenceId, SequenceNr};
+
+/// A hash map with foldhash's fast hasher (seeded per process) for the writer's lookups.
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// When a write counts as done.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -117,7 +119,7 @@ pub struct RocksJournal {
     /// process holds the folder's lock, so nothing else changes it, and a write need not read
     /// it back from RocksDB. (A read-only journal sees the folder as it was when opened, so
     /// the same holds.) One entry per stream this process has touched.
-    highest: Mutex<HashMap<PersistenceId, SequenceNr>>,
+    highest: Mutex<FastMap<PersistenceId, SequenceNr>>,
 }
 
 impl RocksJournal {
@@ -195,7 +197,7 @@ impl RocksJournal {
             durability,
             read_only,
             last_offset: Mutex::new(last_offset),
-            highest: Mutex::new(HashMap::new()),
+            highest: Mutex::new(FastMap::default()),
         }))
     }
 
