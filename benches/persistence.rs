@@ -3,8 +3,11 @@
 //! `Sync` and `Buffered` durability; persist-to-reply latency at low load beside one synced
 //! single-event write; and recovery speed beside a raw prefix scan.
 //!
-//! `cargo bench --bench persistence` (needs the default `rocksdb` feature). Set
-//! `REACTANT_BENCH_EVENTS` to change the events per throughput run (default 200,000).
+//! `cargo bench --bench persistence` (needs the default `rocksdb` feature). Environment:
+//! `REACTANT_BENCH_EVENTS` (events per throughput run, default 1,000,000),
+//! `REACTANT_BENCH_ONLY` (`throughput`, `latency` or `recovery`), `REACTANT_BENCH_ENTITIES`
+//! and `REACTANT_BENCH_DURABILITY` (comma-separated rows to run, e.g. `10000` and `buffered`),
+//! `REACTANT_BENCH_THREAD_CPU` (set: print the CPU time of each thread over each run).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,7 +74,7 @@ fn events_per_run() -> u64 {
     std::env::var("REACTANT_BENCH_EVENTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000)
+        .unwrap_or(1_000_000)
 }
 
 /// Events/s with `entities` entities each persisting its share, all at once; and the average
@@ -100,6 +103,7 @@ fn reactant_throughput(entities: u64, durability: Durability, total: u64) -> (f6
     }
     let per_entity = (total / entities).max(1);
     let total = per_entity * entities;
+    let cpu_before = thread_cpu();
     let start = Instant::now();
     for _ in 0..per_entity {
         for entity in &refs {
@@ -110,32 +114,120 @@ fn reactant_throughput(entities: u64, durability: Durability, total: u64) -> (f6
         std::thread::sleep(Duration::from_micros(200));
     }
     let elapsed = start.elapsed();
+    if std::env::var_os("REACTANT_BENCH_THREAD_CPU").is_some() {
+        let after = thread_cpu();
+        let mut used: Vec<(String, f64)> = after
+            .into_iter()
+            .map(|(name, ticks)| {
+                let before = cpu_before
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map_or(0, |(_, t)| *t);
+                (name, (ticks - before) as f64 / 100.0)
+            })
+            .filter(|(_, seconds)| *seconds > 0.0)
+            .collect();
+        used.sort_by(|a, b| b.1.total_cmp(&a.1));
+        println!(
+            "  CPU seconds by thread over {:.2} s: {used:?}",
+            elapsed.as_secs_f64()
+        );
+    }
     let stats = persistence.writer_stats();
     let batch = stats.events as f64 / stats.batches.max(1) as f64;
     system.shutdown();
     (total as f64 / elapsed.as_secs_f64(), batch)
 }
 
-/// Raw RocksDB: the same number of events of about the same size, in WriteBatches of `batch`
-/// events, with the same sync setting.
-fn raw_throughput(batch: usize, sync: bool, total: u64) -> f64 {
+/// CPU time (user + system, in clock ticks) of each thread of this process, by name (threads
+/// of the same name summed), from `/proc/self/task` (Linux only; empty elsewhere).
+fn thread_cpu() -> Vec<(String, u64)> {
+    let mut by_name: Vec<(String, u64)> = Vec::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return by_name;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_owned();
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        // Fields 14 and 15 of stat (utime, stime) are the 12th and 13th after the name.
+        let ticks = fields
+            .get(11)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+            + fields
+                .get(12)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0);
+        match by_name.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, total)) => *total += ticks,
+            None => by_name.push((name, ticks)),
+        }
+    }
+    by_name
+}
+
+/// The order in which raw RocksDB writes its keys.
+#[derive(Clone, Copy)]
+enum RawKeys {
+    /// The journal's keys and batches: `entities` streams, each key the stream key of a
+    /// persistence id and a sequence number, every stream once per round in a fresh random
+    /// order (entities complete in no particular order), each batch put in key order (as the
+    /// journal writer puts it).
+    Journal,
+    /// One stream's keys in sequence order: every insert lands next to the last one (the
+    /// memtable's best case; the baseline of the first runs).
+    Sequential,
+}
+
+/// Raw RocksDB: `total` events of the size of ours (64 bytes) in WriteBatches of `batch` events,
+/// with the same sync setting.
+fn raw_throughput(batch: usize, sync: bool, total: u64, entities: u64, keys: RawKeys) -> f64 {
     let folder = tempfile::tempdir().expect("temporary folder");
     let mut options = Options::default();
     options.create_if_missing(true);
     let db = DB::open(&options, folder.path()).expect("raw db");
     let mut write_options = WriteOptions::default();
     write_options.set_sync(sync);
-    // Key: persistence id + sequence number; value: a record of the size ours take.
+    let entities = match keys {
+        RawKeys::Journal => entities.max(1),
+        RawKeys::Sequential => 1,
+    };
+    // The journal's stream key prefix: u32 BE length of the persistence id, then the id.
+    let prefixes: Vec<Vec<u8>> = (0..entities)
+        .map(|id| {
+            let pid = format!("counter|{id}");
+            let mut key = (pid.len() as u32).to_be_bytes().to_vec();
+            key.extend_from_slice(pid.as_bytes());
+            key
+        })
+        .collect();
     let value = vec![0xa5u8; 64];
+    let mut order: Vec<usize> = (0..prefixes.len()).collect();
+    let mut batch_keys = Vec::with_capacity(batch.max(1));
     let start = Instant::now();
     let mut written = 0u64;
     while written < total {
-        let mut write = WriteBatch::default();
+        batch_keys.clear();
         for _ in 0..batch.max(1) {
-            let mut key = b"counter|1234\0".to_vec();
-            key.extend_from_slice(&written.to_be_bytes());
-            write.put(&key, &value);
+            let round = written / entities;
+            if written.is_multiple_of(entities) {
+                fastrand::shuffle(&mut order);
+            }
+            let mut key = prefixes[order[(written % entities) as usize]].clone();
+            key.extend_from_slice(&(round + 1).to_be_bytes());
+            batch_keys.push(key);
             written += 1;
+        }
+        batch_keys.sort_unstable();
+        let mut write = WriteBatch::default();
+        for key in &batch_keys {
+            write.put(key, &value);
         }
         db.write_opt(write, &write_options).expect("raw write");
     }
@@ -263,6 +355,15 @@ fn runs(part: &str) -> bool {
     std::env::var("REACTANT_BENCH_ONLY").map_or(true, |only| only == part)
 }
 
+/// Whether `value` is among the comma-separated values of the environment variable `name`
+/// (every value is, when it is not set).
+fn selected(name: &str, value: &str) -> bool {
+    std::env::var(name).map_or(true, |list| {
+        list.split(',')
+            .any(|item| item.trim().eq_ignore_ascii_case(value))
+    })
+}
+
 fn main() {
     let total = events_per_run();
     println!("persistence benches, {total} events per throughput run, 2 worker threads");
@@ -287,11 +388,17 @@ fn main() {
 
 fn throughput_table(total: u64) {
     println!(
-        "| workload | reactant (events/s) | writer batch (events) | raw WriteBatch, same size (events/s) | reactant/raw |"
+        "| workload | reactant (events/s) | writer batch (events) | raw WriteBatch, same keys and size (events/s) | reactant/raw | raw, sequential keys (events/s) |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     for durability in [Durability::Sync, Durability::Buffered] {
+        if !selected("REACTANT_BENCH_DURABILITY", &format!("{durability:?}")) {
+            continue;
+        }
         for entities in [1u64, 100, 10_000] {
+            if !selected("REACTANT_BENCH_ENTITIES", &entities.to_string()) {
+                continue;
+            }
             // Sync runs are slow: fewer events keep them short.
             let events = if durability == Durability::Sync && entities == 1 {
                 (total / 50).max(1_000)
@@ -299,14 +406,12 @@ fn throughput_table(total: u64) {
                 total
             };
             let (rate, batch) = reactant_throughput(entities, durability, events);
-            let raw = raw_throughput(
-                batch.round() as usize,
-                durability == Durability::Sync,
-                events,
-            );
+            let sync = durability == Durability::Sync;
+            let batch = batch.round() as usize;
+            let raw = raw_throughput(batch, sync, events, entities, RawKeys::Journal);
+            let sequential = raw_throughput(batch, sync, events, entities, RawKeys::Sequential);
             println!(
-                "| {entities} entities, {durability:?} | {:.0} | {batch:.1} | {raw:.0} | {:.0}% |",
-                rate,
+                "| {entities} entities, {durability:?} | {rate:.0} | {batch} | {raw:.0} | {:.0}% | {sequential:.0} |",
                 100.0 * rate / raw
             );
         }

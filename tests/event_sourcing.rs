@@ -11,8 +11,9 @@ use crossbeam_channel::{Receiver, Sender, unbounded};
 use parking_lot::{Condvar, Mutex};
 use reactant::persistence::memory::{InMemoryJournal, InMemorySnapshotStore};
 use reactant::persistence::{
-    AtomicWrite, Effect, EntitySignal, Event, EventSourcedBehavior, Journal, JournalError,
-    Manifest, Persistence, PersistenceId, PersistentRepr, Rejection, SequenceNr, SnapshotCriteria,
+    AtomicWrite, Codec, CodecError, Effect, EntitySignal, Event, EventSourcedBehavior, Journal,
+    JournalError, Manifest, MessagePack, Persistence, PersistenceId, PersistentRepr, Rejection,
+    SequenceNr, SnapshotCriteria,
 };
 use reactant::prelude::*;
 use serde::{Deserialize, Serialize, Serializer};
@@ -519,6 +520,100 @@ fn recovery_starts_from_the_newest_snapshot() {
         .expect("spawn");
     assert_eq!(balance(&entity), Ok(15), "snapshot (10) + event 5");
     assert_eq!(deposit(&entity, 1), Ok(16));
+    system.shutdown();
+}
+
+/// MessagePack behind a two-byte mark: what it wrote is recognisable, and what it did not
+/// write does not decode.
+struct Marked;
+
+const MARK: &[u8] = b"K1";
+
+impl Codec for Marked {
+    fn encode<T: Serialize>(&self, value: &T) -> Result<Vec<u8>, CodecError> {
+        let mut bytes = MARK.to_vec();
+        bytes.extend(MessagePack.encode(value)?);
+        Ok(bytes)
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        manifest: &Manifest,
+        bytes: &[u8],
+    ) -> Result<T, CodecError> {
+        match bytes.strip_prefix(MARK) {
+            Some(rest) => MessagePack.decode(manifest, rest),
+            None => Err(CodecError::Decode {
+                manifest_type: manifest.type_name.to_string(),
+                version: manifest.version,
+                detail: "not written by the Marked codec".into(),
+            }),
+        }
+    }
+}
+
+#[test]
+fn an_entity_stores_its_events_and_snapshots_with_the_codec_it_is_given() {
+    let persistence = Persistence::in_memory().expect("persistence");
+    let id = PersistenceId::of("account", "k");
+    {
+        let system = common::system("es-codec-1");
+        let (signals, signal_rx) = unbounded();
+        let entity = system
+            .spawn(
+                account("k", &persistence, signals)
+                    .codec(Marked)
+                    .snapshot_every(2, 1),
+                "k",
+            )
+            .expect("spawn");
+        for amount in 1..=3 {
+            deposit(&entity, amount).expect("deposit");
+        }
+        assert!(
+            signal_rx
+                .iter()
+                .any(|signal| signal == EntitySignal::SnapshotCompleted(2))
+        );
+        system.shutdown();
+    }
+    let mut payloads = Vec::new();
+    persistence
+        .journal()
+        .replay(&id, 1, u64::MAX, u64::MAX, &mut |e| {
+            payloads.push(e.payload)
+        })
+        .expect("replay");
+    assert_eq!(payloads.len(), 3);
+    assert!(payloads.iter().all(|payload| payload.starts_with(MARK)));
+    let snapshot = persistence
+        .snapshot_store()
+        .load(&id, SnapshotCriteria::LATEST)
+        .expect("readable")
+        .expect("a snapshot");
+    assert!(snapshot.payload.starts_with(MARK));
+
+    // The same codec recovers the entity (snapshot at 2, then event 3)...
+    let system = common::system("es-codec-2");
+    let (signals, _) = unbounded();
+    let entity = system
+        .spawn(account("k", &persistence, signals).codec(Marked), "k")
+        .expect("spawn");
+    assert_eq!(balance(&entity), Ok(6));
+    system.shutdown();
+    // ...and the default codec cannot read what it wrote: recovery fails, naming the record.
+    let system = common::system("es-codec-3");
+    let (signals, signal_rx) = unbounded();
+    let _entity = system
+        .spawn(account("k", &persistence, signals), "k")
+        .expect("spawn");
+    match next_signal(&signal_rx) {
+        EntitySignal::RecoveryFailed(error) => {
+            assert_eq!(error.persistence_id, id);
+            assert_eq!(error.sequence_nr, 2, "the snapshot's sequence number");
+        }
+        other => panic!("expected RecoveryFailed, got {other:?}"),
+    }
     system.shutdown();
 }
 

@@ -289,3 +289,95 @@ fn an_event_with_an_upcaster_reads_old_versions() {
         PriceChanged::upcast(&MessagePack, &Manifest::new("price-changed", 3), &current).is_err()
     );
 }
+
+/// JSON instead of MessagePack: the payloads read as text.
+struct Json;
+
+impl Codec for Json {
+    fn encode<T: Serialize>(&self, value: &T) -> Result<Vec<u8>, CodecError> {
+        serde_json::to_vec(value).map_err(|error| CodecError::Encode {
+            type_name: std::any::type_name::<T>(),
+            detail: error.to_string(),
+        })
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        manifest: &Manifest,
+        bytes: &[u8],
+    ) -> Result<T, CodecError> {
+        serde_json::from_slice(bytes).map_err(|error| CodecError::Decode {
+            manifest_type: manifest.type_name.to_string(),
+            version: manifest.version,
+            detail: error.to_string(),
+        })
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, Event)]
+enum JsonTallyEvent {
+    Counted { by: u32 },
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Entity)]
+#[entity(type_key = "json-tally", event = JsonTallyEvent, codec = Json, snapshot_every = 2)]
+struct JsonTally {
+    total: u32,
+}
+
+#[entity]
+impl JsonTally {
+    fn apply(&mut self, event: &JsonTallyEvent) {
+        match event {
+            JsonTallyEvent::Counted { by } => self.total += by,
+        }
+    }
+
+    pub fn count(&self, by: u32) -> Effect<JsonTallyEvent, u32> {
+        Effect::persist(JsonTallyEvent::Counted { by }).then_reply(|s| s.total)
+    }
+
+    pub fn total(&self) -> u32 {
+        self.total
+    }
+}
+
+#[test]
+fn the_codec_from_the_attribute_stores_events_and_snapshots() {
+    let persistence = Persistence::in_memory().unwrap();
+    let pid = PersistenceId::of("json-tally", "t-1");
+    {
+        let system = common::system("macro-codec-1");
+        let tally = system
+            .spawn(JsonTally::behavior("t-1", persistence.clone()), "t-1")
+            .unwrap();
+        for by in 1..=3 {
+            tally.count(by).wait(WAIT).unwrap();
+        }
+        system.shutdown();
+    }
+    let mut payloads = Vec::new();
+    persistence
+        .journal()
+        .replay(&pid, 1, u64::MAX, u64::MAX, &mut |e| {
+            payloads.push(String::from_utf8(e.payload).unwrap())
+        })
+        .unwrap();
+    assert_eq!(payloads[0], r#"{"Counted":{"by":1}}"#);
+    assert_eq!(payloads.len(), 3);
+    let system = common::system("macro-codec-2");
+    let tally = system
+        .spawn(JsonTally::behavior("t-1", persistence.clone()), "t-1")
+        .unwrap();
+    assert_eq!(tally.total().wait(WAIT).unwrap(), 6);
+    // Saved after event 2 (on a reader thread, so possibly after the replies).
+    let snapshot = || {
+        persistence
+            .snapshot_store()
+            .load(&pid, SnapshotCriteria::LATEST)
+            .unwrap()
+            .map(|snapshot| (snapshot.metadata.sequence_nr, snapshot.payload))
+    };
+    assert!(common::eventually(|| snapshot().is_some()));
+    assert_eq!(snapshot(), Some((2, br#"{"total":3}"#.to_vec())));
+}

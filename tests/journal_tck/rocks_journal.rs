@@ -1,6 +1,6 @@
 //! The RocksDB journal beyond the shared kit: what survives a reopening, the global offset under
-//! concurrent writers, the folder lock (in this process and another), and folders that must be
-//! refused without a byte written.
+//! concurrent writers, the folder lock (in this process and another), folders that must be
+//! refused without a byte written, the list of streams, and the read-only journal.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -312,7 +312,7 @@ fn a_journal_of_a_newer_format_version_is_refused_untouched() {
         db.put_cf(
             db.cf_handle("meta").unwrap(),
             b"format_version",
-            2u32.to_be_bytes(),
+            3u32.to_be_bytes(),
         )
         .unwrap();
     }
@@ -321,14 +321,65 @@ fn a_journal_of_a_newer_format_version_is_refused_untouched() {
         matches!(
             error,
             OpenError::NewerFormat {
-                found: 2,
-                supported: 1,
+                found: 3,
+                supported: 2,
                 ..
             }
         ),
         "{error}"
     );
     println!("{error}");
+}
+
+#[test]
+fn a_fully_deleted_stream_keeps_its_highest_after_reopening() {
+    let folder = folder();
+    {
+        let journal = RocksJournal::open(folder.path()).unwrap();
+        write_fixture(&*journal);
+        journal.delete_to(&pid(), u64::MAX).unwrap();
+    }
+    let journal = RocksJournal::open(folder.path()).unwrap();
+    assert_eq!(journal.highest_sequence_nr(&pid()).unwrap(), 5);
+    assert_eq!(replay(&*journal, 1, u64::MAX, u64::MAX), (vec![], 5));
+    // The stream goes on after its highest, never below it.
+    let rejected = journal
+        .write(&[atomic(vec![event(&pid(), 1)])])
+        .unwrap()
+        .remove(0);
+    assert!(rejected.is_err(), "{rejected:?}");
+    write_all(&*journal, vec![atomic(vec![event(&pid(), 6)])]);
+    assert_eq!(journal.highest_sequence_nr(&pid()).unwrap(), 6);
+}
+
+#[test]
+fn a_journal_of_format_1_is_marked_format_2_when_opened_and_keeps_its_streams() {
+    let folder = folder();
+    {
+        let journal = RocksJournal::open(folder.path()).unwrap();
+        write_fixture(&*journal);
+        journal.delete_to(&pid(), 2).unwrap();
+    }
+    {
+        // Format 1 kept a `highest/{id}` row per stream; format 2 neither reads nor needs it.
+        let db = raw_database(folder.path(), &OUR_FAMILIES);
+        let meta = db.cf_handle("meta").unwrap();
+        db.put_cf(meta, b"format_version", 1u32.to_be_bytes())
+            .unwrap();
+        db.put_cf(meta, b"highest/tck|p-1", 5u64.to_be_bytes())
+            .unwrap();
+    }
+    {
+        let journal = RocksJournal::open(folder.path()).unwrap();
+        assert_eq!(journal.highest_sequence_nr(&pid()).unwrap(), 5);
+        assert_eq!(replay(&*journal, 1, u64::MAX, u64::MAX), (vec![3, 4, 5], 5));
+    }
+    let db = raw_database(folder.path(), &OUR_FAMILIES);
+    let version = db
+        .get_cf(db.cf_handle("meta").unwrap(), b"format_version")
+        .unwrap()
+        .unwrap();
+    assert_eq!(version, 2u32.to_be_bytes());
 }
 
 #[test]
@@ -413,4 +464,126 @@ fn a_damaged_event_record_fails_the_replay_naming_its_stream_and_sequence_number
         vec![1, 2],
         "the events before the damage were delivered"
     );
+}
+
+#[test]
+fn persistence_ids_lists_the_streams_with_events_in_key_order() {
+    let folder = folder();
+    let journal = RocksJournal::open(folder.path()).unwrap();
+    assert_eq!(journal.persistence_ids().unwrap(), []);
+    let ids = ["a|b", "a", "b", "gone", "a\u{0}"].map(PersistenceId::new);
+    for id in &ids {
+        write_all(
+            &*journal,
+            vec![atomic(vec![event(id, 1), event(id, 2), event(id, 3)])],
+        );
+    }
+    journal.delete_to(&ids[0], 2).unwrap();
+    journal.delete_to(&ids[3], u64::MAX).unwrap();
+    // Shorter ids first (the length prefix), then byte order; a stream whose events are all
+    // deleted has none left to list.
+    let expected = ["a", "b", "a\u{0}", "a|b"].map(PersistenceId::new);
+    assert_eq!(journal.persistence_ids().unwrap(), expected);
+    drop(journal);
+    let journal = RocksJournal::open_read_only(folder.path()).unwrap();
+    assert_eq!(journal.persistence_ids().unwrap(), expected);
+}
+
+#[test]
+fn a_read_only_journal_opens_beside_the_writer_and_refuses_every_write() {
+    let folder = folder();
+    let journal = RocksJournal::open(folder.path()).unwrap();
+    write_fixture(&*journal);
+    journal.save(snapshot(md(0), "s-1")).unwrap();
+    let reader = RocksJournal::open_read_only(folder.path()).unwrap();
+    assert_eq!(
+        replay(&*reader, 1, u64::MAX, u64::MAX),
+        (vec![1, 2, 3, 4, 5], 5)
+    );
+    assert_eq!(reader.last_offset(), 5);
+    assert!(
+        reader
+            .load(&pid(), SnapshotCriteria::LATEST)
+            .unwrap()
+            .is_some()
+    );
+    let refusals = [
+        reader.write(&[atomic(vec![event(&pid(), 6)])]).map(drop),
+        reader.delete_to(&pid(), 5),
+        reader.save(snapshot(md(0), "s-2")),
+        reader.delete(&md(0)),
+        reader.delete_matching(&pid(), SnapshotCriteria::LATEST),
+    ];
+    for refusal in refusals {
+        assert!(
+            matches!(&refusal, Err(JournalError::ReadOnly { path }) if path == folder.path()),
+            "{refusal:?}"
+        );
+    }
+    println!("{}", reader.write(&[]).unwrap_err());
+    drop(reader);
+    assert_eq!(
+        replay(&*journal, 1, u64::MAX, u64::MAX),
+        (vec![1, 2, 3, 4, 5], 5)
+    );
+}
+
+#[test]
+fn a_read_only_open_refuses_folders_without_a_journal_untouched() {
+    let folder = folder();
+    let missing = folder.path().join("missing");
+    let error = RocksJournal::open_read_only(&missing).unwrap_err();
+    assert!(matches!(error, OpenError::NoJournal { .. }), "{error}");
+    assert!(!missing.exists(), "a read-only open creates nothing");
+    println!("{error}");
+
+    let empty = folder.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let before = folder_state(&empty);
+    let error = RocksJournal::open_read_only(&empty).unwrap_err();
+    assert!(matches!(error, OpenError::NoJournal { .. }), "{error}");
+    assert_eq!(folder_state(&empty), before);
+
+    let foreign = folder.path().join("foreign");
+    drop(DB::open_default(&foreign).unwrap());
+    let before = folder_state(&foreign);
+    let error = RocksJournal::open_read_only(&foreign).unwrap_err();
+    assert!(matches!(error, OpenError::NotAJournal { .. }), "{error}");
+    assert_eq!(folder_state(&foreign), before);
+}
+
+#[test]
+fn a_read_only_open_refuses_a_newer_format_and_leaves_an_older_one_as_it_is() {
+    let folder = folder();
+    {
+        let journal = RocksJournal::open(folder.path()).unwrap();
+        write_fixture(&*journal);
+    }
+    let set_version = |version: u32| {
+        let db = raw_database(folder.path(), &OUR_FAMILIES);
+        db.put_cf(
+            db.cf_handle("meta").unwrap(),
+            b"format_version",
+            version.to_be_bytes(),
+        )
+        .unwrap();
+    };
+    set_version(3);
+    let before = folder_state(folder.path());
+    let error = RocksJournal::open_read_only(folder.path()).unwrap_err();
+    assert!(
+        matches!(error, OpenError::NewerFormat { found: 3, .. }),
+        "{error}"
+    );
+    assert_eq!(folder_state(folder.path()), before);
+
+    set_version(1);
+    let before = folder_state(folder.path());
+    let reader = RocksJournal::open_read_only(folder.path()).unwrap();
+    assert_eq!(
+        replay(&*reader, 1, u64::MAX, u64::MAX),
+        (vec![1, 2, 3, 4, 5], 5)
+    );
+    drop(reader);
+    assert_eq!(folder_state(folder.path()), before, "still format 1");
 }

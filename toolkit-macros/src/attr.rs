@@ -40,6 +40,8 @@ pub(crate) struct EntityAttrs {
     pub snapshot_every: Option<Int<u64>>,
     pub keep_snapshots: Option<Int<usize>>,
     pub delete_events_on_snapshot: Option<LitBool>,
+    /// `codec = expr`: the value given to `EventSourcedBehavior::codec`.
+    pub codec: Option<Expr>,
 }
 
 /// `#[event(name = "account-event", version = 2, tag = "account", upcast = path::to::fn)]`
@@ -66,6 +68,7 @@ const ENTITY_KEYS: &[&str] = &[
     "snapshot_every",
     "keep_snapshots",
     "delete_events_on_snapshot",
+    "codec",
 ];
 const EVENT_KEYS: &[&str] = &["name", "version", "tag", "upcast"];
 
@@ -165,6 +168,12 @@ pub(crate) fn entity_attrs(attrs: &[Attribute], errors: &mut Errors) -> EntityAt
                     &meta,
                     &mut parsed.delete_events_on_snapshot,
                     bool_value(&meta),
+                ),
+                "codec" => set(
+                    errors,
+                    &meta,
+                    &mut parsed.codec,
+                    meta.value().and_then(|value| value.parse::<Expr>()).map(Ok),
                 ),
                 _ if ENTITY_IMPL_KEYS.contains(&key.as_str()) => {
                     skip_value(meta.input)?;

@@ -243,6 +243,9 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 /// - `keep_snapshots = K`: how many snapshots to keep (default 2; needs `snapshot_every`).
 /// - `delete_events_on_snapshot = true`: delete the events the oldest kept snapshot covers
 ///   (default `false`; needs `snapshot_every`).
+/// - `codec = expr`: the `reactant::persistence::Codec` that stores the
+///   entity's events and snapshots (default: MessagePack), e.g. `codec = MyCodec` for a unit
+///   struct implementing it.
 #[proc_macro_derive(Entity, attributes(entity))]
 pub fn derive_entity(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

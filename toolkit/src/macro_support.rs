@@ -24,6 +24,16 @@ pub trait EntitySettings: Sized + 'static {
     type Event: Event;
     /// `snapshot_every`, `keep_snapshots`, `delete_events_on_snapshot`.
     const SNAPSHOTS: Snapshots;
+
+    /// `codec = ..`: gives the behavior that codec (without it, the default).
+    fn codec<C: Send + 'static>(
+        behavior: EventSourcedBehavior<C, Self::Event, Self>,
+    ) -> EventSourcedBehavior<C, Self::Event, Self>
+    where
+        Self: Serialize + DeserializeOwned + Send,
+    {
+        behavior
+    }
 }
 
 /// Implemented by `#[derive(Entity)]` for the entity's event type only: a command handler's

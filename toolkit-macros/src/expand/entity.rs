@@ -47,6 +47,19 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
         }
         None => quote!(::reactant::__private::Snapshots::NONE),
     };
+    let codec = attrs.codec.as_ref().map(|codec| {
+        quote! {
+            fn codec<__ReactantCommand: ::core::marker::Send + 'static>(
+                __reactant_behavior: ::reactant::persistence::EventSourcedBehavior<
+                    __ReactantCommand,
+                    #event,
+                    Self,
+                >,
+            ) -> ::reactant::persistence::EventSourcedBehavior<__ReactantCommand, #event, Self> {
+                __reactant_behavior.codec(#codec)
+            }
+        }
+    });
     let event_span = event.span();
     let event_type = quote_spanned!(event_span=> type Event = #event;);
     quote! {
@@ -55,6 +68,7 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
             const TYPE_KEY: &'static str = #type_key;
             #event_type
             const SNAPSHOTS: ::reactant::__private::Snapshots = #snapshots;
+            #codec
         }
 
         #[automatically_derived]
@@ -216,7 +230,7 @@ fn expand(entity: &EntityImpl, rewritten: ItemImpl) -> TokenStream {
             fn configure(
                 __reactant_behavior: ::reactant::persistence::EventSourcedBehavior<#command, #event_ty, Self>,
             ) -> ::reactant::persistence::EventSourcedBehavior<#command, #event_ty, Self> {
-                #settings::SNAPSHOTS.apply(__reactant_behavior)
+                #settings::codec(#settings::SNAPSHOTS.apply(__reactant_behavior))
             }
         }
     };

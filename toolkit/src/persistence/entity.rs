@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
-use super::codec::{Codec, MessagePack};
+use super::codec::{Codec, CodecError, MessagePack};
 use super::effect::{Action, Effect, SideEffect};
 use super::error::JournalError;
 use super::event::{Event, short_type_name};
@@ -62,14 +62,14 @@ impl Persistence {
         journal: Arc<dyn Journal>,
         snapshots: Arc<dyn SnapshotStore>,
     ) -> std::io::Result<Arc<Self>> {
-        let writer = JournalWriter::start(journal.clone(), "reactant")?;
+        let writer = JournalWriter::start(journal.clone(), "journal")?;
         let (jobs, incoming) = crossbeam_channel::unbounded::<Job>();
         let mut readers = Vec::with_capacity(READER_THREADS);
         for index in 0..READER_THREADS {
             let incoming = incoming.clone();
             readers.push(
                 thread::Builder::new()
-                    .name(format!("reactant-journal-reader-{index}"))
+                    .name(format!("journal-reader-{index}"))
                     .spawn(move || {
                         for job in incoming {
                             job();
@@ -169,12 +169,64 @@ type EventHandler<E, S> = dyn Fn(&mut S, &E) + Send + Sync;
 type SignalHandler<S> = dyn Fn(&S, &EntitySignal) + Send + Sync;
 type SnapshotPredicate<E, S> = dyn Fn(&S, &E, SequenceNr) -> bool + Send + Sync;
 
+/// An entity's codec with its event and state types fixed: [`Codec`]'s methods are generic,
+/// so the entity keeps the codec it was given behind this object-safe face.
+trait EntityCodec<E, S>: Send + Sync {
+    fn encode_event(&self, event: &E) -> Result<Vec<u8>, CodecError>;
+    /// Decodes an event stored under `manifest`: directly when it is the event type's
+    /// `current` manifest, through [`Event::upcast`] otherwise.
+    fn decode_event(
+        &self,
+        current: &Manifest,
+        manifest: &Manifest,
+        payload: &[u8],
+    ) -> Result<E, CodecError>;
+    fn encode_state(&self, state: &S) -> Result<Vec<u8>, CodecError>;
+    fn decode_state(&self, manifest: &Manifest, payload: &[u8]) -> Result<S, CodecError>;
+}
+
+impl<K, E, S> EntityCodec<E, S> for K
+where
+    K: Codec,
+    E: Event,
+    S: Serialize + DeserializeOwned,
+{
+    fn encode_event(&self, event: &E) -> Result<Vec<u8>, CodecError> {
+        self.encode(event)
+    }
+
+    fn decode_event(
+        &self,
+        current: &Manifest,
+        manifest: &Manifest,
+        payload: &[u8],
+    ) -> Result<E, CodecError> {
+        if manifest == current {
+            self.decode(manifest, payload)
+        } else {
+            E::upcast(self, manifest, payload)
+        }
+    }
+
+    fn encode_state(&self, state: &S) -> Result<Vec<u8>, CodecError> {
+        self.encode(state)
+    }
+
+    fn decode_state(&self, manifest: &Manifest, payload: &[u8]) -> Result<S, CodecError> {
+        self.decode(manifest, payload)
+    }
+}
+
 struct Config<C, E, S> {
     persistence_id: PersistenceId,
     /// `E::manifest()` and the state's manifest, computed once rather than per event.
     event_manifest: Manifest,
     state_manifest: Manifest,
     persistence: Arc<Persistence>,
+    /// The persistence's writer id, copied: every event carries it, and a count shared by
+    /// every entity would be a cache line that all workers and the writer fight over.
+    writer_id: Arc<str>,
+    codec: Box<dyn EntityCodec<E, S>>,
     empty_state: Box<dyn Fn() -> S + Send + Sync>,
     command_handler: Box<CommandHandler<C, E, S>>,
     event_handler: Arc<EventHandler<E, S>>,
@@ -243,7 +295,9 @@ where
                 persistence_id,
                 event_manifest: E::manifest(),
                 state_manifest: Manifest::new(short_type_name::<S>(), 1),
+                writer_id: Arc::from(&*persistence.writer_id),
                 persistence,
+                codec: Box::new(MessagePack),
                 empty_state: Box::new(empty_state),
                 command_handler: Box::new(command_handler),
                 event_handler: Arc::new(event_handler),
@@ -276,6 +330,15 @@ where
     /// After each snapshot, deletes the events the oldest kept snapshot covers.
     pub fn delete_events_on_snapshot(mut self, delete: bool) -> Self {
         self.config.delete_events_on_snapshot = delete;
+        self
+    }
+
+    /// Stores this entity's events and snapshots with `codec` rather than the default
+    /// [`MessagePack`]. Every incarnation of a persistence id must use the same codec (or one
+    /// that reads what the others wrote): the manifest names the type and its version, not the
+    /// codec.
+    pub fn codec(mut self, codec: impl Codec) -> Self {
+        self.config.codec = Box::new(codec);
         self
     }
 
@@ -503,7 +566,7 @@ where
         let timestamp_ms = now_ms();
         let mut reprs = Vec::with_capacity(events.len());
         for (index, event) in events.iter().enumerate() {
-            let payload = match MessagePack.encode(event) {
+            let payload = match self.config.codec.encode_event(event) {
                 Ok(payload) => payload,
                 Err(error) => {
                     tracing::warn!(persistence_id = %self.config.persistence_id, %error, "events rejected");
@@ -517,7 +580,7 @@ where
                 manifest: manifest.clone(),
                 payload,
                 tags: event.tags(),
-                writer_id: self.config.persistence.writer_id.clone(),
+                writer_id: self.config.writer_id.clone(),
                 timestamp_ms,
                 offset: 0,
             });
@@ -604,7 +667,7 @@ where
     /// Encodes the state here, then saves it (and prunes) on a reader thread.
     fn save_snapshot(&mut self) {
         let sequence_nr = self.highest;
-        let payload = match MessagePack.encode(&self.state) {
+        let payload = match self.config.codec.encode_state(&self.state) {
             Ok(payload) => payload,
             Err(error) => {
                 self.signal(&EntitySignal::SnapshotFailed(error.to_string()));
@@ -694,8 +757,9 @@ where
     let (mut state, from) = match snapshot {
         Some(snapshot) => {
             let sequence_nr = snapshot.metadata.sequence_nr;
-            let state = MessagePack
-                .decode(&snapshot.manifest, &snapshot.payload)
+            let state = config
+                .codec
+                .decode_state(&snapshot.manifest, &snapshot.payload)
                 .map_err(|error| {
                     failed(
                         sequence_nr,
@@ -722,12 +786,10 @@ where
                 ));
                 return;
             }
-            let decoded = if repr.manifest == config.event_manifest {
-                MessagePack.decode(&repr.manifest, &repr.payload)
-            } else {
-                E::upcast(&MessagePack, &repr.manifest, &repr.payload)
-            };
-            match decoded {
+            match config
+                .codec
+                .decode_event(&config.event_manifest, &repr.manifest, &repr.payload)
+            {
                 Ok(event) => {
                     (config.event_handler)(&mut state, &event);
                     last = repr.sequence_nr;

@@ -1,5 +1,7 @@
 //! Errors of the persistence backends.
 
+use std::path::PathBuf;
+
 use thiserror::Error;
 
 use super::journal::{PersistenceId, SequenceNr};
@@ -23,6 +25,17 @@ pub enum JournalError {
     /// The journal has been closed (its system shut down).
     #[error("the journal is closed")]
     Closed,
+    /// The journal was opened read-only (to be read while another process holds it): it
+    /// refuses every write and deletion. Nothing was written.
+    #[error(
+        "the journal in {} is open read-only and refuses writes; open it for writing (with \
+         `RocksJournal::open`) to change it",
+        path.display()
+    )]
+    ReadOnly {
+        /// The journal's folder.
+        path: PathBuf,
+    },
 }
 
 /// Why one atomic write was refused while the others of the same batch were stored.

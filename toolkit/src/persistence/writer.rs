@@ -95,6 +95,13 @@ pub struct JournalWriter {
 /// The outcomes of one batch, for the completion thread.
 type Completed = Vec<(Completion, Result<(), AppendError>)>;
 
+/// A batch for the completion thread: its outcomes to deliver, and its writes to drop there
+/// (freeing thousands of events' memory is work the writer need not do).
+struct Handover {
+    outcomes: Completed,
+    writes: Vec<AtomicWrite>,
+}
+
 #[derive(Default)]
 struct Stats {
     batches: AtomicU64,
@@ -103,12 +110,12 @@ struct Stats {
 }
 
 impl JournalWriter {
-    /// Starts the writer thread (named `{name}-journal-writer`) for `journal`, and the thread
-    /// that runs the completions (`{name}-journal-completer`): the writer hands each batch's
+    /// Starts the writer thread (named `{name}-writer`) for `journal`, and the thread
+    /// that runs the completions (`{name}-completer`): the writer hands each batch's
     /// outcomes over and goes on with the next batch while they are delivered.
     pub fn start(journal: Arc<dyn Journal>, name: &str) -> std::io::Result<Self> {
         let (requests, incoming) = crossbeam_channel::unbounded();
-        let (batches, to_complete) = crossbeam_channel::unbounded::<Completed>();
+        let (batches, to_complete) = crossbeam_channel::unbounded::<Handover>();
         let pending = Arc::new(AtomicUsize::new(0));
         let completed = Completer {
             batches,
@@ -117,17 +124,18 @@ impl JournalWriter {
         let stats = Arc::new(Stats::default());
         let thread_stats = stats.clone();
         let completer = thread::Builder::new()
-            .name(format!("{name}-journal-completer"))
+            .name(format!("{name}-completer"))
             .spawn(move || {
-                for batch in to_complete {
-                    for (done, outcome) in batch {
+                for Handover { outcomes, writes } in to_complete {
+                    for (done, outcome) in outcomes {
                         done(outcome);
                     }
                     pending.fetch_sub(1, Ordering::AcqRel);
+                    drop(writes);
                 }
             })?;
         let writer = thread::Builder::new()
-            .name(format!("{name}-journal-writer"))
+            .name(format!("{name}-writer"))
             .spawn(move || run(&*journal, &incoming, &completed, &thread_stats))?;
         Ok(Self {
             requests,
@@ -176,15 +184,20 @@ impl Drop for JournalWriter {
 /// with the next batch meanwhile (or here too, if that thread is gone).
 /// Completions keep batch order: while the completion thread still has a batch, later ones go
 /// there too.
-fn complete(completer: &Completer, outcomes: Completed) {
+fn complete(completer: &Completer, outcomes: Completed, writes: &mut Vec<AtomicWrite>) {
     let handed_over = completer.pending.load(Ordering::Acquire) > 0;
     let outcomes = if outcomes.len() <= INLINE_COMPLETIONS && !handed_over {
+        writes.clear();
         outcomes
     } else {
         completer.pending.fetch_add(1, Ordering::AcqRel);
-        match completer.batches.send(outcomes) {
+        let handover = Handover {
+            outcomes,
+            writes: std::mem::take(writes),
+        };
+        match completer.batches.send(handover) {
             Ok(()) => return,
-            Err(crossbeam_channel::SendError(outcomes)) => {
+            Err(crossbeam_channel::SendError(Handover { outcomes, .. })) => {
                 completer.pending.fetch_sub(1, Ordering::AcqRel);
                 outcomes
             }
@@ -197,13 +210,17 @@ fn complete(completer: &Completer, outcomes: Completed) {
 
 /// The writer's side of the completion thread.
 struct Completer {
-    batches: Sender<Completed>,
+    batches: Sender<Handover>,
     /// Batches handed over and not yet completed.
     pending: Arc<AtomicUsize>,
 }
 
-/// The next request: polled for a moment, then waited for. `None` once every sender is gone.
-fn next_request(incoming: &Receiver<Request>) -> Option<Request> {
+/// The next request: polled for a moment (when `poll`), then waited for. `None` once every
+/// sender is gone.
+fn next_request(incoming: &Receiver<Request>, poll: bool) -> Option<Request> {
+    if !poll {
+        return incoming.recv().ok();
+    }
     let spin_until = Instant::now() + SPIN_AFTER_BATCH;
     for polls in 0u32.. {
         match incoming.try_recv() {
@@ -223,7 +240,11 @@ fn run(journal: &dyn Journal, incoming: &Receiver<Request>, completed: &Complete
     let mut batch: Vec<Request> = Vec::new();
     let mut writes: Vec<AtomicWrite> = Vec::new();
     // Waits for the first request of each batch; ends when every sender is gone.
-    while let Some(first) = next_request(incoming) {
+    // Polling pays at low load, where one entity's next request follows its completion
+    // closely; after a large batch, the next requests come from many entities that the
+    // dispatcher threads are still running, and a polling writer would take their CPU.
+    let mut poll = true;
+    while let Some(first) = next_request(incoming, poll) {
         let mut events = first.write.events.len();
         batch.push(first);
         while events < MAX_BATCH_EVENTS {
@@ -235,6 +256,7 @@ fn run(journal: &dyn Journal, incoming: &Receiver<Request>, completed: &Complete
                 Err(_) => break,
             }
         }
+        poll = batch.len() <= INLINE_COMPLETIONS;
         writes.extend(
             batch
                 .iter_mut()
@@ -266,7 +288,7 @@ fn run(journal: &dyn Journal, incoming: &Receiver<Request>, completed: &Complete
                         (request.done, result.map_err(AppendError::Rejected))
                     })
                     .collect();
-                complete(completed, outcomes);
+                complete(completed, outcomes, &mut writes);
             }
             Err(error) => {
                 tracing::error!(%error, writes = batch.len(), "journal write failed");
@@ -275,10 +297,9 @@ fn run(journal: &dyn Journal, incoming: &Receiver<Request>, completed: &Complete
                     .drain(..)
                     .map(|request| (request.done, Err(AppendError::Failed(message.clone()))))
                     .collect();
-                complete(completed, outcomes);
+                complete(completed, outcomes, &mut writes);
             }
         }
-        writes.clear();
     }
 }
 

@@ -47,6 +47,18 @@ pub enum OpenError {
         /// What was found instead.
         reason: String,
     },
+    /// A read-only open found no journal to read.
+    #[error(
+        "there is no journal to read in {}: {reason}; give the folder of an existing Reactant \
+         journal",
+        path.display()
+    )]
+    NoJournal {
+        /// The folder.
+        path: PathBuf,
+        /// What was found instead.
+        reason: String,
+    },
     /// The journal was written by a newer Reactant whose format this one cannot read.
     #[error(
         "the journal in {} has format version {found}, newer than the version {supported} this \

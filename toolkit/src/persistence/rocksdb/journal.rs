@@ -1,18 +1,71 @@
 //! [`Journal`] for [`RocksJournal`]: appends as one `WriteBatch`, replays and tag queries as
 //! bounded range scans.
 
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use ::rocksdb::{DBRawIterator, ReadOptions, WriteBatch};
 
 use super::open::{EVENTS, META, TAGS};
-use super::{RocksJournal, keys, record, storage};
+use super::{FastMap, RocksJournal, keys, record, storage};
 use crate::persistence::error::{JournalError, Rejection};
 use crate::persistence::journal::{
     AtomicWrite, Journal, PersistenceId, PersistentRepr, SequenceNr,
 };
 
 impl RocksJournal {
+    /// The persistence id of every stream that has events in the journal, in key order:
+    /// shorter ids first, ids of one length in byte order. A stream whose events are all
+    /// deleted is not listed. It seeks from stream to stream rather than reading every event.
+    ///
+    /// ```
+    /// use reactant::persistence::rocksdb::RocksJournal;
+    /// use reactant::persistence::{AtomicWrite, Journal, Manifest, PersistenceId, PersistentRepr};
+    ///
+    /// let folder = std::env::temp_dir().join(format!("reactant-doc-ids-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&folder);
+    /// let journal = RocksJournal::open(&folder)?;
+    /// let event = |id: &str, sequence_nr| PersistentRepr {
+    ///     persistence_id: PersistenceId::new(id),
+    ///     sequence_nr,
+    ///     manifest: Manifest::new("Noted", 1),
+    ///     payload: vec![0xc0],
+    ///     tags: Vec::new(),
+    ///     writer_id: "writer-1".into(),
+    ///     timestamp_ms: 0,
+    ///     offset: 0,
+    /// };
+    /// journal.write(&[
+    ///     AtomicWrite { events: vec![event("note|b", 1), event("note|b", 2)] },
+    ///     AtomicWrite { events: vec![event("note|a", 1)] },
+    /// ])?;
+    /// let ids = journal.persistence_ids()?;
+    /// assert_eq!(ids, [PersistenceId::new("note|a"), PersistenceId::new("note|b")]);
+    /// # drop(journal);
+    /// # std::fs::remove_dir_all(&folder)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn persistence_ids(&self) -> Result<Vec<PersistenceId>, JournalError> {
+        let mut ids = Vec::new();
+        let mut events = self.db.raw_iterator_cf(self.family(EVENTS));
+        events.seek_to_first();
+        while let Some(key) = events.key() {
+            let (persistence_id, _) = keys::parse_stream_key(key).ok_or_else(|| {
+                JournalError::Storage(format!(
+                    "a key of the `{EVENTS}` column family is damaged (not a stream key): \
+                     {key:02x?}"
+                ))
+            })?;
+            // Past the last key the stream could have: the next stream's first event.
+            events.seek(keys::inclusive_end(keys::stream_key(
+                &persistence_id,
+                u64::MAX,
+            )));
+            ids.push(persistence_id);
+        }
+        events.status().map_err(storage)?;
+        Ok(ids)
+    }
+
     /// A `u64` of the stream's metadata (0 when absent).
     fn stream_meta(&self, persistence_id: &PersistenceId, key: &[u8]) -> Result<u64, JournalError> {
         let Some(bytes) = self
@@ -35,11 +88,23 @@ impl RocksJournal {
             })
     }
 
+    /// The stream's highest sequence number: its last event's, or the number its events are
+    /// deleted to if that is higher (deleting never lowers it). Read once per stream, then
+    /// kept in memory.
     fn highest(&self, persistence_id: &PersistenceId) -> Result<SequenceNr, JournalError> {
         if let Some(&highest) = self.highest.lock().get(persistence_id) {
             return Ok(highest);
         }
-        let highest = self.stream_meta(persistence_id, &keys::highest_key(persistence_id))?;
+        let mut events = self.scan(
+            EVENTS,
+            keys::stream_key(persistence_id, 0),
+            keys::inclusive_end(keys::stream_key(persistence_id, u64::MAX)),
+        );
+        events.seek_to_last();
+        let last = events.key().map_or(0, keys::sequence_nr_of);
+        events.status().map_err(storage)?;
+        drop(events);
+        let highest = last.max(self.deleted_to(persistence_id)?);
         self.highest
             .lock()
             .entry(persistence_id.clone())
@@ -91,22 +156,30 @@ fn corrupt(
 
 impl Journal for RocksJournal {
     fn write(&self, writes: &[AtomicWrite]) -> Result<Vec<Result<(), Rejection>>, JournalError> {
-        let (events, tags, meta) = (self.family(EVENTS), self.family(TAGS), self.family(META));
+        self.check_writable()?;
+        let (events, tags) = (self.family(EVENTS), self.family(TAGS));
         let mut last_offset = self.last_offset.lock();
         let mut offset = *last_offset;
         let mut batch = WriteBatch::default();
-        // Streams written earlier in this call: their highest is in the batch, not yet stored.
-        let mut highest_in_batch: HashMap<&PersistenceId, SequenceNr> = HashMap::new();
+        // The streams of this call and their highest sequence numbers once it is committed.
+        let mut highest_in_batch: FastMap<&PersistenceId, SequenceNr> =
+            FastMap::with_capacity_and_hasher(writes.len(), Default::default());
         let mut results = Vec::with_capacity(writes.len());
+        // Each accepted event with its offset, put in key order below.
+        let mut rows: Vec<(&PersistenceId, &PersistentRepr, u64)> =
+            Vec::with_capacity(writes.len());
         for write in writes {
             // The events are filed under the write's stream, as `AtomicWrite` promises.
             let Some(persistence_id) = write.persistence_id() else {
                 results.push(Ok(()));
                 continue;
             };
-            let highest = match highest_in_batch.get(persistence_id) {
-                Some(&highest) => highest,
-                None => self.highest(persistence_id)?,
+            // One lookup in this call's map; the cache (or RocksDB) only for a stream's first
+            // write in the call.
+            let mut entry = highest_in_batch.entry(persistence_id);
+            let highest = match &entry {
+                Entry::Occupied(written) => *written.get(),
+                Entry::Vacant(_) => self.highest(persistence_id)?,
             };
             if let Err(rejection) = check_continues(write, highest) {
                 results.push(Err(rejection));
@@ -114,23 +187,34 @@ impl Journal for RocksJournal {
             }
             for event in &write.events {
                 offset += 1;
-                let key = keys::stream_key(persistence_id, event.sequence_nr);
-                for tag in &event.tags {
-                    batch.put_cf(tags, keys::tag_key(tag, offset), &key);
-                }
-                batch.put_cf(events, &key, record::encode_event(event, offset));
+                rows.push((persistence_id, event, offset));
             }
-            let highest = write.highest_sequence_nr();
-            batch.put_cf(
-                meta,
-                keys::highest_key(persistence_id),
-                highest.to_be_bytes(),
-            );
-            highest_in_batch.insert(persistence_id, highest);
+            let written = write.highest_sequence_nr();
+            match entry {
+                Entry::Occupied(ref mut known) => *known.get_mut() = written,
+                Entry::Vacant(unknown) => {
+                    unknown.insert(written);
+                }
+            }
             results.push(Ok(()));
         }
         if offset != *last_offset {
-            batch.put_cf(meta, keys::LAST_OFFSET, offset.to_be_bytes());
+            // In key order: the memtable inserts each key from where the previous one went (a
+            // batch's streams are in completion order, all over the key space; sorted, the
+            // inserts sweep it once). The offsets are in the records, so their order stays.
+            rows.sort_unstable_by(|a, b| {
+                keys::stream_key_order((a.0, a.1.sequence_nr), (b.0, b.1.sequence_nr))
+            });
+            let (mut key, mut value) = (Vec::new(), Vec::new());
+            for &(persistence_id, event, offset) in &rows {
+                keys::stream_key_into(&mut key, persistence_id, event.sequence_nr);
+                for tag in &event.tags {
+                    batch.put_cf(tags, keys::tag_key(tag, offset), &key);
+                }
+                record::encode_event_into(&mut value, event, offset);
+                batch.put_cf(events, &key, &value);
+            }
+            batch.put_cf(self.family(META), keys::LAST_OFFSET, offset.to_be_bytes());
             self.db
                 .write_opt(batch, &self.write_options())
                 .map_err(storage)?;
@@ -195,6 +279,7 @@ impl Journal for RocksJournal {
         persistence_id: &PersistenceId,
         to: SequenceNr,
     ) -> Result<(), JournalError> {
+        self.check_writable()?;
         // Serialised with writes: the highest read here stays the highest until the commit.
         let _writes = self.last_offset.lock();
         let deleted_to = self.deleted_to(persistence_id)?;

@@ -7,9 +7,9 @@
 //! - `tags`: *tag key* = `u32 BE length of the tag` ‖ `its UTF-8 bytes` ‖ `u64 BE global offset`;
 //!   the value is the stream key of the event, so `events_by_tag` is one scan in offset order
 //!   plus one point read per event.
-//! - `meta`: `format_version` → `u32 BE`; `last_offset` → `u64 BE`; `highest/{id}` → `u64 BE`
-//!   highest sequence number ever stored; `deleted_to/{id}` → `u64 BE` sequence number up to which
-//!   the stream's events are deleted.
+//! - `meta`: `format_version` → `u32 BE`; `last_offset` → `u64 BE`; `deleted_to/{id}` → `u64 BE`
+//!   sequence number up to which the stream's events are deleted. (Format 1 also kept a
+//!   `highest/{id}` row per stream; format 2 neither reads nor writes it.)
 //!
 //! Every scan sets both iterator bounds ([`inclusive_end`] turns an inclusive last key into the
 //! exclusive upper bound RocksDB wants).
@@ -21,17 +21,22 @@ pub(super) const FORMAT_VERSION: &[u8] = b"format_version";
 /// `meta` key of the last global offset given to an event.
 pub(super) const LAST_OFFSET: &[u8] = b"last_offset";
 
-const HIGHEST_PREFIX: &[u8] = b"highest/";
 const DELETED_TO_PREFIX: &[u8] = b"deleted_to/";
 
 /// `len ‖ name ‖ number`: the shape of stream keys and tag keys.
 fn prefixed(name: &str, number: u64) -> Vec<u8> {
-    let len = u32::try_from(name.len()).expect("names in keys are shorter than 4 GiB");
     let mut key = Vec::with_capacity(4 + name.len() + 8);
+    prefixed_into(&mut key, name, number);
+    key
+}
+
+/// [`prefixed`] into `key`, replacing what it held.
+fn prefixed_into(key: &mut Vec<u8>, name: &str, number: u64) {
+    let len = u32::try_from(name.len()).expect("names in keys are shorter than 4 GiB");
+    key.clear();
     key.extend_from_slice(&len.to_be_bytes());
     key.extend_from_slice(name.as_bytes());
     key.extend_from_slice(&number.to_be_bytes());
-    key
 }
 
 /// Splits a `len ‖ name ‖ number` key; `None` if it does not have that shape.
@@ -51,6 +56,28 @@ fn split_prefixed(key: &[u8]) -> Option<(&str, u64)> {
 /// The key of event (or snapshot) `sequence_nr` of `persistence_id`.
 pub(super) fn stream_key(persistence_id: &PersistenceId, sequence_nr: SequenceNr) -> Vec<u8> {
     prefixed(persistence_id.as_str(), sequence_nr)
+}
+
+/// [`stream_key`] into `key`, replacing what it held.
+pub(super) fn stream_key_into(
+    key: &mut Vec<u8>,
+    persistence_id: &PersistenceId,
+    sequence_nr: SequenceNr,
+) {
+    prefixed_into(key, persistence_id.as_str(), sequence_nr);
+}
+
+/// How the stream keys of `a` and `b` compare, without building them: by the id's length,
+/// then its bytes, then the sequence number.
+pub(super) fn stream_key_order(
+    a: (&PersistenceId, SequenceNr),
+    b: (&PersistenceId, SequenceNr),
+) -> std::cmp::Ordering {
+    let (a_id, b_id) = (a.0.as_str(), b.0.as_str());
+    a_id.len()
+        .cmp(&b_id.len())
+        .then_with(|| a_id.as_bytes().cmp(b_id.as_bytes()))
+        .then(a.1.cmp(&b.1))
 }
 
 /// The persistence id and sequence number of a stream key.
@@ -74,11 +101,6 @@ pub(super) fn tag_key(tag: &str, offset: u64) -> Vec<u8> {
 /// The global offset of a tag key read back from a bounded scan of one tag.
 pub(super) fn offset_of_tag_key(key: &[u8]) -> u64 {
     sequence_nr_of(key)
-}
-
-/// The `meta` key of a stream's highest sequence number.
-pub(super) fn highest_key(persistence_id: &PersistenceId) -> Vec<u8> {
-    [HIGHEST_PREFIX, persistence_id.as_str().as_bytes()].concat()
 }
 
 /// The `meta` key of the sequence number up to which a stream's events are deleted.
@@ -118,6 +140,22 @@ mod tests {
             ]
         );
         assert!(inclusive_end(stream_key(&a, u64::MAX)) < stream_key(&ab, 0));
+    }
+
+    #[test]
+    fn stream_key_order_is_the_order_of_the_keys() {
+        let ids = ["a", "b", "ab", "a|b", "", "zz", "\u{0}", "é"].map(PersistenceId::new);
+        for a in &ids {
+            for b in &ids {
+                for (x, y) in [(1, 1), (1, 2), (2, 1), (255, 256), (u64::MAX, 0)] {
+                    assert_eq!(
+                        stream_key_order((a, x), (b, y)),
+                        stream_key(a, x).cmp(&stream_key(b, y)),
+                        "{a:?}/{x} vs {b:?}/{y}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

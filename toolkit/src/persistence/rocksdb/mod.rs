@@ -6,15 +6,15 @@
 //! | `events` | persistence id, sequence number | event record |
 //! | `tags` | tag, global offset | key of the event |
 //! | `snapshots` | persistence id, sequence number | snapshot record |
-//! | `meta` | `format_version`, `last_offset`, `highest/{id}`, `deleted_to/{id}` | big-endian integer |
+//! | `meta` | `format_version`, `last_offset`, `deleted_to/{id}` | big-endian integer |
 //!
 //! Keys put a length-prefixed name before a big-endian number, so a replay is one bounded
 //! range scan of a stream and `events_by_tag` one range scan in offset order (`keys.rs` has
 //! the details, `record.rs` the record layout).
 //!
 //! A [`Journal::write`](crate::persistence::Journal::write) call is one `WriteBatch`: the
-//! accepted writes' events, their tag entries, the streams' highest sequence numbers and the
-//! last global offset commit together or not at all, with the [`Durability`] of the
+//! accepted writes' events, their tag entries and the last global offset commit together or
+//! not at all, with the [`Durability`] of the
 //! [`RocksConfig`]. Offsets are given under a lock held across the commit, so they are
 //! gap-free and in commit order, across reopenings too.
 
@@ -25,7 +25,6 @@ mod open;
 mod record;
 mod snapshot;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,6 +36,9 @@ pub use error::OpenError;
 
 use super::error::JournalError;
 use super::journal::{PersistenceId, SequenceNr};
+
+/// A hash map with foldhash's fast hasher (seeded per process) for the writer's lookups.
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// When a write counts as done.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -66,6 +68,7 @@ pub struct RocksConfig {
 /// A folder is refused if a live process (this one or another) has it open, if it holds
 /// something else than a Reactant journal, or if its journal has a newer format version; in
 /// the last two cases nothing is written to it. See [`OpenError`].
+/// [`open_read_only`](Self::open_read_only) reads a folder that another process holds.
 ///
 /// ```
 /// use reactant::persistence::rocksdb::{Durability, RocksConfig, RocksJournal};
@@ -106,14 +109,17 @@ pub struct RocksJournal {
     db: DB,
     path: PathBuf,
     durability: Durability,
+    /// Opened with [`RocksJournal::open_read_only`]: every write is refused.
+    read_only: bool,
     /// The last global offset given to an event. Writes and deletions hold this lock until
     /// their batch is committed: offsets follow commit order, and a stream's highest sequence
     /// number cannot change between its check and its commit.
     last_offset: Mutex<u64>,
     /// Each stream's highest sequence number, once read or written by this process: this
     /// process holds the folder's lock, so nothing else changes it, and a write need not read
-    /// it back from RocksDB. One entry per stream this process has touched.
-    highest: Mutex<HashMap<PersistenceId, SequenceNr>>,
+    /// it back from RocksDB. (A read-only journal sees the folder as it was when opened, so
+    /// the same holds.) One entry per stream this process has touched.
+    highest: Mutex<FastMap<PersistenceId, SequenceNr>>,
 }
 
 impl RocksJournal {
@@ -126,7 +132,46 @@ impl RocksJournal {
     /// Opens the journal in `path` with `config`, creating it if the folder is missing or empty.
     pub fn open_with(path: impl AsRef<Path>, config: RocksConfig) -> Result<Arc<Self>, OpenError> {
         let path = path.as_ref();
-        let db = open::open_database(path)?;
+        Self::from_database(open::open_database(path)?, path, config.durability, false)
+    }
+
+    /// Opens the existing journal in `path` for reading only, for a tool that looks at the
+    /// journal of a running program (`examples/journal_dump.rs`): it takes no lock, so the
+    /// folder may be open in another process (or in this one), and it writes nothing — every
+    /// write or deletion through it fails with [`JournalError::ReadOnly`].
+    ///
+    /// It reads the journal as it was when opened: what is written later is not seen. It
+    /// refuses what [`open`](Self::open) refuses, and a folder without a journal
+    /// ([`OpenError::NoJournal`]).
+    ///
+    /// ```
+    /// use reactant::persistence::rocksdb::RocksJournal;
+    /// use reactant::persistence::{Journal, JournalError, PersistenceId};
+    ///
+    /// let folder = std::env::temp_dir().join(format!("reactant-doc-ro-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&folder);
+    /// assert!(RocksJournal::open_read_only(&folder).is_err(), "no journal there yet");
+    /// let journal = RocksJournal::open(&folder)?;
+    /// let reader = RocksJournal::open_read_only(&folder)?; // while `journal` holds the folder
+    /// assert!(reader.persistence_ids()?.is_empty());
+    /// let refused = reader.delete_to(&PersistenceId::of("account", "1"), 1);
+    /// assert!(matches!(refused, Err(JournalError::ReadOnly { .. })));
+    /// # drop((journal, reader));
+    /// # std::fs::remove_dir_all(&folder)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Arc<Self>, OpenError> {
+        let path = path.as_ref();
+        let db = open::open_database_read_only(path)?;
+        Self::from_database(db, path, Durability::default(), true)
+    }
+
+    fn from_database(
+        db: DB,
+        path: &Path,
+        durability: Durability,
+        read_only: bool,
+    ) -> Result<Arc<Self>, OpenError> {
         let meta = db
             .cf_handle(open::META)
             .expect("opened with every column family");
@@ -149,9 +194,10 @@ impl RocksJournal {
         Ok(Arc::new(Self {
             db,
             path: path.to_owned(),
-            durability: config.durability,
+            durability,
+            read_only,
             last_offset: Mutex::new(last_offset),
-            highest: Mutex::new(HashMap::new()),
+            highest: Mutex::new(FastMap::default()),
         }))
     }
 
@@ -176,6 +222,16 @@ impl RocksJournal {
             .expect("the journal is opened with every column family")
     }
 
+    /// Refuses a write (or deletion) through a journal opened read-only, before RocksDB would.
+    fn check_writable(&self) -> Result<(), JournalError> {
+        if self.read_only {
+            return Err(JournalError::ReadOnly {
+                path: self.path.clone(),
+            });
+        }
+        Ok(())
+    }
+
     fn write_options(&self) -> WriteOptions {
         let mut options = WriteOptions::default();
         options.set_sync(self.durability == Durability::Sync);
@@ -188,6 +244,7 @@ impl fmt::Debug for RocksJournal {
         f.debug_struct("RocksJournal")
             .field("path", &self.path)
             .field("durability", &self.durability)
+            .field("read_only", &self.read_only)
             .finish_non_exhaustive()
     }
 }

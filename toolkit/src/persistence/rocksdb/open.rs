@@ -4,7 +4,7 @@
 //! database, a database that is not ours (no `meta` column family, no format version), a newer
 //! format, or our journal. Only a new journal or our own is then opened for writing; RocksDB's
 //! `LOCK` refuses a folder that a live process holds, which we turn into [`OpenError`]s that
-//! name the folder.
+//! name the folder. A read-only open refuses a new journal too, and takes no lock.
 
 use std::io::ErrorKind;
 use std::path::Path;
@@ -15,7 +15,13 @@ use super::error::OpenError;
 use super::keys;
 
 /// The format version this build writes and reads. A journal with a higher one is refused.
-pub(super) const FORMAT_VERSION: u32 = 1;
+///
+/// - 1: a `highest/{id}` row in `meta` per stream, rewritten by every write.
+/// - 2: no such row: a stream's highest sequence number is its last event's, or its
+///   `deleted_to` if that is higher (which is what version 1's row held, too). A version 1
+///   journal is marked version 2 when opened for writing, since a version 1 program would
+///   trust rows that version 2 no longer updates.
+pub(super) const FORMAT_VERSION: u32 = 2;
 
 /// Column family of the events: stream key → event record.
 pub(super) const EVENTS: &str = "events";
@@ -35,8 +41,8 @@ const DEFAULT: &str = "default";
 enum Found {
     /// Nothing: create a journal.
     Nothing,
-    /// Our journal, with these column families.
-    Journal(Vec<String>),
+    /// Our journal, with these column families, of this format version.
+    Journal(Vec<String>, u32),
     /// Our column families, all empty and without a format version: a creation was cut short
     /// (the process died between creating the database and storing the version). Finish it.
     UnfinishedJournal(Vec<String>),
@@ -59,7 +65,39 @@ pub(super) fn open_database(path: &Path) -> Result<DB, OpenError> {
             store_format_version(path, &db)?;
             Ok(db)
         }
-        Found::Journal(existing) => open_for_writing(path, &existing, false),
+        Found::Journal(existing, version) => {
+            let db = open_for_writing(path, &existing, false)?;
+            if version < FORMAT_VERSION {
+                store_format_version(path, &db)?;
+            }
+            Ok(db)
+        }
+    }
+}
+
+/// Opens the journal database in `path` read-only: without its `LOCK`, so while another
+/// process writes to it, and without writing a byte. Refuses what [`open_database`] refuses,
+/// and a folder holding no journal yet.
+pub(super) fn open_database_read_only(path: &Path) -> Result<DB, OpenError> {
+    let no_journal = |reason: &str| OpenError::NoJournal {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    };
+    match inspect(path)? {
+        Found::Nothing if path.exists() => Err(no_journal("the folder is empty")),
+        Found::Nothing => Err(no_journal("the folder does not exist")),
+        Found::UnfinishedJournal(_) => Err(no_journal(
+            "its journal was never finished: its creation was cut short before any event",
+        )),
+        // A journal of an older format reads the same (see [`FORMAT_VERSION`]).
+        Found::Journal(existing, _) => {
+            DB::open_cf_for_read_only(&column_family_options(), path, &existing, false).map_err(
+                |error| OpenError::Storage {
+                    path: path.to_owned(),
+                    detail: error.into_string(),
+                },
+            )
+        }
     }
 }
 
@@ -135,7 +173,7 @@ fn inspect(path: &Path) -> Result<Found, OpenError> {
                     "the `{missing}` column family is missing"
                 )));
             }
-            Ok(Found::Journal(families))
+            Ok(Found::Journal(families, found))
         }
         None => {
             let all_ours = families
@@ -199,7 +237,7 @@ fn open_for_writing(path: &Path, existing: &[String], create: bool) -> Result<DB
     })
 }
 
-/// Marks a new database as a journal of this format, durably.
+/// Marks a new database (or one of an older format) as a journal of this format, durably.
 fn store_format_version(path: &Path, db: &DB) -> Result<(), OpenError> {
     let meta = db.cf_handle(META).expect("opened with every column family");
     let mut sync = WriteOptions::default();

@@ -93,6 +93,7 @@ pub(super) struct SnapshotRecord<'a> {
 }
 
 /// The record of `event`, stored at global offset `offset`.
+#[cfg(test)]
 pub(super) fn encode_event(event: &PersistentRepr, offset: u64) -> Vec<u8> {
     let tags_len: usize = event.tags.iter().map(|tag| tag.len() + 2).sum();
     let mut out = Vec::with_capacity(
@@ -101,18 +102,24 @@ pub(super) fn encode_event(event: &PersistentRepr, offset: u64) -> Vec<u8> {
             + tags_len
             + event.payload.len(),
     );
+    encode_event_into(&mut out, event, offset);
+    out
+}
+
+/// [`encode_event`] into `out`, replacing what it held.
+pub(super) fn encode_event_into(out: &mut Vec<u8>, event: &PersistentRepr, offset: u64) {
+    out.clear();
     out.push(RECORD_VERSION);
-    put_bytes(&mut out, event.manifest.type_name.as_bytes());
-    put_varint(&mut out, u64::from(event.manifest.version));
-    put_bytes(&mut out, event.writer_id.as_bytes());
+    put_bytes(out, event.manifest.type_name.as_bytes());
+    put_varint(out, u64::from(event.manifest.version));
+    put_bytes(out, event.writer_id.as_bytes());
     out.extend_from_slice(&event.timestamp_ms.to_be_bytes());
     out.extend_from_slice(&offset.to_be_bytes());
-    put_varint(&mut out, event.tags.len() as u64);
+    put_varint(out, event.tags.len() as u64);
     for tag in &event.tags {
-        put_bytes(&mut out, tag.as_bytes());
+        put_bytes(out, tag.as_bytes());
     }
-    put_bytes(&mut out, &event.payload);
-    out
+    put_bytes(out, &event.payload);
 }
 
 /// Reads an event record; the error says what is wrong with it.

@@ -54,6 +54,7 @@ fn read<'a>(
 
 impl SnapshotStore for RocksJournal {
     fn save(&self, snapshot: StoredSnapshot) -> Result<(), JournalError> {
+        self.check_writable()?;
         let metadata = &snapshot.metadata;
         self.db
             .put_cf_opt(
@@ -95,6 +96,7 @@ impl SnapshotStore for RocksJournal {
     }
 
     fn delete(&self, metadata: &SnapshotMetadata) -> Result<(), JournalError> {
+        self.check_writable()?;
         self.db
             .delete_cf_opt(
                 self.family(SNAPSHOTS),
@@ -109,6 +111,7 @@ impl SnapshotStore for RocksJournal {
         persistence_id: &PersistenceId,
         criteria: SnapshotCriteria,
     ) -> Result<(), JournalError> {
+        self.check_writable()?;
         let Some(mut snapshots) = self.snapshots_within(persistence_id, &criteria) else {
             return Ok(());
         };
