@@ -740,7 +740,19 @@ fn an_event_sourced_entity_comes_back_with_its_state_after_passivation() {
         "in order, on top of the recovered state"
     );
     assert_eq!(tally.ask(TallyCommand::Get).wait(WAIT), Ok(35));
-    assert_eq!(tallies.stats().entities_started, 2);
+    // Started again after the passivation, and only ever after one: a machine slow enough to
+    // leave the entity idle for 100 ms between two of the steps above passivates it once more,
+    // so the count of starts is checked against the count of passivations, not against 2.
+    assert!(
+        eventually(|| {
+            let stats = tallies.stats();
+            stats.passivating_entities == 0
+                && stats.entities_started >= 2
+                && stats.entities_started == stats.passivations + stats.active_entities as u64
+        }),
+        "every start but the first follows a passivation: {:?}",
+        tallies.stats()
+    );
 }
 
 #[test]

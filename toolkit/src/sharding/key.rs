@@ -88,8 +88,18 @@ impl<M> fmt::Debug for EntityTypeKey<M> {
 #[derive(Clone)]
 pub struct EntityId {
     text: Arc<str>,
-    /// The 64-bit FNV-1a hash of `text`'s UTF-8 bytes.
+    /// The 64-bit FNV-1a hash of `text`'s UTF-8 bytes: the shard, documented and stable.
     hash: u64,
+    /// A hash of `text` with a seed chosen once per process: the key of the shards' maps.
+    /// FNV-1a alone would let whoever picks the ids pick colliding ones and turn a lookup
+    /// into a scan; the seed keeps such ids from colliding here.
+    key: u64,
+}
+
+/// The seeded hasher of [`EntityId::key`], the same for every id of the process.
+fn key_hasher() -> &'static foldhash::fast::FixedState {
+    static HASHER: std::sync::OnceLock<foldhash::fast::FixedState> = std::sync::OnceLock::new();
+    HASHER.get_or_init(|| foldhash::fast::FixedState::with_seed(fastrand::u64(..)))
 }
 
 impl EntityId {
@@ -101,6 +111,7 @@ impl EntityId {
     fn from_shared(text: Arc<str>) -> Self {
         Self {
             hash: fnv1a(&text),
+            key: std::hash::BuildHasher::hash_one(key_hasher(), &*text),
             text,
         }
     }
@@ -197,7 +208,7 @@ impl AsRef<str> for EntityId {
     }
 }
 
-// No `Borrow<str>`: `Hash` writes the precomputed FNV-1a hash, which a `str` does not.
+// No `Borrow<str>`: `Hash` writes the precomputed key, which a `str` does not.
 
 impl PartialEq for EntityId {
     #[inline]
@@ -260,10 +271,10 @@ impl Ord for EntityId {
 }
 
 impl Hash for EntityId {
-    /// Writes the precomputed FNV-1a hash: consistent with `Eq` (equal texts, equal hashes),
-    /// not with `str`'s `Hash`.
+    /// Writes the precomputed, per-process seeded hash of the text: consistent with `Eq`
+    /// (equal texts, equal hashes), not with `str`'s `Hash`.
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
+        state.write_u64(self.key);
     }
 }
 
@@ -279,9 +290,8 @@ impl fmt::Debug for EntityId {
     }
 }
 
-/// The hasher of the maps keyed by [`EntityId`]: takes the id's precomputed hash and mixes
-/// it (the ids of one shard agree on their hash modulo the number of shards, so its low bits
-/// alone would crowd a map's buckets).
+/// The hasher of the maps keyed by [`EntityId`]: takes the id's precomputed key and mixes it
+/// once more (cheap, and a map's buckets then never depend on how the key was made).
 #[derive(Clone, Copy, Default)]
 pub(crate) struct IdHasher(u64);
 
@@ -483,13 +493,14 @@ mod tests {
 
     #[test]
     fn entity_ids_key_maps_by_their_precomputed_hash() {
-        // Hashing an id writes its FNV-1a hash; equal ids hash alike.
+        // Hashing an id writes its seeded key, not its FNV-1a hash; equal ids hash alike.
         let build = IdHasherBuilder::default();
         let a = EntityId::from("a");
         assert_eq!(build.hash_one(&a), build.hash_one(EntityId::from("a")));
         let mut plain = IdHasher::default();
-        plain.write_u64(0xaf63_dc4c_8601_ec8c);
+        plain.write_u64(a.key);
         assert_eq!(build.hash_one(&a), plain.finish());
+        assert_ne!(a.key, a.hash);
         // The ids of one shard (equal hashes modulo 100) still spread over the hashed bits.
         let same_shard: Vec<EntityId> = (0..100_000)
             .map(|i| EntityId::from(format!("entity-{i}")))
