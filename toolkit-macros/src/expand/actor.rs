@@ -2,9 +2,7 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::Item;
-
-use super::{Protocol, item_name, reply_arm};
+use super::{Protocol, impl_block, item_name_or_item, reply_arm};
 use crate::ast::{Actor, HookKind};
 use crate::errors::Errors;
 use crate::{attr, names, valid};
@@ -12,26 +10,15 @@ use crate::{attr, names, valid};
 pub(crate) fn attribute(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let args = attr::actor_args(args, &mut errors);
-    let item = match syn::parse2::<Item>(input.clone()) {
-        Ok(Item::Impl(item)) => item,
-        Ok(other) => {
-            let at: &dyn quote::ToTokens = match item_name(&other) {
-                Some(name) => name,
-                None => &other,
-            };
-            errors.at(
-                at,
-                "`#[actor]` goes on an impl block, whose public methods become the actor's messages",
-                "write `#[actor] impl MyActor { pub fn handler(&mut self, ..) { .. } }`",
-            );
-            let errors = errors.into_compile_errors();
-            return quote!(#input #errors);
-        }
-        Err(error) => {
-            errors.push(error);
-            let errors = errors.into_compile_errors();
-            return quote!(#input #errors);
-        }
+    let item = match impl_block(input, &mut errors, |other, errors| {
+        errors.at(
+            item_name_or_item(other),
+            "`#[actor]` goes on an impl block, whose public methods become the actor's messages",
+            "write `#[actor] impl MyActor { pub fn handler(&mut self, ..) { .. } }`",
+        );
+    }) {
+        Ok(item) => item,
+        Err(expansion) => return expansion,
     };
     let actor = Actor::new(args, &item);
     valid::actor(&actor, &mut errors);

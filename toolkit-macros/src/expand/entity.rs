@@ -11,7 +11,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Block, DeriveInput, ImplItem, Item, ItemImpl, ReturnType, Stmt, Type};
 
-use super::{Protocol, item_name};
+use super::{Protocol, impl_block, item_name_or_item};
 use crate::ast::{EntityImpl, EntityStruct, Output, effect_type};
 use crate::errors::Errors;
 use crate::{attr, names, valid};
@@ -92,38 +92,23 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
 pub(crate) fn attribute(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let args = attr::entity_impl_args(args, &mut errors);
-    let item = match syn::parse2::<Item>(input.clone()) {
-        Ok(Item::Impl(item)) => item,
-        Ok(Item::Struct(item)) => {
-            errors.at(
-                &item.ident,
-                "on a struct, `#[entity(..)]` holds the arguments of `#[derive(Entity)]`, which \
-                 is missing or comes after it",
-                "put `#[derive(Entity)]` above `#[entity(..)]`",
-            );
-            let errors = errors.into_compile_errors();
-            return quote!(#input #errors);
-        }
-        Ok(other) => {
-            let at: &dyn quote::ToTokens = match item_name(&other) {
-                Some(name) => name,
-                None => &other,
-            };
-            errors.at(
-                at,
-                "`#[entity]` goes on the impl block of an entity, whose public methods become \
-                 its commands",
-                "write `#[entity] impl Account { fn apply(&mut self, event: &AccountEvent) { .. } \
-                 pub fn command(&self, ..) -> Effect<AccountEvent, Reply> { .. } }`",
-            );
-            let errors = errors.into_compile_errors();
-            return quote!(#input #errors);
-        }
-        Err(error) => {
-            errors.push(error);
-            let errors = errors.into_compile_errors();
-            return quote!(#input #errors);
-        }
+    let item = match impl_block(input, &mut errors, |other, errors| match other {
+        Item::Struct(item) => errors.at(
+            &item.ident,
+            "on a struct, `#[entity(..)]` holds the arguments of `#[derive(Entity)]`, which \
+             is missing or comes after it",
+            "put `#[derive(Entity)]` above `#[entity(..)]`",
+        ),
+        other => errors.at(
+            item_name_or_item(other),
+            "`#[entity]` goes on the impl block of an entity, whose public methods become \
+             its commands",
+            "write `#[entity] impl Account { fn apply(&mut self, event: &AccountEvent) { .. } \
+             pub fn command(&self, ..) -> Effect<AccountEvent, Reply> { .. } }`",
+        ),
+    }) {
+        Ok(item) => item,
+        Err(expansion) => return expansion,
     };
     let entity = EntityImpl::new(args, &item);
     valid::entity_impl(&entity, &mut errors);

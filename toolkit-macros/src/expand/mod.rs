@@ -9,9 +9,10 @@ pub(crate) mod event;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::visit_mut::VisitMut;
-use syn::{Generics, Ident, Item, Type};
+use syn::{Generics, Ident, Item, ItemImpl, Type};
 
 use crate::ast::{Handler, ImplBlock, Output};
+use crate::errors::Errors;
 
 /// The generated message (or command) enum and the extension trait of an impl block.
 pub(crate) struct Protocol<'a> {
@@ -267,8 +268,34 @@ pub(crate) fn reply_arm(output: &Output, call: TokenStream) -> TokenStream {
     }
 }
 
+/// The impl block an attribute macro was put on. On any other item `misplaced` records the
+/// error, and the expansion (`Err`) is the input unchanged followed by the errors, so that the
+/// user's item still compiles and only the misuse is reported.
+pub(crate) fn impl_block(
+    input: TokenStream,
+    errors: &mut Errors,
+    misplaced: impl FnOnce(&Item, &mut Errors),
+) -> Result<ItemImpl, TokenStream> {
+    match syn::parse2::<Item>(input.clone()) {
+        Ok(Item::Impl(item)) => return Ok(item),
+        Ok(other) => misplaced(&other, errors),
+        Err(error) => errors.push(error),
+    }
+    let errors = std::mem::take(errors).into_compile_errors();
+    Err(quote!(#input #errors))
+}
+
+/// Where to point an error about an item that is not an impl block: its name, or the whole
+/// item when it has none.
+pub(crate) fn item_name_or_item(item: &Item) -> &dyn quote::ToTokens {
+    match item_name(item) {
+        Some(name) => name,
+        None => item,
+    }
+}
+
 /// The name of an item that is not an impl block, to point an error at.
-pub(crate) fn item_name(item: &Item) -> Option<&Ident> {
+fn item_name(item: &Item) -> Option<&Ident> {
     match item {
         Item::Const(item) => Some(&item.ident),
         Item::Enum(item) => Some(&item.ident),
