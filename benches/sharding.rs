@@ -37,7 +37,7 @@ use reactant::sharding::{
     EntityId, EntityRef, EntityTypeKey, RegionStats, ShardRegion, ShardedEntity, ShardingEnvelope,
 };
 use reactant_workspace::resident_bytes;
-use round::Round;
+use round::{Counter, Round};
 
 /// Longest wait for a run (or the footprint workload) to finish: a lost message must fail
 /// loudly, not hang.
@@ -226,27 +226,6 @@ fn system(name: &str, config: &Config) -> ActorSystem {
 // ---------------------------------------------------------------------------------------------
 // 1. Routing throughput
 
-/// The entity of the throughput runs, sharded or spawned directly: counts the `u64`s it
-/// receives and counts the round down after every `quota` of them.
-struct Counter {
-    seen: u64,
-    quota: u64,
-    round: Arc<Round>,
-}
-
-impl Actor for Counter {
-    type Msg = u64;
-
-    fn handle(&mut self, _ctx: &mut Context<u64>, msg: u64) {
-        std::hint::black_box(msg);
-        self.seen += 1;
-        if self.seen == self.quota {
-            self.seen = 0;
-            self.round.count_down();
-        }
-    }
-}
-
 /// The three paths to the same 10,000 counters.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Path {
@@ -290,11 +269,7 @@ impl Throughput {
         let direct = (0..config.entities)
             .map(|_| {
                 system
-                    .spawn_anonymous(Counter {
-                        seen: 0,
-                        quota,
-                        round: direct_round.clone(),
-                    })
+                    .spawn_anonymous(Counter::new(quota, direct_round.clone()))
                     .expect("spawn a counter")
             })
             .collect();
@@ -304,11 +279,7 @@ impl Throughput {
             .sharding()
             .init(
                 ShardedEntity::new(EntityTypeKey::<u64>::new("counter"), move |_entity| {
-                    Counter {
-                        seen: 0,
-                        quota,
-                        round: factory_round.clone(),
-                    }
+                    Counter::new(quota, factory_round.clone())
                 })
                 .without_idle_timeout(),
             )

@@ -15,7 +15,7 @@ use reactant::prelude::*;
 
 #[path = "round.rs"]
 mod round;
-use round::Round;
+use round::{Counter, Round};
 
 /// Messages one outside thread sends in `tell` and `fan_out`.
 pub const MESSAGES: u64 = 5_000_000;
@@ -56,26 +56,6 @@ pub fn system(name: &str) -> ActorSystem {
 /// loudly, not hang.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Counts the `u64`s it receives and counts the round down after every `quota` of them.
-struct Counter {
-    seen: u64,
-    quota: u64,
-    round: Arc<Round>,
-}
-
-impl Actor for Counter {
-    type Msg = u64;
-
-    fn handle(&mut self, _ctx: &mut Context<u64>, msg: u64) {
-        std::hint::black_box(msg);
-        self.seen += 1;
-        if self.seen == self.quota {
-            self.seen = 0;
-            self.round.count_down();
-        }
-    }
-}
-
 /// `tell`: one outside thread sends [`MESSAGES`] `u64` to one actor.
 pub struct Tell {
     counter: ActorRef<u64>,
@@ -90,14 +70,7 @@ impl Tell {
         let system = system("tell");
         let round = Round::new(RUN_TIMEOUT);
         let counter = system
-            .spawn(
-                Counter {
-                    seen: 0,
-                    quota: MESSAGES,
-                    round: round.clone(),
-                },
-                "counter",
-            )
+            .spawn(Counter::new(MESSAGES, round.clone()), "counter")
             .expect("spawn the counter");
         Self {
             counter,
@@ -275,11 +248,7 @@ impl FanOut {
         let actors = (0..FAN_OUT_ACTORS)
             .map(|_| {
                 system
-                    .spawn_anonymous(Counter {
-                        seen: 0,
-                        quota,
-                        round: round.clone(),
-                    })
+                    .spawn_anonymous(Counter::new(quota, round.clone()))
                     .expect("spawn a counter")
             })
             .collect();

@@ -1,11 +1,11 @@
 //! `#[actor]`: an impl block's public methods become the messages of an `Actor`.
 
-use proc_macro2::TokenStream;
-use quote::quote;
 use super::{Protocol, impl_block, item_name_or_item, reply_arm};
 use crate::ast::{Actor, HookKind};
 use crate::errors::Errors;
 use crate::{attr, names, valid};
+use proc_macro2::TokenStream;
+use quote::quote;
 
 pub(crate) fn attribute(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
