@@ -219,10 +219,16 @@ impl Journal for RocksJournal {
                 .write_opt(batch, &self.write_options())
                 .map_err(storage)?;
             *last_offset = offset;
-            // Committed: the cache follows (still under the writers' lock).
+            // Committed: the cache follows (still under the writers' lock). A stream already
+            // cached keeps its key: no clone of its id, whose count the entity's thread uses.
             let mut cached = self.highest.lock();
             for (persistence_id, highest) in highest_in_batch {
-                cached.insert(persistence_id.clone(), highest);
+                match cached.get_mut(persistence_id) {
+                    Some(known) => *known = highest,
+                    None => {
+                        cached.insert(persistence_id.clone(), highest);
+                    }
+                }
             }
         }
         Ok(results)
