@@ -236,7 +236,8 @@ enum Path {
     /// `ShardRegion::tell(ShardingEnvelope::new(id.clone(), msg))`, a `String` id per message.
     Envelope,
     /// `ShardRegion::tell(ShardingEnvelope::new(id.clone(), msg))` with a kept `EntityId`
-    /// (the clone is a reference-count increment, as the direct path clones no `ActorRef`).
+    /// (the ids are short: the clone copies their inline text and updates no shared counter,
+    /// as the direct path clones no `ActorRef`).
     EnvelopeKeptId,
 }
 

@@ -84,6 +84,19 @@ impl<T> SpinLock<T> {
         }
     }
 
+    /// The lock if it is free now; `None` if another thread holds it (no waiting).
+    #[inline]
+    pub(crate) fn try_lock(&self) -> Option<SpinLockGuard<'_, T>> {
+        self.locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()?;
+        Some(SpinLockGuard {
+            lock: self,
+            #[cfg(loom)]
+            access: self.value.get_mut(),
+        })
+    }
+
     #[cold]
     fn lock_contended(&self) {
         let mut spins = 0;
@@ -200,6 +213,43 @@ mod tests {
         }
         assert_eq!(*lock.lock(), 400_000);
     }
+
+    #[test]
+    fn try_lock_takes_a_free_lock_and_refuses_a_held_one() {
+        let lock = Arc::new(SpinLock::new(0u64));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let lock = lock.clone();
+                std::thread::spawn(move || {
+                    let mut taken = 0;
+                    for i in 0..100_000u64 {
+                        // Half the increments wait for the lock, half only try.
+                        if i % 2 == 0 {
+                            *lock.lock() += 1;
+                            taken += 1;
+                        } else if let Some(mut value) = lock.try_lock() {
+                            *value += 1;
+                            taken += 1;
+                        }
+                    }
+                    taken
+                })
+            })
+            .collect();
+        let taken: u64 = threads
+            .into_iter()
+            .map(|thread| thread.join().expect("a counting thread panicked"))
+            .sum();
+        assert_eq!(
+            *lock.lock(),
+            taken,
+            "every increment under the lock counted"
+        );
+        let held = lock.lock();
+        assert!(lock.try_lock().is_none(), "a held lock is refused");
+        drop(held);
+        assert!(lock.try_lock().is_some(), "a free lock is taken");
+    }
 }
 
 #[cfg(all(test, loom))]
@@ -220,6 +270,28 @@ mod loom_models {
             *lock.lock() += 1;
             other.join().unwrap();
             assert_eq!(*lock.lock(), 2);
+        });
+    }
+
+    /// One thread waits for the lock, the other only tries: every increment made under
+    /// the lock is counted, and loom reports any access `try_lock` fails to order.
+    #[test]
+    fn try_lock_orders_every_access_it_makes() {
+        loom::model(|| {
+            let lock = Arc::new(SpinLock::new(0u32));
+            let other = {
+                let lock = lock.clone();
+                loom::thread::spawn(move || match lock.try_lock() {
+                    Some(mut value) => {
+                        *value += 1;
+                        1
+                    }
+                    None => 0,
+                })
+            };
+            *lock.lock() += 1;
+            let tried = other.join().unwrap();
+            assert_eq!(*lock.lock(), 1 + tried);
         });
     }
 }

@@ -9,7 +9,6 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
-use parking_lot::Mutex;
 
 use super::entity::{Factory, Settings, StopMessage};
 use super::key::{EntityId, ShardingEnvelope, shard_of};
@@ -20,6 +19,7 @@ use crate::actor::{Actor, ActorPath, ActorRef, ActorSystem, AnyActorRef, Context
 use crate::ask::{Pending, PromiseRecipient};
 use crate::dead_letters::DeadLetterReason;
 use crate::error::SpawnError;
+use crate::sync::SpinLock;
 
 pub(crate) struct RegionCore<M: Send + 'static> {
     pub(crate) type_key: Arc<str>,
@@ -247,7 +247,7 @@ impl<M: Send + 'static> ShardRegion<M> {
             shard: entity_id.shard(self.core.settings.number_of_shards),
             entity_id,
             region: self.clone(),
-            running: Mutex::new(None),
+            running: SpinLock::new(None),
         }
     }
 
@@ -325,8 +325,9 @@ pub struct EntityRef<M: Send + 'static> {
     entity_id: EntityId,
     shard: u32,
     region: ShardRegion<M>,
-    /// The running entity this reference last delivered to.
-    running: Mutex<Option<Arc<EntityHandle<M>>>>,
+    /// The running entity this reference last delivered to. A spin lock, taken with
+    /// `try_lock` only (a sender never waits on it): its release is a plain store.
+    running: SpinLock<Option<Arc<EntityHandle<M>>>>,
 }
 
 impl<M: Send + 'static> Clone for EntityRef<M> {
@@ -335,7 +336,7 @@ impl<M: Send + 'static> Clone for EntityRef<M> {
             entity_id: self.entity_id.clone(),
             shard: self.shard,
             region: self.region.clone(),
-            running: Mutex::new(self.running.lock().clone()),
+            running: SpinLock::new(self.running.lock().clone()),
         }
     }
 }
