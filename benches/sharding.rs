@@ -236,8 +236,7 @@ enum Path {
     /// `ShardRegion::tell(ShardingEnvelope::new(id.clone(), msg))`, a `String` id per message.
     Envelope,
     /// `ShardRegion::tell(ShardingEnvelope::new(id.clone(), msg))` with a kept `EntityId`
-    /// (the ids are short: the clone copies their inline text and updates no shared counter,
-    /// as the direct path clones no `ActorRef`).
+    /// (the clone is a reference-count increment, as the direct path clones no `ActorRef`).
     EnvelopeKeptId,
 }
 

@@ -6,8 +6,6 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use smol_str::SmolStr;
-
 /// The name of an entity type, typed by the messages its entities handle: two regions of the
 /// same name must agree on the message type (see [`ShardingError::TypeMismatch`]).
 ///
@@ -65,15 +63,14 @@ impl<M> fmt::Debug for EntityTypeKey<M> {
     }
 }
 
-/// The id of an entity: its text and the hash that places it in a shard, computed once.
+/// The id of an entity: its text, shared, and the hash that places it in a shard, computed once.
 ///
-/// Build one from a `&str`, a `String` or an `Arc<str>` (`"cart-7".into()`). An id of up to
-/// 23 bytes keeps its text inline, so cloning or dropping it copies a few words and touches
-/// no shared counter; a longer one shares its text behind an `Arc<str>` (a clone is a
-/// reference-count increment). Every [`ShardingEnvelope`] and [`EntityRef`](super::EntityRef)
+/// Build one from a `&str`, a `String` or an `Arc<str>` (`"cart-7".into()`); cloning it is a
+/// reference-count increment. Every [`ShardingEnvelope`] and [`EntityRef`](super::EntityRef)
 /// holds one: an application that sends to the same entities again and again can keep their
 /// `EntityId`s and clone them into its envelopes, so that the region neither allocates nor
-/// hashes the id per message. Ids compare, order and print as their text.
+/// hashes the id per message, and finds the entity by comparing pointers. Ids compare, order
+/// and print as their text.
 ///
 /// ```
 /// use reactant::sharding::{EntityId, ShardingEnvelope};
@@ -90,7 +87,7 @@ impl<M> fmt::Debug for EntityTypeKey<M> {
 /// ```
 #[derive(Clone)]
 pub struct EntityId {
-    text: SmolStr,
+    text: Arc<str>,
     /// The 64-bit FNV-1a hash of `text`'s UTF-8 bytes: the shard, documented and stable.
     hash: u64,
     /// A hash of `text` with a seed chosen once per process: the key of the shards' maps.
@@ -111,10 +108,10 @@ impl EntityId {
         text.into()
     }
 
-    fn from_text(text: SmolStr) -> Self {
+    fn from_shared(text: Arc<str>) -> Self {
         Self {
             hash: fnv1a(&text),
-            key: std::hash::BuildHasher::hash_one(key_hasher(), text.as_str()),
+            key: std::hash::BuildHasher::hash_one(key_hasher(), &*text),
             text,
         }
     }
@@ -124,10 +121,10 @@ impl EntityId {
         &self.text
     }
 
-    /// Whether the text is shared behind an `Arc` (longer than 23 bytes) rather than inline.
+    /// The shared text (the same allocation as every clone of this id).
     #[cfg(test)]
-    pub(crate) fn is_shared(&self) -> bool {
-        self.text.is_heap_allocated()
+    pub(crate) fn shared(&self) -> &Arc<str> {
+        &self.text
     }
 
     /// The shard of this id among `number_of_shards`: see [`shard_of`].
@@ -139,13 +136,13 @@ impl EntityId {
 
 impl From<&str> for EntityId {
     fn from(text: &str) -> Self {
-        Self::from_text(SmolStr::new(text))
+        Self::from_shared(Arc::from(text))
     }
 }
 
 impl From<String> for EntityId {
     fn from(text: String) -> Self {
-        Self::from_text(SmolStr::from(text))
+        Self::from_shared(Arc::from(text))
     }
 }
 
@@ -157,26 +154,25 @@ impl From<&String> for EntityId {
 
 impl From<Box<str>> for EntityId {
     fn from(text: Box<str>) -> Self {
-        Self::from_text(SmolStr::from(text))
+        Self::from_shared(Arc::from(text))
     }
 }
 
 impl From<std::borrow::Cow<'_, str>> for EntityId {
     fn from(text: std::borrow::Cow<'_, str>) -> Self {
-        Self::from_text(SmolStr::from(text))
+        Self::from_shared(Arc::from(text))
     }
 }
 
 impl From<Arc<str>> for EntityId {
-    /// Shares `text` if it is longer than 23 bytes, copies it inline otherwise.
     fn from(text: Arc<str>) -> Self {
-        Self::from_text(SmolStr::from(text))
+        Self::from_shared(text)
     }
 }
 
 impl From<&Arc<str>> for EntityId {
     fn from(text: &Arc<str>) -> Self {
-        Self::from(text.clone())
+        Self::from_shared(text.clone())
     }
 }
 
@@ -188,13 +184,13 @@ impl From<&EntityId> for EntityId {
 
 impl From<EntityId> for Arc<str> {
     fn from(id: EntityId) -> Self {
-        id.text.into()
+        id.text
     }
 }
 
 impl From<EntityId> for String {
     fn from(id: EntityId) -> Self {
-        id.text.into()
+        id.text.as_ref().to_owned()
     }
 }
 
@@ -217,8 +213,9 @@ impl AsRef<str> for EntityId {
 impl PartialEq for EntityId {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
-        // Different ids nearly always differ in their keys: most misses stop there.
-        self.key == other.key && self.text == other.text
+        // Clones of one id share their text: most comparisons stop at the pointers.
+        Arc::ptr_eq(&self.text, &other.text)
+            || (self.hash == other.hash && *self.text == *other.text)
     }
 }
 
@@ -433,21 +430,15 @@ mod tests {
     #[test]
     fn entity_ids_compare_as_their_text() {
         let a = EntityId::from("cart-7");
-        let copy = a.clone();
-        assert!(!a.is_shared() && !copy.is_shared(), "short ids are inline");
+        let shared = a.clone();
+        assert!(
+            Arc::ptr_eq(a.shared(), shared.shared()),
+            "a clone shares the text"
+        );
         let separate = EntityId::from(String::from("cart-7"));
-        assert_eq!(a, copy);
+        assert!(!Arc::ptr_eq(a.shared(), separate.shared()));
+        assert_eq!(a, shared);
         assert_eq!(a, separate);
-        // Ids longer than 23 bytes share their text; they compare the same way.
-        let long = EntityId::from("user-3f2a9c4e-8b1d-4e7a-9c2f");
-        let other_long = EntityId::from("user-3f2a9c4e-8b1d-4e7a-9c2e");
-        assert!(long.is_shared() && long.clone().is_shared());
-        assert_eq!(long, long.clone());
-        assert_eq!(long, EntityId::from(long.as_str().to_owned()));
-        assert_ne!(long, other_long);
-        assert!(other_long < long);
-        assert!(!EntityId::from("x".repeat(23)).is_shared());
-        assert!(EntityId::from("x".repeat(24)).is_shared());
         assert_ne!(a, EntityId::from("cart-8"));
         assert_ne!(EntityId::from("ab"), EntityId::from("abc"));
         assert_eq!(a, "cart-7");
@@ -468,7 +459,7 @@ mod tests {
 
     #[test]
     fn entity_ids_convert_from_and_to_text() {
-        let text = String::from("user-7@accounts.example.com");
+        let text = String::from("user@example.com");
         let ids = [
             EntityId::from(text.as_str()),
             EntityId::from(&text),
@@ -491,19 +482,12 @@ mod tests {
             assert_eq!(EntityId::from(id), *id);
         }
         let id = ids[0].clone();
-        assert!(id.is_shared(), "{text} is longer than 23 bytes");
-        assert_eq!(&*Arc::<str>::from(id.clone()), text);
+        let shared = Arc::<str>::from(id.clone());
+        assert!(Arc::ptr_eq(&shared, id.shared()));
         assert_eq!(String::from(id), text);
-        // A long `Arc<str>` is shared, not copied.
-        let arc = Arc::<str>::from(text.as_str());
-        let id = EntityId::from(&arc);
-        assert!(Arc::ptr_eq(&Arc::<str>::from(id), &arc));
-        let short = EntityId::from(Arc::<str>::from("cart-7"));
-        assert!(!short.is_shared());
-        assert_eq!(&*Arc::<str>::from(short), "cart-7");
         // An envelope takes any of them.
         let envelope = ShardingEnvelope::new(&ids[0], 1);
-        assert_eq!(envelope.entity_id, ids[0]);
+        assert!(Arc::ptr_eq(envelope.entity_id.shared(), ids[0].shared()));
         assert_eq!(ShardingEnvelope::new(text.clone(), 1), envelope);
     }
 
