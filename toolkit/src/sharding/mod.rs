@@ -11,7 +11,10 @@
 //!
 //! Messages to a running entity go from the sender's thread straight into its mailbox: no hop
 //! through the shard actor (see `benches/README.md` for what the region costs beside a direct
-//! `tell`). Entity ids are [`EntityId`]s, which carry their hash: an application that keeps
+//! `tell`). To send to one entity often, keep its [`EntityRef`] ([`ShardRegion::entity`]): once
+//! it has found the entity running it sends at about the cost of a plain `ActorRef::tell`. An
+//! envelope ([`ShardRegion::tell`]) also looks its id up in the shard's index of active
+//! entities. Entity ids are [`EntityId`]s, which carry their hash: an application that keeps
 //! them and clones them into its envelopes pays no allocation and no hashing per message.
 //! Messages for one entity keep their send order.
 //!
