@@ -1,11 +1,12 @@
 //! Synchronisation primitives of the lock-free parts, swapped for loom's models under
 //! `--cfg loom` so that `cargo test` under loom explores their interleavings.
 //!
-//! [`SpinLock`] guards a mailbox's queues: a critical section there is a handful of
-//! instructions (push one message, or swap two buffers), so a lock whose release is a plain
-//! store — one atomic read-modify-write per lock/unlock pair instead of parking_lot's two —
-//! is measurably faster on the message path (see `benches/README.md`). A waiter spins briefly,
-//! then yields its core, so a preempted holder is not starved.
+//! [`SpinLock`] guards a mailbox's queues, a shard's index of active entities and the handle
+//! an `EntityRef` keeps: a critical section there is a handful of instructions (push one
+//! message, swap two buffers, one lookup), so a lock whose release is a plain store — one
+//! atomic read-modify-write per lock/unlock pair instead of parking_lot's two — is measurably
+//! faster on the message path (see `benches/README.md`). A waiter spins briefly, then yields
+//! its core, so a preempted holder is not starved; [`SpinLock::try_lock`] does not wait.
 
 use std::ops::{Deref, DerefMut};
 
