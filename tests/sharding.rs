@@ -875,3 +875,55 @@ fn passivation_racing_many_senders_loses_and_reorders_nothing() {
     );
     assert_eq!(stats.dropped_messages, 0);
 }
+
+#[test]
+fn entity_refs_shared_by_many_threads_lose_and_reorder_nothing_through_passivation() {
+    let system = common::system("sharding-shared-refs");
+    let log = Log::default();
+    // Few entities, so that the threads meet on the same `EntityRef`s (one holds its handle,
+    // the others take the region's path), while the entities are passivated and started
+    // again under them.
+    let region = recording_region(&system, "shared-refs", &log, None, |e| {
+        e.with_number_of_shards(2)
+            .with_active_entity_limit(3)
+            .with_idle_timeout(Duration::from_millis(3))
+            .with_buffer_size(usize::MAX)
+    });
+    const SENDERS: usize = 4;
+    const ENTITIES: usize = 8;
+    const PER_ENTITY: usize = 2_000;
+    let refs: Vec<_> = (0..ENTITIES)
+        .map(|e| region.entity(format!("e-{e}")))
+        .collect();
+    thread::scope(|scope| {
+        for sender in 0..SENDERS {
+            let refs = &refs;
+            scope.spawn(move || {
+                for seq in 0..PER_ENTITY {
+                    for (e, entity) in refs.iter().enumerate() {
+                        entity.tell(Rec::Msg { sender, seq });
+                        if (seq + e + sender) % 251 == 0 {
+                            entity.tell(Rec::Passivate);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let total = SENDERS * ENTITIES * PER_ENTITY;
+    assert!(
+        eventually(|| log.lock().values().map(Vec::len).sum::<usize>() == total),
+        "every message arrives: {} of {total}; {:?}",
+        log.lock().values().map(Vec::len).sum::<usize>(),
+        region.stats()
+    );
+    assert_each_sender_in_order(&log, SENDERS, PER_ENTITY);
+    let stats = region.stats();
+    assert!(
+        stats.passivations > 0,
+        "entities passivated under the senders"
+    );
+    // The limit is split over the shards: 2 per shard.
+    assert!(stats.active_entities <= 4, "{stats:?}");
+    assert_eq!(stats.dropped_messages, 0);
+}
