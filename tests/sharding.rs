@@ -99,6 +99,29 @@ fn assert_each_sender_in_order(log: &Log, senders: usize, per_entity: usize) {
     }
 }
 
+/// Waits until every one of the `senders × entities × per_entity` messages is in `log` (a
+/// failure says how many arrived, the first dead letters and the region's state), then checks
+/// that each entity saw each sender's messages once each, in order.
+#[track_caller]
+fn assert_every_message_arrives_in_order(
+    log: &Log,
+    region: &ShardRegion<Rec>,
+    dead: &crossbeam_channel::Receiver<DeadLetter>,
+    (senders, entities, per_entity): (usize, usize, usize),
+) {
+    let total = senders * entities * per_entity;
+    let arrived = || log.lock().values().map(Vec::len).sum::<usize>();
+    let ok = eventually(|| arrived() == total);
+    let dead: Vec<_> = dead.try_iter().take(5).collect();
+    assert!(
+        ok,
+        "every message arrives: {} of {total}; {dead:?} {:?}",
+        arrived(),
+        region.stats()
+    );
+    assert_each_sender_in_order(log, senders, per_entity);
+}
+
 #[test]
 fn each_entity_sees_every_message_once_in_per_sender_order() {
     let system = common::system("sharding-order");
@@ -248,16 +271,7 @@ fn envelopes_with_kept_entity_ids_survive_passivation_churn() {
         .collect();
     let dead = system.dead_letters().subscribe();
     send_through_kept_ids(&region, &ids, SENDERS, PER_ENTITY, true);
-    let total = SENDERS * ENTITIES * PER_ENTITY;
-    let ok = eventually(|| log.lock().values().map(Vec::len).sum::<usize>() == total);
-    let dead: Vec<_> = dead.try_iter().take(5).collect();
-    assert!(
-        ok,
-        "every message arrives: {} of {total}; {dead:?} {:?}",
-        log.lock().values().map(Vec::len).sum::<usize>(),
-        region.stats()
-    );
-    assert_each_sender_in_order(&log, SENDERS, PER_ENTITY);
+    assert_every_message_arrives_in_order(&log, &region, &dead, (SENDERS, ENTITIES, PER_ENTITY));
     let stats = region.stats();
     assert!(stats.passivations > 0, "{stats:?}");
     assert!(
@@ -858,16 +872,7 @@ fn passivation_racing_many_senders_loses_and_reorders_nothing() {
             });
         }
     });
-    let total = SENDERS * ENTITIES * PER_ENTITY;
-    let ok = eventually(|| log.lock().values().map(Vec::len).sum::<usize>() == total);
-    let dead: Vec<_> = dead.try_iter().take(5).collect();
-    assert!(
-        ok,
-        "every message arrives: {} of {total}; {dead:?} {:?}",
-        log.lock().values().map(Vec::len).sum::<usize>(),
-        region.stats()
-    );
-    assert_each_sender_in_order(&log, SENDERS, PER_ENTITY);
+    assert_every_message_arrives_in_order(&log, &region, &dead, (SENDERS, ENTITIES, PER_ENTITY));
     let stats = region.stats();
     assert!(
         stats.passivations > 0,
@@ -895,6 +900,7 @@ fn entity_refs_shared_by_many_threads_lose_and_reorder_nothing_through_passivati
     let refs: Vec<_> = (0..ENTITIES)
         .map(|e| region.entity(format!("e-{e}")))
         .collect();
+    let dead = system.dead_letters().subscribe();
     thread::scope(|scope| {
         for sender in 0..SENDERS {
             let refs = &refs;
@@ -910,14 +916,7 @@ fn entity_refs_shared_by_many_threads_lose_and_reorder_nothing_through_passivati
             });
         }
     });
-    let total = SENDERS * ENTITIES * PER_ENTITY;
-    assert!(
-        eventually(|| log.lock().values().map(Vec::len).sum::<usize>() == total),
-        "every message arrives: {} of {total}; {:?}",
-        log.lock().values().map(Vec::len).sum::<usize>(),
-        region.stats()
-    );
-    assert_each_sender_in_order(&log, SENDERS, PER_ENTITY);
+    assert_every_message_arrives_in_order(&log, &region, &dead, (SENDERS, ENTITIES, PER_ENTITY));
     let stats = region.stats();
     assert!(
         stats.passivations > 0,
