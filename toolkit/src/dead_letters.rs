@@ -23,6 +23,9 @@ pub enum DeadLetterReason {
     /// The recipient is a sharded entity that was starting or passivating, and its shard's
     /// buffer was full.
     ShardBufferFull,
+    /// The recipient is an event-sourced entity that was recovering, persisting or backing
+    /// off (or stashing), and its command buffer was full.
+    CommandBufferFull,
 }
 
 /// A message that was not delivered. The message itself is dropped; its type and recipient

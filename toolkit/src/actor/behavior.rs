@@ -2,6 +2,7 @@
 //! style). A handler returns the behavior for the next message: `same()` to keep it, another
 //! behavior to change, `stopped()` to stop.
 
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
@@ -104,13 +105,72 @@ impl<M: Send + 'static> Receive<M> for WithSignal<M> {
     }
 }
 
+/// An object-style actor (an `impl Actor`, or an event-sourced entity) with a signal handler
+/// added by `receive_signal`: the actor's own hooks run first, then the handler. The handler's
+/// `Behaviors::stopped()` stops the actor; any other behavior it returns is ignored (an object
+/// keeps handling its messages itself).
+struct WithActorSignal<M: Send + 'static> {
+    inner: Box<dyn Actor<Msg = M>>,
+    on_signal: Arc<SignalHandler<M>>,
+}
+
+impl<M: Send + 'static> WithActorSignal<M> {
+    fn deliver(&self, ctx: &mut Context<M>, signal: &Signal) {
+        if let Kind::Stopped = (self.on_signal)(ctx, signal).kind {
+            ctx.stop_self();
+        }
+    }
+}
+
+impl<M: Send + 'static> Actor for WithActorSignal<M> {
+    type Msg = M;
+
+    fn handle(&mut self, ctx: &mut Context<M>, msg: M) {
+        self.inner.handle(ctx, msg);
+    }
+
+    fn pre_start(&mut self, ctx: &mut Context<M>) {
+        self.inner.pre_start(ctx);
+    }
+
+    fn post_stop(&mut self, ctx: &mut Context<M>) {
+        self.inner.post_stop(ctx);
+        self.deliver(ctx, &Signal::PostStop);
+    }
+
+    fn pre_restart(&mut self, ctx: &mut Context<M>) {
+        self.inner.pre_restart(ctx);
+        self.deliver(ctx, &Signal::PreRestart);
+    }
+
+    fn on_signal(&mut self, ctx: &mut Context<M>, signal: &Signal) {
+        self.inner.on_signal(ctx, signal);
+        self.deliver(ctx, signal);
+    }
+}
+
+/// The actor inside any signal-handler wrappers: what code that spawned an actor downcasts to
+/// (see `cell::InternalFn`).
+pub(crate) fn innermost_actor<M: Send + 'static>(actor: &mut dyn Any) -> &mut dyn Any {
+    if actor.is::<WithActorSignal<M>>() {
+        match actor.downcast_mut::<WithActorSignal<M>>() {
+            Some(wrapper) => innermost_actor::<M>(wrapper.inner.as_mut()),
+            None => unreachable!("`is` just said it is one"),
+        }
+    } else {
+        actor
+    }
+}
+
 impl<M: Send + 'static> Behavior<M> {
     pub(crate) const fn from_kind(kind: Kind<M>) -> Self {
         Self { kind }
     }
 
     /// Adds a signal handler (for `PostStop`, `PreRestart`, `Terminated`, `ChildFailed`).
-    /// On `setup` and `supervise` behaviors it applies to the behavior they produce.
+    /// On `setup` and `supervise` behaviors it applies to the behavior they produce. On an
+    /// object-style actor (an [`Actor`], an event-sourced entity) it runs after the actor's own
+    /// hooks; there only a returned `Behaviors::stopped()` counts (it stops the actor).
     pub fn receive_signal<F>(self, handler: F) -> Behavior<M>
     where
         F: Fn(&mut Context<M>, &Signal) -> Behavior<M> + Send + Sync + 'static,
@@ -141,7 +201,19 @@ impl<M: Send + 'static> Behavior<M> {
                 let (inner, strategy) = *supervised;
                 Kind::Supervise(Box::new((inner.with_signal_handler(handler), strategy)))
             }
-            other => other,
+            Kind::Actor(inner) => Kind::Actor(Box::new(WithActorSignal {
+                inner,
+                on_signal: handler,
+            })),
+            Kind::ActorFactory(factory) => Kind::ActorFactory(Arc::new(move || {
+                Box::new(WithActorSignal {
+                    inner: factory(),
+                    on_signal: handler.clone(),
+                }) as Box<dyn Actor<Msg = M>>
+            })),
+            // No behavior to run the handler with: `same`, `unhandled` and `stopped` are not
+            // behaviors an actor runs.
+            other @ (Kind::Same | Kind::Unhandled | Kind::Stopped) => other,
         };
         Behavior { kind }
     }

@@ -23,7 +23,7 @@ use super::actor_ref::AnyActorRef;
 use super::behavior::{Behavior, Behaviors, Kind};
 use super::context::Context;
 use super::path::{ActorPath, anonymous_name};
-use super::signal::{ActorFailure, Signal};
+use super::signal::{ActorFailure, Escalation, Signal};
 use super::system::SystemCore;
 use crate::dead_letters::DeadLetterReason;
 use crate::dispatch::mailbox::Mailbox;
@@ -399,14 +399,9 @@ impl<M: Send + 'static> ActorCell<M> {
                 let Kind::Actor(actor) = &mut behavior.kind else {
                     return;
                 };
-                let actor: &mut dyn Any = actor.as_mut();
-                if let Err(failure) = panic::catch(|| internal(actor, ctx)) {
-                    self.handle_failure(st, failure);
-                }
-                if st.ctx.stop_requested {
-                    st.ctx.stop_requested = false;
-                    self.begin_stop(st, None);
-                }
+                let actor: &mut dyn Any = super::behavior::innermost_actor::<M>(actor.as_mut());
+                let outcome = panic::catch(|| internal(actor, ctx));
+                self.after_user_code(st, outcome.err());
             }
             SystemMessage::Control(control) => match control {
                 Control::Start => {
@@ -451,7 +446,12 @@ impl<M: Send + 'static> ActorCell<M> {
             _ => Behaviors::unhandled(),
         });
         match outcome {
-            Ok(next) => self.become_next(st, next, true),
+            Ok(next) => {
+                if st.ctx.raised {
+                    self.after_user_code(st, None);
+                }
+                self.become_next(st, next, true)
+            }
             Err(failure) => self.handle_failure(st, failure),
         }
         if st.ctx.stop_requested {
@@ -507,10 +507,7 @@ impl<M: Send + 'static> ActorCell<M> {
                     st.behavior = Behavior::from_kind(Kind::Actor(actor));
                     st.ctx.phase = Phase::Running;
                     st.ctx.started = true;
-                    if let Err(failure) = started {
-                        self.handle_failure(st, failure);
-                    }
-                    return;
+                    return self.after_user_code(st, started.err());
                 }
                 Kind::Stopped => {
                     st.ctx.phase = Phase::Running;
@@ -535,10 +532,28 @@ impl<M: Send + 'static> ActorCell<M> {
     }
 
     fn handle_failure(self: &Arc<Self>, st: &mut ActorState<M>, failure: ActorFailure) {
-        let decision = st
-            .ctx
-            .supervision_mut()
-            .map_or(Decision::Stop, |s| s.state.decide(Instant::now()));
+        if matches!(
+            st.ctx.phase,
+            Phase::Terminating | Phase::Terminated | Phase::AwaitingChildren | Phase::BackingOff
+        ) {
+            // Already on its way out or to a restart: this failure changes nothing.
+            tracing::error!(actor = %self.path(), %failure, "actor failed again while ending");
+            return;
+        }
+        let decision = match failure.escalation() {
+            Escalation::Stop => Decision::Stop,
+            escalation => {
+                let decision = st
+                    .ctx
+                    .supervision_mut()
+                    .map_or(Decision::Stop, |s| s.state.decide(Instant::now()));
+                if escalation == Escalation::NoResume && decision == Decision::Resume {
+                    Decision::Stop
+                } else {
+                    decision
+                }
+            }
+        };
         tracing::error!(actor = %self.path(), %failure, ?decision, "actor failed");
         match decision {
             Decision::Resume if st.ctx.phase == Phase::Running && st.ctx.started => {}
@@ -665,8 +680,27 @@ impl<M: Send + 'static> ActorCell<M> {
             _ => Behaviors::same(),
         });
         match outcome {
-            Ok(next) => self.become_next(st, next, false),
+            Ok(next) => {
+                if st.ctx.raised {
+                    self.after_user_code(st, None);
+                }
+                self.become_next(st, next, false)
+            }
             Err(failure) => self.handle_failure(st, failure),
+        }
+        if st.ctx.stop_requested {
+            st.ctx.stop_requested = false;
+            self.begin_stop(st, None);
+        }
+    }
+
+    /// After code that may have raised a failure as a value ([`Context::raise`]) or asked to
+    /// stop: hands the failure (a panic's, else the raised one) to the supervisor, then stops
+    /// if asked to.
+    fn after_user_code(self: &Arc<Self>, st: &mut ActorState<M>, panicked: Option<ActorFailure>) {
+        let raised = st.ctx.take_raised();
+        if let Some(failure) = panicked.or(raised) {
+            self.handle_failure(st, failure);
         }
         if st.ctx.stop_requested {
             st.ctx.stop_requested = false;

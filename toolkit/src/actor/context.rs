@@ -46,6 +46,9 @@ pub struct Context<M: Send + 'static> {
     /// The actor holds work of its own that a passivation must wait for (an event-sourced
     /// entity recovering, persisting, or holding commands).
     pub(crate) busy: bool,
+    /// A failure was raised as a value ([`Context::raise`]) by the code that just ran; the cell
+    /// hands it to the supervisor once that code returns.
+    pub(crate) raised: bool,
 }
 
 /// What most actors never use, kept out of line so an idle actor stays small.
@@ -59,6 +62,11 @@ struct Extras<M: Send + 'static> {
     stash: Option<StashBuffer<M>>,
     /// Why the actor is stopping, for its parent.
     failure: Option<ActorFailure>,
+    /// The failure raised as a value, until the cell takes it.
+    raised: Option<ActorFailure>,
+    /// Messages the actor handed back to the runtime (an entity's held commands when it
+    /// restarts or stops): the next incarnation gets them first, or they become dead letters.
+    handed_back: VecDeque<M>,
 }
 
 impl<M: Send + 'static> Context<M> {
@@ -72,6 +80,7 @@ impl<M: Send + 'static> Context<M> {
             terminating: false,
             stop_when_idle: false,
             busy: false,
+            raised: false,
         }
     }
 
@@ -94,6 +103,8 @@ impl<M: Send + 'static> Context<M> {
                 timers: None,
                 stash: None,
                 failure: None,
+                raised: None,
+                handed_back: VecDeque::new(),
             })
         })
     }
@@ -315,12 +326,73 @@ impl<M: Send + 'static> Context<M> {
         self.extras.as_ref()?.stash.as_ref()?.take_unstashed()
     }
 
-    pub(crate) fn drain_stash(&self) -> VecDeque<M> {
-        self.extras
-            .as_ref()
-            .and_then(|e| e.stash.as_ref())
-            .map(StashBuffer::drain)
-            .unwrap_or_default()
+    /// What the actor set aside and did not handle: messages it handed back, oldest first,
+    /// then its stash. For the next incarnation after a restart, or for dead letters.
+    pub(crate) fn drain_stash(&mut self) -> VecDeque<M> {
+        let Some(extras) = self.extras.as_mut() else {
+            return VecDeque::new();
+        };
+        let mut drained = std::mem::take(&mut extras.handed_back);
+        if let Some(stash) = extras.stash.as_ref() {
+            drained.append(&mut stash.drain());
+        }
+        drained
+    }
+
+    /// Fails the actor with `failure` once the code running now returns: a failure as a
+    /// value rather than an unwind. The first failure raised in a turn counts.
+    pub(crate) fn raise(&mut self, failure: ActorFailure) {
+        self.raised = true;
+        let slot = &mut self.extras().raised;
+        if slot.is_none() {
+            *slot = Some(failure);
+        }
+    }
+
+    /// The failure raised by the code that just ran, if any.
+    #[inline]
+    pub(crate) fn take_raised(&mut self) -> Option<ActorFailure> {
+        if !self.raised {
+            return None;
+        }
+        self.raised = false;
+        self.extras.as_mut()?.raised.take()
+    }
+
+    /// Hands messages the actor took but did not handle back to the runtime, before anything
+    /// handed back earlier is taken: called from `pre_restart` they go to the next incarnation
+    /// first (in order), from `post_stop` to dead letters.
+    pub(crate) fn hand_back(&mut self, messages: impl IntoIterator<Item = M>) {
+        self.extras().handed_back.extend(messages);
+    }
+
+    /// Records a message this actor could not keep as a dead letter.
+    pub(crate) fn dead_letter<T>(&self, message: T, reason: crate::dead_letters::DeadLetterReason) {
+        let cell = self.cell();
+        cell.system()
+            .dead_letters()
+            .publish(|| cell.path(), message, reason);
+    }
+
+    /// Records that this actor did not handle a message it consumed.
+    pub(crate) fn publish_unhandled(&self) {
+        let cell = self.cell();
+        cell.system()
+            .dead_letters()
+            .publish_unhandled::<M>(|| cell.path());
+    }
+
+    /// Runs `f` inside this actor's turn after `delay` (dropped if the actor has terminated).
+    pub(crate) fn schedule_internal(&self, delay: Duration, f: InternalFn<M>) {
+        let cell = Arc::downgrade(&self.cell());
+        self.cell()
+            .system()
+            .scheduler()
+            .schedule_once(delay, move || {
+                if let Some(cell) = cell.upgrade() {
+                    let _ = ActorCell::send_system(&cell, SystemMessage::Internal(f));
+                }
+            });
     }
 
     pub(crate) fn has_children(&self) -> bool {

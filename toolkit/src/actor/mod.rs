@@ -18,6 +18,7 @@ pub use context::Context;
 pub(crate) use context::InternalSender;
 pub use object::Actor;
 pub use path::ActorPath;
+pub(crate) use signal::Escalation;
 pub use signal::{ActorFailure, Signal};
 pub use stash::StashBuffer;
 pub use system::{ActorSystem, ActorSystemBuilder, Props};

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::error::{JournalError, Rejection};
+use super::error::{InvalidPersistenceId, JournalError, Rejection};
 
 /// The position of an event in its entity's stream: 1 for the first, contiguous from there.
 pub type SequenceNr = u64;
@@ -14,8 +14,34 @@ pub struct PersistenceId(Arc<str>);
 
 impl PersistenceId {
     /// A persistence id from its full text.
+    ///
+    /// # Panics
+    ///
+    /// If `id` is empty: an empty id names no stream (as in Akka, where `PersistenceId` refuses
+    /// it at construction). Use [`try_new`](Self::try_new) for text that is not known to be
+    /// valid.
+    ///
+    /// ```
+    /// use reactant::persistence::PersistenceId;
+    ///
+    /// assert_eq!(PersistenceId::new("account|1").as_str(), "account|1");
+    /// assert!(PersistenceId::try_new("").is_err());
+    /// assert!(std::panic::catch_unwind(|| PersistenceId::new("")).is_err());
+    /// ```
     pub fn new(id: impl Into<Arc<str>>) -> Self {
-        Self(id.into())
+        match Self::try_new(id) {
+            Ok(id) => id,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// A persistence id from its full text, refused if it is empty.
+    pub fn try_new(id: impl Into<Arc<str>>) -> Result<Self, InvalidPersistenceId> {
+        let id = id.into();
+        if id.is_empty() {
+            return Err(InvalidPersistenceId::Empty);
+        }
+        Ok(Self(id))
     }
 
     /// The id of the entity `entity_id` of type `type_key`: `"{type_key}|{entity_id}"`.
@@ -136,6 +162,25 @@ pub trait Journal: Send + Sync + 'static {
     /// The highest sequence number stays what it was.
     fn delete_to(&self, persistence_id: &PersistenceId, to: SequenceNr)
     -> Result<(), JournalError>;
+
+    /// Raises the stream's highest sequence number to `to` if it is lower, as though events up
+    /// to `to` had been written and deleted: the stream's next write starts at `to + 1`.
+    /// Recovery calls it when the newest snapshot is ahead of the journal (the journal's
+    /// events were lost or removed while the snapshots were kept), so that the entity goes on
+    /// from its snapshot instead of having every write refused as out of order.
+    ///
+    /// The default refuses, naming this method: a journal that wraps another forwards it.
+    fn advance_highest(
+        &self,
+        persistence_id: &PersistenceId,
+        to: SequenceNr,
+    ) -> Result<(), JournalError> {
+        Err(JournalError::Storage(format!(
+            "{persistence_id} has a snapshot at sequence number {to}, ahead of its journal, and \
+             this journal cannot continue the stream after it: implement \
+             `Journal::advance_highest` (a wrapper forwards it to the journal it wraps)"
+        )))
+    }
 
     /// Calls `on_event` with the events carrying `tag` whose global offset is greater than
     /// `after_offset`, in offset order, at most `max` of them. Returns the highest offset seen

@@ -124,6 +124,17 @@ impl Journal for InMemoryJournal {
             .map_or(0, |stream| stream.highest))
     }
 
+    fn advance_highest(
+        &self,
+        persistence_id: &PersistenceId,
+        to: SequenceNr,
+    ) -> Result<(), JournalError> {
+        let mut state = self.state.lock();
+        let stream = state.streams.entry(persistence_id.clone()).or_default();
+        stream.highest = stream.highest.max(to);
+        Ok(())
+    }
+
     fn delete_to(
         &self,
         persistence_id: &PersistenceId,

@@ -29,9 +29,12 @@ mod writer;
 
 pub use codec::{Codec, CodecError, MessagePack};
 pub use effect::Effect;
-pub use entity::{EntitySignal, EventSourcedBehavior, Persistence, RecoveryError};
+pub use entity::{EntityContext, EntitySignal, EventSourcedBehavior, Persistence};
 pub use entity_type::Entity;
-pub use error::{JournalError, Rejection};
+pub use error::{
+    DeleteError, InvalidPersistenceId, JournalError, PersistError, RecoveryCause, RecoveryError,
+    Rejection, SnapshotError,
+};
 pub use event::Event;
 pub use journal::{AtomicWrite, Journal, Manifest, PersistenceId, PersistentRepr, SequenceNr};
 pub use snapshot::{SnapshotCriteria, SnapshotMetadata, SnapshotStore, StoredSnapshot};

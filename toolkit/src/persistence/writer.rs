@@ -35,7 +35,12 @@ pub enum AppendError {
     Rejected(Rejection),
     /// The batch failed: nothing of it was stored.
     #[error("the journal failed to write: {0}")]
-    Failed(String),
+    Failed(JournalError),
+    /// The journal's `write` panicked: nothing of the batch is known to be stored (a backend
+    /// that panics midway may have stored part of it; recovery reads what is there). The
+    /// writer thread survives and goes on with the next batch.
+    #[error("the journal panicked while writing: {0}")]
+    Panicked(String),
 }
 
 /// Called once with the outcome of an append, on the writer's completion thread: keep it
@@ -149,7 +154,7 @@ impl JournalWriter {
         if let Err(crossbeam_channel::SendError(request)) =
             self.requests.send(Request { write, done })
         {
-            (request.done)(Err(AppendError::Failed(JournalError::Closed.to_string())));
+            (request.done)(Err(AppendError::Failed(JournalError::Closed)));
         }
     }
 
@@ -262,7 +267,12 @@ fn run(journal: &dyn Journal, incoming: &Receiver<Request>, completed: &Complete
                 .iter_mut()
                 .map(|r| std::mem::replace(&mut r.write, AtomicWrite { events: Vec::new() })),
         );
-        let outcome = journal.write(&writes);
+        // A backend is user code: its panic fails this batch, never the writer thread (every
+        // entity of the `Persistence` depends on it).
+        let outcome = match crate::supervision::panic::catch(|| journal.write(&writes)) {
+            Ok(outcome) => outcome.map_err(AppendError::Failed),
+            Err(panic) => Err(AppendError::Panicked(panic.message().to_owned())),
+        };
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats
             .writes
@@ -292,10 +302,9 @@ fn run(journal: &dyn Journal, incoming: &Receiver<Request>, completed: &Complete
             }
             Err(error) => {
                 tracing::error!(%error, writes = batch.len(), "journal write failed");
-                let message = error.to_string();
                 let outcomes = batch
                     .drain(..)
-                    .map(|request| (request.done, Err(AppendError::Failed(message.clone()))))
+                    .map(|request| (request.done, Err(error.clone())))
                     .collect();
                 complete(completed, outcomes, &mut writes);
             }
@@ -322,10 +331,21 @@ mod tests {
         }
     }
 
-    /// Fails every write while `failing` is set.
+    /// Fails every write while `failing` is set; panics in every write while `panicking` is.
     struct FlakyJournal {
         inner: InMemoryJournal,
         failing: std::sync::atomic::AtomicBool,
+        panicking: std::sync::atomic::AtomicBool,
+    }
+
+    impl FlakyJournal {
+        fn new(failing: bool, panicking: bool) -> Self {
+            Self {
+                inner: InMemoryJournal::new(),
+                failing: failing.into(),
+                panicking: panicking.into(),
+            }
+        }
     }
 
     impl Journal for FlakyJournal {
@@ -333,6 +353,9 @@ mod tests {
             &self,
             writes: &[AtomicWrite],
         ) -> Result<Vec<Result<(), Rejection>>, JournalError> {
+            if self.panicking.load(Ordering::SeqCst) {
+                panic!("the backend broke");
+            }
             if self.failing.load(Ordering::SeqCst) {
                 return Err(JournalError::Storage("disk on fire".into()));
             }
@@ -416,10 +439,7 @@ mod tests {
 
     #[test]
     fn a_failed_batch_fails_every_append_in_it_and_stores_nothing() {
-        let journal = Arc::new(FlakyJournal {
-            inner: InMemoryJournal::new(),
-            failing: std::sync::atomic::AtomicBool::new(true),
-        });
+        let journal = Arc::new(FlakyJournal::new(true, false));
         let writer = JournalWriter::start(journal.clone(), "test").expect("writer");
         let (done_tx, done_rx) = crossbeam_channel::unbounded();
         let tx = done_tx.clone();
@@ -444,6 +464,38 @@ mod tests {
             Box::new(move |outcome| done_tx.send(outcome).expect("listening")),
         );
         assert_eq!(done_rx.recv().expect("completed"), Ok(()));
+    }
+
+    #[test]
+    fn a_panicking_journal_fails_its_batch_and_the_writer_goes_on() {
+        let journal = Arc::new(FlakyJournal::new(false, true));
+        let writer = JournalWriter::start(journal.clone(), "test").expect("writer");
+        let (done_tx, done_rx) = crossbeam_channel::unbounded();
+        let tx = done_tx.clone();
+        writer.append(
+            AtomicWrite {
+                events: vec![event("a|1", 1)],
+            },
+            Box::new(move |outcome| tx.send(outcome).expect("listening")),
+        );
+        match done_rx.recv_timeout(Duration::from_secs(5)) {
+            Ok(Err(AppendError::Panicked(message))) => {
+                assert!(message.contains("the backend broke"), "{message}")
+            }
+            other => panic!("expected a panicked append, got {other:?}"),
+        }
+        journal.panicking.store(false, Ordering::SeqCst);
+        writer.append(
+            AtomicWrite {
+                events: vec![event("a|1", 1)],
+            },
+            Box::new(move |outcome| done_tx.send(outcome).expect("listening")),
+        );
+        assert_eq!(
+            done_rx.recv_timeout(Duration::from_secs(5)),
+            Ok(Ok(())),
+            "the writer thread survived the panic"
+        );
     }
 
     #[test]

@@ -6,5 +6,6 @@
 pub(crate) mod panic;
 mod strategy;
 
+pub(crate) use strategy::backoff_delay;
 pub use strategy::{Backoff, RestartLimit, SupervisorStrategy};
 pub(crate) use strategy::{DEFAULT_RESTART_STASH, Decision, SupervisionState};

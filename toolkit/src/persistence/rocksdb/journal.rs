@@ -280,6 +280,31 @@ impl Journal for RocksJournal {
         self.highest(persistence_id)
     }
 
+    fn advance_highest(
+        &self,
+        persistence_id: &PersistenceId,
+        to: SequenceNr,
+    ) -> Result<(), JournalError> {
+        self.check_writable()?;
+        // Serialised with writes, as `delete_to` is.
+        let _writes = self.last_offset.lock();
+        if self.highest(persistence_id)? >= to {
+            return Ok(());
+        }
+        // Recorded as deleted up to `to`: the highest of a stream is the larger of its last
+        // event and its deleted-to mark, so the next write must start at `to + 1`.
+        self.db
+            .put_cf_opt(
+                self.family(META),
+                keys::deleted_to_key(persistence_id),
+                to.to_be_bytes(),
+                &self.write_options(),
+            )
+            .map_err(storage)?;
+        self.highest.lock().insert(persistence_id.clone(), to);
+        Ok(())
+    }
+
     fn delete_to(
         &self,
         persistence_id: &PersistenceId,

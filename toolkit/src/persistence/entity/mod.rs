@@ -1,0 +1,467 @@
+//! Event-sourced entities: an actor whose state is the fold of its persisted events.
+//!
+//! The builder ([`EventSourcedBehavior`]) lives here; the parts of a running entity each have
+//! a file: `runtime` (the [`Persistence`] handle, its writer and reader threads), `recovery`
+//! (the snapshot and the events folded back into a state), `running` (the state machine of a
+//! live entity).
+//!
+//! # The life of an entity
+//!
+//! Recovering → running ⇄ persisting, with every failure ending in a named state. The
+//! transitions, in one table (`running.rs` implements each as one method):
+//!
+//! | from | on | to | what happens |
+//! |---|---|---|---|
+//! | (start) | `pre_start` | recovering | the recovery job goes to the persistence id's reader thread; commands are held, in order |
+//! | recovering | `recovered` | running | `SnapshotRecovered` (if a snapshot was used), `RecoveryCompleted`; the held commands run |
+//! | recovering | `recovery_failed` | failed | `RecoveryFailed`; the entity stops, whatever its supervisor |
+//! | running | command → `Effect::persist` | persisting | the events are encoded, **applied to the state**, then sent to the writer; commands are held |
+//! | running | command → other effects | running | `none`, `unhandled` (a dead letter), `stash`, side effects |
+//! | running | encoding fails | running | `PersistRejected`; nothing was applied or sent; the entity goes on |
+//! | running | event handler panics | failed | nothing was sent; the entity fails and cannot resume |
+//! | persisting | `persisted` | running | side effects and replies run, a snapshot is saved if due, the held commands run |
+//! | persisting | `rejected` | failed | `PersistRejected`; the entity fails and cannot resume |
+//! | persisting | `persist_failed` | backing off | `PersistFailed`, with [`on_persist_failure`](EventSourcedBehavior::on_persist_failure) set |
+//! | persisting | `persist_failed` | failed | `PersistFailed`, without it; the entity fails and cannot resume |
+//! | backing off | `backoff_elapsed` | recovering | the state is rebuilt from the journal; the held commands wait |
+//! | any | `pre_restart` / `post_stop` | — | the held and stashed commands go to the next incarnation (restart) or to dead letters (stop) |
+//!
+//! The event handler runs **before** the write, as in Akka Persistence Typed: an event it
+//! refuses (by panicking) is never stored, so it can never poison a later recovery. The state
+//! it changes is visible to no one until the write is durable: the entity holds every command
+//! meanwhile, side effects and replies run after, and a failed write discards the state (the
+//! entity stops, or rebuilds it from the journal).
+//!
+//! # What each failure does
+//!
+//! | failure | signal | the entity | held and stashed commands | the asker of the failed command |
+//! |---|---|---|---|---|
+//! | recovery fails (storage, decoding, a panic in the event handler, `empty_state`, the codec or the journal, a gap in the stream) | `RecoveryFailed(RecoveryError)` | stops, whatever the supervisor (a retry would fail again) | dead letters | (no command ran) |
+//! | the journal fails a write | `PersistFailed(PersistError::Journal)` | restarts after a backoff with `on_persist_failure`; otherwise fails: `stop` (default) or `restart` as supervised, `resume` acts as `stop` | kept for the next incarnation (restart, backoff) or dead letters (stop) | no reply: its ask times out |
+//! | the journal panics in `write` | `PersistFailed(PersistError::JournalPanicked)` | as a failed write; the writer thread survives | as a failed write | no reply: its ask times out |
+//! | the journal rejects the write | `PersistRejected(PersistError::Rejected)` | fails: `stop` or `restart` as supervised, `resume` acts as `stop` | as a failed write | no reply: its ask times out |
+//! | an event cannot be encoded (the codec errs or panics) | `PersistRejected(PersistError::Encode…)` | keeps running: nothing was applied or stored | keep their turn | no reply: its ask times out |
+//! | the event handler panics on a new event | — (an actor failure) | fails: `stop` or `restart`, `resume` acts as `stop`; nothing was stored | as a failed write | no reply: its ask times out |
+//! | the command handler (or a side effect) panics | — (an actor failure) | as supervised: `resume` keeps the state (a handler only reads it), `restart` recovers, `stop` | kept in order (resume, restart) or dead letters (stop) | no reply: its ask times out |
+//! | a snapshot cannot be saved | `SnapshotFailed(SnapshotError)` | keeps running; recovery replays more events | unaffected | unaffected |
+//! | old snapshots or events cannot be deleted | `DeleteSnapshotsFailed` / `DeleteEventsFailed` | keeps running; the next snapshot retries | unaffected | unaffected |
+//!
+//! A command held beyond [`command_buffer`](EventSourcedBehavior::command_buffer) goes to dead
+//! letters as [`DeadLetterReason::CommandBufferFull`](crate::dead_letters::DeadLetterReason),
+//! and `Effect::unhandled()` makes a dead letter of its command, as `Behaviors::unhandled()` does.
+
+mod recovery;
+mod running;
+mod runtime;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::codec::{Codec, CodecError, MessagePack};
+use super::effect::Effect;
+use super::error::{DeleteError, PersistError, RecoveryError, SnapshotError};
+use super::event::{Event, short_type_name};
+use super::journal::{Manifest, PersistenceId, SequenceNr};
+use super::snapshot::SnapshotMetadata;
+use crate::actor::{ActorFailure, AnyActorRef, Behavior, Behaviors, Context};
+use crate::supervision::SupervisorStrategy;
+
+pub use runtime::Persistence;
+
+/// Commands an entity holds while it recovers or persists, unless configured otherwise: no
+/// bound, like the mailbox they would otherwise wait in.
+const DEFAULT_COMMAND_BUFFER: usize = usize::MAX;
+
+/// What happened to an entity, for its signal handler ([`EventSourcedBehavior::receive_signal`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EntitySignal {
+    /// Recovery started from this snapshot (sent before `RecoveryCompleted`).
+    SnapshotRecovered(SnapshotMetadata),
+    /// Recovery is complete (also for a new entity with no events); commands follow.
+    RecoveryCompleted {
+        /// The sequence number of the last event recovered (0 for a new entity).
+        highest_sequence_nr: SequenceNr,
+    },
+    /// Recovery failed; the entity stops, whatever its supervisor.
+    RecoveryFailed(RecoveryError),
+    /// A snapshot was saved at this sequence number.
+    SnapshotCompleted(SequenceNr),
+    /// A snapshot could not be saved; the entity keeps running.
+    SnapshotFailed(SnapshotError),
+    /// The journal failed to store the events of a command (or panicked): nothing of them is
+    /// stored, and the entity fails (or restarts after a backoff, see
+    /// [`EventSourcedBehavior::on_persist_failure`]).
+    PersistFailed(PersistError),
+    /// The events of a command were refused. Refused by the codec (before anything changed):
+    /// the entity keeps running. Refused by the journal: the entity fails.
+    PersistRejected(PersistError),
+    /// The events up to this sequence number were deleted (retention after a snapshot).
+    DeleteEventsCompleted(SequenceNr),
+    /// Deleting the events up to `to` failed; the entity keeps running.
+    DeleteEventsFailed {
+        /// The deletion asked for.
+        to: SequenceNr,
+        /// Why it failed.
+        error: DeleteError,
+    },
+    /// The snapshots up to this sequence number were deleted (retention after a snapshot).
+    DeleteSnapshotsCompleted(SequenceNr),
+    /// Deleting the snapshots up to `to` failed; the entity keeps running.
+    DeleteSnapshotsFailed {
+        /// The deletion asked for.
+        to: SequenceNr,
+        /// Why it failed.
+        error: DeleteError,
+    },
+    /// The entity is about to be restarted by its supervisor; the next incarnation recovers.
+    PreRestart,
+    /// The entity has stopped; no command follows.
+    PostStop,
+    /// An actor the entity watches has stopped.
+    Terminated(AnyActorRef),
+    /// A child the entity watches has stopped because it failed.
+    ChildFailed(AnyActorRef, ActorFailure),
+}
+
+/// What a command handler given [`EventSourcedBehavior::with_context`] sees besides the state
+/// and the command: the entity's actor [`Context`] (spawn, watch, timers, its own reference,
+/// asks; through `Deref`) and where its stream stands.
+pub struct EntityContext<'a, C: Send + 'static> {
+    ctx: &'a mut Context<C>,
+    persistence_id: &'a PersistenceId,
+    last_sequence_nr: SequenceNr,
+}
+
+impl<C: Send + 'static> EntityContext<'_, C> {
+    /// The sequence number of the last event persisted and applied (0 for a new entity).
+    /// Events of the effect being decided get the numbers after it.
+    pub fn last_sequence_nr(&self) -> SequenceNr {
+        self.last_sequence_nr
+    }
+
+    /// The entity's persistence id.
+    pub fn persistence_id(&self) -> &PersistenceId {
+        self.persistence_id
+    }
+}
+
+impl<C: Send + 'static> std::ops::Deref for EntityContext<'_, C> {
+    type Target = Context<C>;
+
+    fn deref(&self) -> &Context<C> {
+        self.ctx
+    }
+}
+
+impl<C: Send + 'static> std::ops::DerefMut for EntityContext<'_, C> {
+    fn deref_mut(&mut self) -> &mut Context<C> {
+        self.ctx
+    }
+}
+
+type CommandHandler<C, E, S> =
+    dyn Fn(&mut EntityContext<'_, C>, &S, C) -> Effect<E, S> + Send + Sync;
+type EventHandler<E, S> = dyn Fn(&mut S, &E) + Send + Sync;
+type SignalHandler<S> = dyn Fn(&S, &EntitySignal) + Send + Sync;
+type SnapshotPredicate<E, S> = dyn Fn(&S, &E, SequenceNr) -> bool + Send + Sync;
+
+/// An entity's codec with its event and state types fixed: [`Codec`]'s methods are generic,
+/// so the entity keeps the codec it was given behind this object-safe face.
+trait EntityCodec<E, S>: Send + Sync {
+    fn encode_event(&self, event: &E) -> Result<Vec<u8>, CodecError>;
+    /// Decodes an event stored under `manifest`: directly when it is the event type's
+    /// `current` manifest, through [`Event::upcast`] otherwise.
+    fn decode_event(
+        &self,
+        current: &Manifest,
+        manifest: &Manifest,
+        payload: &[u8],
+    ) -> Result<E, CodecError>;
+    fn encode_state(&self, state: &S) -> Result<Vec<u8>, CodecError>;
+    fn decode_state(&self, manifest: &Manifest, payload: &[u8]) -> Result<S, CodecError>;
+}
+
+impl<K, E, S> EntityCodec<E, S> for K
+where
+    K: Codec,
+    E: Event,
+    S: Serialize + DeserializeOwned,
+{
+    fn encode_event(&self, event: &E) -> Result<Vec<u8>, CodecError> {
+        self.encode(event)
+    }
+
+    fn decode_event(
+        &self,
+        current: &Manifest,
+        manifest: &Manifest,
+        payload: &[u8],
+    ) -> Result<E, CodecError> {
+        if manifest == current {
+            self.decode(manifest, payload)
+        } else {
+            E::upcast(self, manifest, payload)
+        }
+    }
+
+    fn encode_state(&self, state: &S) -> Result<Vec<u8>, CodecError> {
+        self.encode(state)
+    }
+
+    fn decode_state(&self, manifest: &Manifest, payload: &[u8]) -> Result<S, CodecError> {
+        self.decode(manifest, payload)
+    }
+}
+
+pub(super) struct Config<C: Send + 'static, E, S> {
+    persistence_id: PersistenceId,
+    /// `E::manifest()` and the state's manifest, computed once rather than per event.
+    event_manifest: Manifest,
+    state_manifest: Manifest,
+    persistence: Arc<Persistence>,
+    /// The persistence's writer id, copied: every event carries it, and a count shared by
+    /// every entity would be a cache line that all workers and the writer fight over.
+    writer_id: Arc<str>,
+    codec: Box<dyn EntityCodec<E, S>>,
+    empty_state: Box<dyn Fn() -> S + Send + Sync>,
+    command_handler: Box<CommandHandler<C, E, S>>,
+    event_handler: Arc<EventHandler<E, S>>,
+    signal_handler: Option<Box<SignalHandler<S>>>,
+    snapshot_every: Option<u64>,
+    snapshot_when: Option<Box<SnapshotPredicate<E, S>>>,
+    keep_snapshots: usize,
+    delete_events_on_snapshot: bool,
+    command_buffer: usize,
+    /// `on_persist_failure`: restart after a backoff rather than fail.
+    persist_backoff: Option<crate::supervision::Backoff>,
+}
+
+/// Builds an event-sourced entity: a persistence id, an empty state, a command handler that
+/// reads the state and returns an [`Effect`], and an event handler that folds an event into
+/// the state. `into_behavior` (or `Behavior::from`) makes it an actor's behavior.
+///
+/// ```
+/// use reactant::prelude::*;
+/// use reactant::persistence::{Effect, Event, EventSourcedBehavior, Persistence, PersistenceId};
+/// use serde::{Deserialize, Serialize};
+/// use std::time::Duration;
+///
+/// #[derive(Default, Serialize, Deserialize)]
+/// struct Counter { total: u64 }
+/// #[derive(Serialize, Deserialize)]
+/// struct Added { n: u64 }
+/// impl Event for Added {}
+/// enum Command { Add(u64, ActorRef<u64>) }
+/// type CounterEffect = Effect<Added, Counter>;
+///
+/// let persistence = Persistence::in_memory()?;
+/// let counter = EventSourcedBehavior::new(
+///     PersistenceId::of("counter", "1"),
+///     persistence,
+///     Counter::default,
+///     |_state: &Counter, Command::Add(n, reply_to)| {
+///         CounterEffect::persist(Added { n }).then_reply_to(reply_to, |state| state.total)
+///     },
+///     |state: &mut Counter, event: &Added| state.total += event.n,
+/// );
+/// let system = ActorSystem::new("docs")?;
+/// let counter = system.spawn(counter, "counter-1")?;
+/// let total = counter.ask(|reply_to| Command::Add(5, reply_to)).wait(Duration::from_secs(3))?;
+/// assert_eq!(total, 5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct EventSourcedBehavior<C: Send + 'static, E, S> {
+    config: Config<C, E, S>,
+}
+
+impl<C, E, S> EventSourcedBehavior<C, E, S>
+where
+    C: Send + 'static,
+    E: Event,
+    S: Serialize + DeserializeOwned + Send + 'static,
+{
+    /// An entity persisting to `persistence` under `persistence_id`.
+    pub fn new(
+        persistence_id: PersistenceId,
+        persistence: Arc<Persistence>,
+        empty_state: impl Fn() -> S + Send + Sync + 'static,
+        command_handler: impl Fn(&S, C) -> Effect<E, S> + Send + Sync + 'static,
+        event_handler: impl Fn(&mut S, &E) + Send + Sync + 'static,
+    ) -> Self {
+        Self::with_context(
+            persistence_id,
+            persistence,
+            empty_state,
+            move |_ctx: &mut EntityContext<'_, C>, state: &S, command: C| {
+                command_handler(state, command)
+            },
+            event_handler,
+        )
+    }
+
+    /// An entity whose command handler also gets an [`EntityContext`]: the actor context
+    /// (spawn, watch, timers, its own reference, asks) and the last sequence number, as
+    /// Akka's handlers have them.
+    ///
+    /// ```
+    /// use reactant::prelude::*;
+    /// use reactant::persistence::{Effect, EntityContext, Event, EventSourcedBehavior, Persistence, PersistenceId};
+    /// use serde::{Deserialize, Serialize};
+    /// use std::time::Duration;
+    ///
+    /// #[derive(Default, Serialize, Deserialize)]
+    /// struct Log { lines: Vec<String> }
+    /// #[derive(Serialize, Deserialize)]
+    /// struct Logged(String);
+    /// impl Event for Logged {}
+    /// enum Command { Log(String, ActorRef<u64>) }
+    ///
+    /// let log = EventSourcedBehavior::with_context(
+    ///     PersistenceId::of("log", "1"),
+    ///     Persistence::in_memory()?,
+    ///     Log::default,
+    ///     |ctx: &mut EntityContext<'_, Command>, _log: &Log, Command::Log(line, reply_to)| {
+    ///         let next = ctx.last_sequence_nr() + 1; // the number this event will get
+    ///         Effect::persist(Logged(line)).then_run(move |_: &Log| reply_to.tell(next))
+    ///     },
+    ///     |log: &mut Log, Logged(line): &Logged| log.lines.push(line.clone()),
+    /// );
+    /// let system = ActorSystem::new("docs")?;
+    /// let log = system.spawn(log, "log-1")?;
+    /// let seq = log.ask(|reply_to| Command::Log("hello".into(), reply_to)).wait(Duration::from_secs(3))?;
+    /// assert_eq!(seq, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_context(
+        persistence_id: PersistenceId,
+        persistence: Arc<Persistence>,
+        empty_state: impl Fn() -> S + Send + Sync + 'static,
+        command_handler: impl Fn(&mut EntityContext<'_, C>, &S, C) -> Effect<E, S>
+        + Send
+        + Sync
+        + 'static,
+        event_handler: impl Fn(&mut S, &E) + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            config: Config {
+                persistence_id,
+                event_manifest: E::manifest(),
+                state_manifest: Manifest::new(short_type_name::<S>(), 1),
+                writer_id: Arc::from(&*persistence.writer_id),
+                persistence,
+                codec: Box::new(MessagePack),
+                empty_state: Box::new(empty_state),
+                command_handler: Box::new(command_handler),
+                event_handler: Arc::new(event_handler),
+                signal_handler: None,
+                snapshot_every: None,
+                snapshot_when: None,
+                keep_snapshots: 2,
+                delete_events_on_snapshot: false,
+                command_buffer: DEFAULT_COMMAND_BUFFER,
+                persist_backoff: None,
+            },
+        }
+    }
+
+    /// Saves a snapshot every `events` events, keeping the newest `keep` snapshots.
+    pub fn snapshot_every(mut self, events: u64, keep: usize) -> Self {
+        self.config.snapshot_every = Some(events.max(1));
+        self.config.keep_snapshots = keep.max(1);
+        self
+    }
+
+    /// Also saves a snapshot after an event for which `predicate(state, event, seq)` holds.
+    pub fn snapshot_when(
+        mut self,
+        predicate: impl Fn(&S, &E, SequenceNr) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.config.snapshot_when = Some(Box::new(predicate));
+        self
+    }
+
+    /// After each snapshot, deletes the events the oldest kept snapshot covers.
+    pub fn delete_events_on_snapshot(mut self, delete: bool) -> Self {
+        self.config.delete_events_on_snapshot = delete;
+        self
+    }
+
+    /// Stores this entity's events and snapshots with `codec` rather than the default
+    /// [`MessagePack`]. Every incarnation of a persistence id must use the same codec (or one
+    /// that reads what the others wrote): the manifest names the type and its version, not the
+    /// codec.
+    pub fn codec(mut self, codec: impl Codec) -> Self {
+        self.config.codec = Box::new(codec);
+        self
+    }
+
+    /// Called with the entity's state on each [`EntitySignal`]: its own (recovery, persist,
+    /// snapshot and deletion outcomes) and the actor's (`PreRestart`, `PostStop`,
+    /// `Terminated`, `ChildFailed`). Where the entity has no state yet (a failed recovery), the
+    /// handler sees `empty_state()`. A panic in the handler fails the entity (it cannot
+    /// resume).
+    pub fn receive_signal(
+        mut self,
+        handler: impl Fn(&S, &EntitySignal) + Send + Sync + 'static,
+    ) -> Self {
+        self.config.signal_handler = Some(Box::new(handler));
+        self
+    }
+
+    /// How many commands the entity holds while recovering, persisting or backing off, and
+    /// how many it stashes (default: no bound, like a mailbox). Beyond the bound a command goes
+    /// to dead letters (`CommandBufferFull`).
+    pub fn command_buffer(mut self, commands: usize) -> Self {
+        self.config.command_buffer = commands.max(1);
+        self
+    }
+
+    /// What the entity does when the journal fails a write (or panics in it), as Akka's
+    /// `onPersistFailure`. By default it fails, and its supervisor stops it (or restarts it,
+    /// if supervised with `restart()`); `resume()` stops it, since its state may hold events
+    /// that are not stored.
+    ///
+    /// With [`SupervisorStrategy::restart_with_backoff`] it restarts itself after the backoff
+    /// instead, keeping the commands it holds, in order: it drops its state, cancels its
+    /// timers, waits, and recovers from the journal (its children keep running). The delay
+    /// doubles with each failure that follows a restart within the strategy's reset period.
+    /// Any other strategy keeps the default. A failed *recovery* is never retried this way: it
+    /// would fail again; the entity stops.
+    pub fn on_persist_failure(mut self, strategy: SupervisorStrategy) -> Self {
+        self.config.persist_backoff = match strategy {
+            SupervisorStrategy::RestartWithBackoff(backoff) => Some(backoff),
+            SupervisorStrategy::Stop => None,
+            other => {
+                tracing::warn!(
+                    persistence_id = %self.config.persistence_id,
+                    strategy = ?other,
+                    "on_persist_failure takes restart_with_backoff (or stop); keeping the default"
+                );
+                None
+            }
+        };
+        self
+    }
+
+    /// The behavior of an actor running this entity. Each start (and restart) recovers from
+    /// the journal.
+    pub fn into_behavior(self) -> Behavior<C> {
+        let config = Arc::new(self.config);
+        Behaviors::setup(move |ctx| Behavior::from(running::EntityActor::new(config.clone(), ctx)))
+    }
+}
+
+impl<C, E, S> From<EventSourcedBehavior<C, E, S>> for Behavior<C>
+where
+    C: Send + 'static,
+    E: Event,
+    S: Serialize + DeserializeOwned + Send + 'static,
+{
+    fn from(entity: EventSourcedBehavior<C, E, S>) -> Self {
+        entity.into_behavior()
+    }
+}
+
