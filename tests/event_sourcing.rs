@@ -367,7 +367,7 @@ fn a_rejected_event_is_reported_and_the_entity_keeps_its_state() {
         .iter()
         .find(|signal| matches!(signal, EntitySignal::PersistRejected(_)));
     assert!(
-        matches!(rejected, Some(EntitySignal::PersistRejected(reason)) if reason.contains("refuses"))
+        matches!(rejected, Some(EntitySignal::PersistRejected(reason)) if reason.to_string().contains("refuses"))
     );
     assert_eq!(balance(&entity), Ok(3));
     assert_eq!(deposit(&entity, 1), Ok(4), "the entity keeps running");
@@ -449,7 +449,7 @@ fn an_unknown_manifest_fails_recovery() {
     match next_signal(&signal_rx) {
         EntitySignal::RecoveryFailed(error) => {
             assert_eq!(error.sequence_nr, 1);
-            assert!(error.detail.contains("unknown manifest"), "{error}");
+            assert!(error.cause.to_string().contains("unknown manifest"), "{error}");
         }
         other => panic!("expected RecoveryFailed, got {other:?}"),
     }

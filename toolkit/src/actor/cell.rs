@@ -721,7 +721,10 @@ impl<M: Send + 'static> ActorCell<M> {
             },
             _ => {}
         });
-        if let Err(failure) = outcome {
+        // The behavior is ending: a failure here (a panic, or one raised as a value) is only
+        // logged, and must not fail the next incarnation.
+        let raised = st.ctx.take_raised();
+        if let Some(failure) = outcome.err().or(raised) {
             tracing::error!(actor = %self.path(), %failure, ?signal, "actor failed in a lifecycle signal handler");
         }
     }

@@ -164,7 +164,7 @@ mod tests {
 
     use super::*;
     use crate::persistence::entity::{EventSourcedBehavior, Persistence};
-    use crate::persistence::journal::{AtomicWrite, Journal, Manifest, PersistenceId, PersistentRepr};
+    use crate::persistence::journal::{AtomicWrite, Manifest, PersistenceId, PersistentRepr};
     use crate::persistence::snapshot::StoredSnapshot;
     use crate::persistence::{Codec, Effect, MessagePack};
 

@@ -1,0 +1,534 @@
+//! Storage that fails on demand: a [`FaultyJournal`] around the in-memory journal and a
+//! [`FaultySnapshotStore`] around the in-memory snapshot store, written against the public
+//! `Journal` and `SnapshotStore` traits only, as a user's own wrapper would be.
+//!
+//! A test switches a fault on for every later call (`fail_writes`) or for the next few
+//! (`fail_next_writes`), and switches it off again (`heal_writes`). Writes and replays can
+//! also be held until the test releases them, so that a test can line commands up behind an
+//! operation before deciding how that operation ends. Every call is counted.
+//!
+//! A test that fails while holding an operation must not hang the suite: a held call lets go
+//! on its own after [`HOLD_LIMIT`].
+
+// Each test binary declares this module and uses only some of it.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use reactant::persistence::memory::{InMemoryJournal, InMemorySnapshotStore};
+use reactant::persistence::{
+    AtomicWrite, Journal, JournalError, PersistenceId, PersistentRepr, Rejection, SequenceNr,
+    SnapshotCriteria, SnapshotMetadata, SnapshotStore, StoredSnapshot,
+};
+
+/// The longest a held call waits for the test to release it.
+pub const HOLD_LIMIT: Duration = Duration::from_secs(60);
+
+/// How long [`FaultyJournal::wait_until_write_held`] and its kin wait for a call to arrive.
+const ARRIVAL_LIMIT: Duration = Duration::from_secs(10);
+
+/// What a faulty read or snapshot operation does instead of its job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Returns `Err(JournalError::Storage(..))`.
+    Fail,
+    /// Panics, as a buggy backend would.
+    Panic,
+}
+
+/// What a faulty `Journal::write` does instead of storing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteFault {
+    /// Returns `Err(JournalError::Storage(..))`: nothing of the batch is stored.
+    Fail,
+    /// Panics inside `write`: nothing of the batch is stored.
+    Panic,
+    /// Returns `Ok` with every write of the batch refused as out of order: nothing is stored.
+    Reject,
+}
+
+/// The message of every injected storage failure.
+pub const INJECTED: &str = "injected failure";
+
+/// The message of every injected panic.
+pub const INJECTED_PANIC: &str = "injected panic";
+
+/// A fault that is on for every call, for the next `remaining` calls, or off.
+struct Switch<F> {
+    fault: Option<F>,
+    /// `None`: every call until healed.
+    remaining: Option<u64>,
+}
+
+impl<F: Copy> Switch<F> {
+    const fn off() -> Self {
+        Self {
+            fault: None,
+            remaining: None,
+        }
+    }
+
+    fn set(&mut self, fault: F, remaining: Option<u64>) {
+        self.fault = Some(fault);
+        self.remaining = remaining;
+    }
+
+    fn heal(&mut self) {
+        self.fault = None;
+        self.remaining = None;
+    }
+
+    /// The fault this call meets, if any; counts it against `remaining`.
+    fn take(&mut self) -> Option<F> {
+        let fault = self.fault?;
+        if let Some(remaining) = self.remaining.as_mut() {
+            *remaining -= 1;
+            if *remaining == 0 {
+                self.heal();
+            }
+        }
+        Some(fault)
+    }
+}
+
+/// Where calls of one kind wait while the test holds them.
+struct Hold {
+    state: Mutex<HoldState>,
+    changed: Condvar,
+}
+
+struct HoldState {
+    closed: bool,
+    /// Calls waiting now.
+    waiting: usize,
+}
+
+impl Hold {
+    const fn new() -> Self {
+        Self {
+            state: Mutex::new(HoldState {
+                closed: false,
+                waiting: 0,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn close(&self) {
+        self.state.lock().closed = true;
+    }
+
+    fn open(&self) {
+        self.state.lock().closed = false;
+        self.changed.notify_all();
+    }
+
+    /// Waits while the hold is closed (at most [`HOLD_LIMIT`]).
+    fn pass(&self) {
+        let deadline = Instant::now() + HOLD_LIMIT;
+        let mut state = self.state.lock();
+        if !state.closed {
+            return;
+        }
+        state.waiting += 1;
+        self.changed.notify_all();
+        while state.closed {
+            if self.changed.wait_until(&mut state, deadline).timed_out() {
+                break;
+            }
+        }
+        state.waiting -= 1;
+        self.changed.notify_all();
+    }
+
+    /// True once at least `calls` calls wait here; false if they do not within
+    /// [`ARRIVAL_LIMIT`].
+    fn wait_for(&self, calls: usize) -> bool {
+        let deadline = Instant::now() + ARRIVAL_LIMIT;
+        let mut state = self.state.lock();
+        while state.waiting < calls {
+            if self.changed.wait_until(&mut state, deadline).timed_out() {
+                return state.waiting >= calls;
+            }
+        }
+        true
+    }
+}
+
+fn storage_failure(operation: &str) -> JournalError {
+    JournalError::Storage(format!("{INJECTED} in {operation}"))
+}
+
+/// An in-memory journal whose writes, replays and deletions fail, panic, are rejected or
+/// are held, as the test says.
+pub struct FaultyJournal {
+    inner: InMemoryJournal,
+    writes: Mutex<Switch<WriteFault>>,
+    replays: Mutex<Switch<Fault>>,
+    deletes: Mutex<Switch<Fault>>,
+    write_hold: Hold,
+    replay_hold: Hold,
+    write_calls: AtomicU64,
+    replay_calls: AtomicU64,
+    delete_calls: AtomicU64,
+}
+
+impl Default for FaultyJournal {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FaultyJournal {
+    /// A journal that works until told otherwise.
+    pub fn new() -> Self {
+        Self {
+            inner: InMemoryJournal::new(),
+            writes: Mutex::new(Switch::off()),
+            replays: Mutex::new(Switch::off()),
+            deletes: Mutex::new(Switch::off()),
+            write_hold: Hold::new(),
+            replay_hold: Hold::new(),
+            write_calls: AtomicU64::new(0),
+            replay_calls: AtomicU64::new(0),
+            delete_calls: AtomicU64::new(0),
+        }
+    }
+
+    /// Every later `write` meets `fault`, until [`heal_writes`](Self::heal_writes).
+    pub fn fail_writes(&self, fault: WriteFault) {
+        self.writes.lock().set(fault, None);
+    }
+
+    /// The next `calls` calls of `write` meet `fault`; the ones after work.
+    pub fn fail_next_writes(&self, calls: u64, fault: WriteFault) {
+        self.writes.lock().set(fault, Some(calls.max(1)));
+    }
+
+    /// Writes work again.
+    pub fn heal_writes(&self) {
+        self.writes.lock().heal();
+    }
+
+    /// Every later `write` waits (before its fault is looked at) until
+    /// [`release_writes`](Self::release_writes).
+    pub fn hold_writes(&self) {
+        self.write_hold.close();
+    }
+
+    /// Lets the held writes (and every later one) go on.
+    pub fn release_writes(&self) {
+        self.write_hold.open();
+    }
+
+    /// True once a `write` is waiting in the hold; false if none comes within a bound.
+    pub fn wait_until_write_held(&self) -> bool {
+        self.write_hold.wait_for(1)
+    }
+
+    /// Every later `replay` meets `fault`, until [`heal_replays`](Self::heal_replays).
+    pub fn fail_replays(&self, fault: Fault) {
+        self.replays.lock().set(fault, None);
+    }
+
+    /// The next `calls` calls of `replay` meet `fault`.
+    pub fn fail_next_replays(&self, calls: u64, fault: Fault) {
+        self.replays.lock().set(fault, Some(calls.max(1)));
+    }
+
+    /// Replays work again.
+    pub fn heal_replays(&self) {
+        self.replays.lock().heal();
+    }
+
+    /// Every later `replay` waits (before its fault is looked at) until
+    /// [`release_replays`](Self::release_replays).
+    pub fn hold_replays(&self) {
+        self.replay_hold.close();
+    }
+
+    /// Lets the held replays (and every later one) go on.
+    pub fn release_replays(&self) {
+        self.replay_hold.open();
+    }
+
+    /// True once a `replay` is waiting in the hold; false if none comes within a bound.
+    pub fn wait_until_replay_held(&self) -> bool {
+        self.replay_hold.wait_for(1)
+    }
+
+    /// Every later `delete_to` meets `fault`, until [`heal_deletes`](Self::heal_deletes).
+    pub fn fail_deletes(&self, fault: Fault) {
+        self.deletes.lock().set(fault, None);
+    }
+
+    /// Deletions work again.
+    pub fn heal_deletes(&self) {
+        self.deletes.lock().heal();
+    }
+
+    /// Calls of `write` so far (failed ones included).
+    pub fn write_calls(&self) -> u64 {
+        self.write_calls.load(Ordering::SeqCst)
+    }
+
+    /// Calls of `replay` so far (failed ones included).
+    pub fn replay_calls(&self) -> u64 {
+        self.replay_calls.load(Ordering::SeqCst)
+    }
+
+    /// Calls of `delete_to` so far (failed ones included).
+    pub fn delete_calls(&self) -> u64 {
+        self.delete_calls.load(Ordering::SeqCst)
+    }
+
+    /// The events stored for `persistence_id`, read past every fault and hold.
+    pub fn stored(&self, persistence_id: &PersistenceId) -> Vec<PersistentRepr> {
+        let mut events = Vec::new();
+        self.inner
+            .replay(persistence_id, 1, u64::MAX, u64::MAX, &mut |event| {
+                events.push(event)
+            })
+            .expect("the in-memory journal reads");
+        events
+    }
+
+    /// The sequence numbers stored for `persistence_id`, read past every fault and hold.
+    pub fn stored_sequence_nrs(&self, persistence_id: &PersistenceId) -> Vec<SequenceNr> {
+        self.stored(persistence_id)
+            .iter()
+            .map(|event| event.sequence_nr)
+            .collect()
+    }
+
+    /// The journal under the faults, to write or read behind the entity's back.
+    pub fn inner(&self) -> &InMemoryJournal {
+        &self.inner
+    }
+}
+
+impl Journal for FaultyJournal {
+    fn write(&self, writes: &[AtomicWrite]) -> Result<Vec<Result<(), Rejection>>, JournalError> {
+        self.write_calls.fetch_add(1, Ordering::SeqCst);
+        self.write_hold.pass();
+        let fault = self.writes.lock().take();
+        match fault {
+            None => self.inner.write(writes),
+            Some(WriteFault::Fail) => Err(storage_failure("write")),
+            Some(WriteFault::Panic) => panic!("{INJECTED_PANIC} in write"),
+            Some(WriteFault::Reject) => Ok(writes
+                .iter()
+                .map(|write| {
+                    let highest = write
+                        .persistence_id()
+                        .map_or(Ok(0), |id| self.inner.highest_sequence_nr(id))
+                        .unwrap_or(0);
+                    Err(Rejection::OutOfOrder {
+                        highest,
+                        got: write.events.first().map_or(0, |event| event.sequence_nr),
+                    })
+                })
+                .collect()),
+        }
+    }
+
+    fn replay(
+        &self,
+        persistence_id: &PersistenceId,
+        from: SequenceNr,
+        to: SequenceNr,
+        max: u64,
+        on_event: &mut dyn FnMut(PersistentRepr),
+    ) -> Result<SequenceNr, JournalError> {
+        self.replay_calls.fetch_add(1, Ordering::SeqCst);
+        self.replay_hold.pass();
+        let fault = self.replays.lock().take();
+        match fault {
+            None => self.inner.replay(persistence_id, from, to, max, on_event),
+            Some(Fault::Fail) => Err(storage_failure("replay")),
+            Some(Fault::Panic) => panic!("{INJECTED_PANIC} in replay"),
+        }
+    }
+
+    fn highest_sequence_nr(
+        &self,
+        persistence_id: &PersistenceId,
+    ) -> Result<SequenceNr, JournalError> {
+        self.inner.highest_sequence_nr(persistence_id)
+    }
+
+    fn delete_to(
+        &self,
+        persistence_id: &PersistenceId,
+        to: SequenceNr,
+    ) -> Result<(), JournalError> {
+        self.delete_calls.fetch_add(1, Ordering::SeqCst);
+        let fault = self.deletes.lock().take();
+        match fault {
+            None => self.inner.delete_to(persistence_id, to),
+            Some(Fault::Fail) => Err(storage_failure("delete_to")),
+            Some(Fault::Panic) => panic!("{INJECTED_PANIC} in delete_to"),
+        }
+    }
+
+    fn advance_highest(
+        &self,
+        persistence_id: &PersistenceId,
+        to: SequenceNr,
+    ) -> Result<(), JournalError> {
+        self.inner.advance_highest(persistence_id, to)
+    }
+
+    fn events_by_tag(
+        &self,
+        tag: &str,
+        after_offset: u64,
+        max: u64,
+        on_event: &mut dyn FnMut(PersistentRepr),
+    ) -> Result<u64, JournalError> {
+        self.inner.events_by_tag(tag, after_offset, max, on_event)
+    }
+}
+
+/// An in-memory snapshot store whose saves, loads and deletions fail or panic, as the test
+/// says.
+pub struct FaultySnapshotStore {
+    inner: InMemorySnapshotStore,
+    saves: Mutex<Switch<Fault>>,
+    loads: Mutex<Switch<Fault>>,
+    deletes: Mutex<Switch<Fault>>,
+    save_calls: AtomicU64,
+    load_calls: AtomicU64,
+    delete_calls: AtomicU64,
+}
+
+impl Default for FaultySnapshotStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FaultySnapshotStore {
+    /// A store that works until told otherwise.
+    pub fn new() -> Self {
+        Self {
+            inner: InMemorySnapshotStore::new(),
+            saves: Mutex::new(Switch::off()),
+            loads: Mutex::new(Switch::off()),
+            deletes: Mutex::new(Switch::off()),
+            save_calls: AtomicU64::new(0),
+            load_calls: AtomicU64::new(0),
+            delete_calls: AtomicU64::new(0),
+        }
+    }
+
+    /// Every later `save` meets `fault`, until [`heal_saves`](Self::heal_saves).
+    pub fn fail_saves(&self, fault: Fault) {
+        self.saves.lock().set(fault, None);
+    }
+
+    /// Saves work again.
+    pub fn heal_saves(&self) {
+        self.saves.lock().heal();
+    }
+
+    /// Every later `load` meets `fault`, until [`heal_loads`](Self::heal_loads).
+    pub fn fail_loads(&self, fault: Fault) {
+        self.loads.lock().set(fault, None);
+    }
+
+    /// Loads work again.
+    pub fn heal_loads(&self) {
+        self.loads.lock().heal();
+    }
+
+    /// Every later `delete` and `delete_matching` meets `fault`, until
+    /// [`heal_deletes`](Self::heal_deletes).
+    pub fn fail_deletes(&self, fault: Fault) {
+        self.deletes.lock().set(fault, None);
+    }
+
+    /// Deletions work again.
+    pub fn heal_deletes(&self) {
+        self.deletes.lock().heal();
+    }
+
+    /// Calls of `save` so far (failed ones included).
+    pub fn save_calls(&self) -> u64 {
+        self.save_calls.load(Ordering::SeqCst)
+    }
+
+    /// Calls of `load` so far (failed ones included).
+    pub fn load_calls(&self) -> u64 {
+        self.load_calls.load(Ordering::SeqCst)
+    }
+
+    /// Calls of `delete` and `delete_matching` so far (failed ones included).
+    pub fn delete_calls(&self) -> u64 {
+        self.delete_calls.load(Ordering::SeqCst)
+    }
+
+    /// The newest snapshot of `persistence_id`, read past every fault.
+    pub fn latest(&self, persistence_id: &PersistenceId) -> Option<StoredSnapshot> {
+        self.inner
+            .load(persistence_id, SnapshotCriteria::LATEST)
+            .expect("the in-memory snapshot store reads")
+    }
+
+    /// The store under the faults, to save or read behind the entity's back.
+    pub fn inner(&self) -> &InMemorySnapshotStore {
+        &self.inner
+    }
+
+    fn delete_fault(&self, operation: &str) -> Result<(), JournalError> {
+        self.delete_calls.fetch_add(1, Ordering::SeqCst);
+        let fault = self.deletes.lock().take();
+        match fault {
+            None => Ok(()),
+            Some(Fault::Fail) => Err(storage_failure(operation)),
+            Some(Fault::Panic) => panic!("{INJECTED_PANIC} in {operation}"),
+        }
+    }
+}
+
+impl SnapshotStore for FaultySnapshotStore {
+    fn save(&self, snapshot: StoredSnapshot) -> Result<(), JournalError> {
+        self.save_calls.fetch_add(1, Ordering::SeqCst);
+        let fault = self.saves.lock().take();
+        match fault {
+            None => self.inner.save(snapshot),
+            Some(Fault::Fail) => Err(storage_failure("save")),
+            Some(Fault::Panic) => panic!("{INJECTED_PANIC} in save"),
+        }
+    }
+
+    fn load(
+        &self,
+        persistence_id: &PersistenceId,
+        criteria: SnapshotCriteria,
+    ) -> Result<Option<StoredSnapshot>, JournalError> {
+        self.load_calls.fetch_add(1, Ordering::SeqCst);
+        let fault = self.loads.lock().take();
+        match fault {
+            None => self.inner.load(persistence_id, criteria),
+            Some(Fault::Fail) => Err(storage_failure("load")),
+            Some(Fault::Panic) => panic!("{INJECTED_PANIC} in load"),
+        }
+    }
+
+    fn delete(&self, metadata: &SnapshotMetadata) -> Result<(), JournalError> {
+        self.delete_fault("delete")?;
+        self.inner.delete(metadata)
+    }
+
+    fn delete_matching(
+        &self,
+        persistence_id: &PersistenceId,
+        criteria: SnapshotCriteria,
+    ) -> Result<(), JournalError> {
+        self.delete_fault("delete_matching")?;
+        self.inner.delete_matching(persistence_id, criteria)
+    }
+}
