@@ -13,6 +13,51 @@
 //! never calls them on a dispatcher thread: the journal writer thread batches the appends of
 //! many entities into one [`Journal::write`] (group commit), and recovery reads run off the
 //! dispatchers.
+//!
+//! # The life of an event-sourced entity
+//!
+//! Recovering → running ⇄ persisting, with every failure ending in a named state. The
+//! transitions, each one method of the running entity:
+//!
+//! | from | on | to | what happens |
+//! |---|---|---|---|
+//! | (start) | `pre_start` | recovering | the recovery job goes to the persistence id's reader thread; commands are held, in order |
+//! | recovering | `recovered` | running | `SnapshotRecovered` (if a snapshot was used), `RecoveryCompleted`; the held commands run |
+//! | recovering | `recovery_failed` | failed | `RecoveryFailed`; the entity stops, whatever its supervisor |
+//! | running | command → `Effect::persist` | persisting | the events are encoded, **applied to the state**, then sent to the writer; commands are held |
+//! | running | command → other effects | running | `none`, `unhandled` (a dead letter), `stash`, side effects |
+//! | running | encoding fails | running | `PersistRejected`; nothing was applied or sent; the entity goes on |
+//! | running | event handler panics | failed | nothing was sent; the entity fails and cannot resume |
+//! | persisting | `persisted` | running | side effects and replies run, a snapshot is saved if due, the held commands run |
+//! | persisting | `rejected` | failed | `PersistRejected`; the entity fails and cannot resume |
+//! | persisting | `persist_failed` | backing off | `PersistFailed`, with [`on_persist_failure`](EventSourcedBehavior::on_persist_failure) set |
+//! | persisting | `persist_failed` | failed | `PersistFailed`, without it; the entity fails and cannot resume |
+//! | backing off | `backoff_elapsed` | recovering | the state is rebuilt from the journal; the held commands wait |
+//! | any | `pre_restart` / `post_stop` | — | the held and stashed commands go to the next incarnation (restart) or to dead letters (stop) |
+//!
+//! The event handler runs **before** the write, as in Akka Persistence Typed: an event it
+//! refuses (by panicking) is never stored, so it can never poison a later recovery. The state
+//! it changes is visible to no one until the write is durable: the entity holds every command
+//! meanwhile, side effects and replies run after, and a failed write discards the state (the
+//! entity stops, or rebuilds it from the journal).
+//!
+//! # What each failure does
+//!
+//! | failure | signal | the entity | held and stashed commands | the asker of the failed command |
+//! |---|---|---|---|---|
+//! | recovery fails (storage, decoding, a panic in the event handler, `empty_state`, the codec or the journal, a gap in the stream) | `RecoveryFailed(RecoveryError)` | stops, whatever the supervisor (a retry would fail again) | dead letters | (no command ran) |
+//! | the journal fails a write | `PersistFailed(PersistError::Journal)` | restarts after a backoff with `on_persist_failure`; otherwise fails: `stop` (default) or `restart` as supervised, `resume` acts as `stop` | kept for the next incarnation (restart, backoff) or dead letters (stop) | no reply: its ask times out |
+//! | the journal panics in `write` | `PersistFailed(PersistError::JournalPanicked)` | as a failed write; the writer thread survives | as a failed write | no reply: its ask times out |
+//! | the journal rejects the write | `PersistRejected(PersistError::Rejected)` | fails: `stop` or `restart` as supervised, `resume` acts as `stop` | as a failed write | no reply: its ask times out |
+//! | an event cannot be encoded (the codec errs or panics) | `PersistRejected(PersistError::Encode…)` | keeps running: nothing was applied or stored | keep their turn | no reply: its ask times out |
+//! | the event handler panics on a new event | — (an actor failure) | fails: `stop` or `restart`, `resume` acts as `stop`; nothing was stored | as a failed write | no reply: its ask times out |
+//! | the command handler (or a side effect) panics | — (an actor failure) | as supervised: `resume` keeps the state (a handler only reads it), `restart` recovers, `stop` | kept in order (resume, restart) or dead letters (stop) | no reply: its ask times out |
+//! | a snapshot cannot be saved | `SnapshotFailed(SnapshotError)` | keeps running; recovery replays more events | unaffected | unaffected |
+//! | old snapshots or events cannot be deleted | `DeleteSnapshotsFailed` / `DeleteEventsFailed` | keeps running; the next snapshot retries | unaffected | unaffected |
+//!
+//! A command held beyond [`command_buffer`](EventSourcedBehavior::command_buffer) goes to dead
+//! letters as [`DeadLetterReason::CommandBufferFull`](crate::dead_letters::DeadLetterReason),
+//! and `Effect::unhandled()` makes a dead letter of its command, as `Behaviors::unhandled()` does.
 
 mod codec;
 mod effect;

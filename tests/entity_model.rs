@@ -1,0 +1,1091 @@
+//! A randomized model test of event-sourced entities (issue 11): thousands of commands against
+//! a few entities over a journal and a snapshot store that fail, reject, panic and delay at
+//! random, with restarts (by the supervisor, by `on_persist_failure`'s backoff, and by "the
+//! user", who spawns a fresh entity once one has stopped). After each run the journal, the
+//! entities' memory and the acknowledged replies must agree exactly, and every command must be
+//! accounted for.
+//!
+//! # The model
+//!
+//! Each entity is a tally: `Add { id, amounts, reply_to }` persists one event per amount (one
+//! or two, in one atomic write), each carrying the command's unique `id`, and replies with the
+//! total and the sequence number of its last event; `Get` replies with the whole state (total,
+//! event count, a checksum of the ordered event ids). Three entities share one journal, so the
+//! group-commit writer batches their writes together and a per-write rejection or a failed
+//! batch hits several entities at once.
+//!
+//! [`ChaosJournal`] wraps the in-memory journal. Per `write` call, from a seeded PRNG, it
+//! succeeds, sleeps a little first, fails (`Err`, nothing stored), panics before storing,
+//! panics *after* storing (the contract allows it: "nothing of the batch is known to be
+//! stored"), or rejects some of the writes one by one (nothing of a rejected write is stored).
+//! `replay` fails, panics, or delivers a prefix and then fails; `delete_to` fails. [`ChaosSnapshots`]
+//! fails saves, loads and deletions. The wrappers keep the ground truth: a ledger of every
+//! event the inner journal stored (deletion does not erase it), every write attempt with its
+//! fate, and every injected read failure.
+//!
+//! The driver pipelines asks (a window of [`WINDOW`] outstanding), checks before each command
+//! whether the target entity has stopped and, if so, spawns a fresh one (a new actor over the
+//! same persistence id), and now and then drains every outstanding ask so that entities go idle
+//! between bursts. Three setups: supervised with `restart()` and snapshots; `on_persist_failure`
+//! backoff (1 ms minimum) under `restart()` with snapshots and event deletion; backoff alone
+//! (a rejection stops the entity).
+//!
+//! # What must hold after each run
+//!
+//! Faults are switched off, every entity is asked for its state (respawned if it stopped), then
+//! a fresh system recovers every entity over the same journal.
+//!
+//! 1. **Every ask ends**, within a bounded wait, in exactly one of: a reply; `TargetStopped`
+//!    (the command went to dead letters); `NoReply` (the entity dropped its reply address).
+//!    A timeout is a command that vanished and fails the run.
+//! 2. **Every `NoReply` is explained**: the set of commands that got `NoReply` is exactly the
+//!    set whose write the journal refused (failed, rejected or panicked on). Each command is
+//!    written at most once. A dead-lettered command was never written, and the dead-letter
+//!    office saw exactly as many commands as asks ended in `TargetStopped`.
+//! 3. **The journal equals the acknowledgements**: the command ids stored in the journal are
+//!    exactly the acknowledged ones, plus the ones whose write panicked after the backend had
+//!    stored it. That is the one legitimate "stored but never acknowledged" case: the entity
+//!    cannot know that the write it was told failed is durable (Akka has the same at-least-once
+//!    window), and its next incarnation recovers the event. No other case exists: an entity
+//!    has at most one write in flight, and its incarnation changes only after that write
+//!    completed (a completion is never raced by a restart in this model). Each acknowledgement
+//!    names the sequence number of its command's last event, and the fold of the journal up to
+//!    there gives the total it replied with; a command's events are stored together or not at
+//!    all.
+//! 4. **Sequence numbers are contiguous from 1**, the journal's highest equals the ledger's
+//!    length, and what the journal still holds (after deletions) is the ledger's suffix.
+//! 5. **Memory equals the journal**: every `Get` during the run saw the fold of a prefix of the
+//!    final journal; after the run each live entity and each freshly recovered one hold the fold
+//!    of the whole journal (so the last acknowledged total, when the last event's command was
+//!    acknowledged).
+//! 6. **Signals match the faults**: `PersistFailed` per failed or panicked write,
+//!    `PersistRejected` per rejected write, `RecoveryFailed` per injected read failure, and
+//!    nothing else fails a recovery (no gap, no out-of-order write, no `advance_highest`).
+//!
+//! Seeds are fixed; `ENTITY_MODEL_SEED=n` runs seed `n` alone in every setup. Thread timing
+//! still varies from run to run, so a failure names its seed and setup, and what it expected.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Sender, unbounded};
+use parking_lot::Mutex;
+use reactant::persistence::memory::{InMemoryJournal, InMemorySnapshotStore};
+use reactant::persistence::{
+    AtomicWrite, Codec, Effect, EntitySignal, Event, EventSourcedBehavior, Journal, JournalError,
+    MessagePack, Persistence, PersistenceId, PersistentRepr, Rejection, SequenceNr,
+    SnapshotCriteria, SnapshotMetadata, SnapshotStore, StoredSnapshot,
+};
+use reactant::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Entities per run, sharing one journal.
+const ENTITIES: usize = 3;
+/// Commands per run (about one in ten is a `Get`).
+const COMMANDS: u64 = 1_100;
+/// Asks outstanding at once before the driver waits for the oldest.
+const WINDOW: usize = 24;
+/// Seeds per setup, unless `ENTITY_MODEL_SEED` names one.
+const SEEDS: [u64; 2] = [0x5eed_0001, 0x5eed_0002];
+
+// ----- the entity -----
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Tally {
+    total: u64,
+    /// Events folded in: the sequence number of the last one.
+    events: u64,
+    /// A fold of the ordered event ids: two states agree only if they saw the same events in
+    /// the same order.
+    checksum: u64,
+}
+
+impl Tally {
+    fn apply(&mut self, event: &Added) {
+        self.total += event.amount;
+        self.events += 1;
+        self.checksum = self
+            .checksum
+            .wrapping_mul(1_000_003)
+            .wrapping_add(event.id * 2 + u64::from(event.part) + 1);
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Added {
+    /// The command that persisted it.
+    id: u64,
+    /// Its place among its command's events.
+    part: u8,
+    amount: u64,
+}
+
+impl Event for Added {}
+
+enum Cmd {
+    Add {
+        id: u64,
+        amounts: Vec<u64>,
+        /// The total and the sequence number of the command's last event.
+        reply_to: ActorRef<(u64, SequenceNr)>,
+    },
+    Get(ActorRef<Tally>),
+}
+
+type TallyEffect = Effect<Added, Tally>;
+
+#[derive(Clone, Copy, Debug)]
+enum Supervision {
+    /// `Behaviors::supervise(..).on_failure(restart())`, no `on_persist_failure`.
+    Restart,
+    /// `on_persist_failure(restart_with_backoff(..))`, under `restart()` for the rest.
+    BackoffUnderRestart,
+    /// `on_persist_failure(restart_with_backoff(..))` alone: a rejection stops the entity.
+    BackoffOnly,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Setup {
+    name: &'static str,
+    supervision: Supervision,
+    snapshot_every: Option<u64>,
+    delete_events: bool,
+}
+
+fn pid(k: usize) -> PersistenceId {
+    PersistenceId::of("tally", &k.to_string())
+}
+
+fn tally(
+    setup: Setup,
+    k: usize,
+    persistence: &Arc<Persistence>,
+    signals: &Sender<(usize, EntitySignal)>,
+) -> Behavior<Cmd> {
+    let signals = signals.clone();
+    let mut entity = EventSourcedBehavior::new(
+        pid(k),
+        persistence.clone(),
+        Tally::default,
+        |_: &Tally, command| match command {
+            Cmd::Add {
+                id,
+                amounts,
+                reply_to,
+            } => TallyEffect::persist_all(amounts.into_iter().enumerate().map(|(part, amount)| {
+                Added {
+                    id,
+                    part: part as u8,
+                    amount,
+                }
+            }))
+            .then_reply_to(reply_to, |tally| (tally.total, tally.events)),
+            Cmd::Get(reply_to) => TallyEffect::none().then_reply_to(reply_to, Tally::clone),
+        },
+        Tally::apply,
+    )
+    .receive_signal(move |_, signal| {
+        let _ = signals.send((k, signal.clone()));
+    });
+    if let Some(every) = setup.snapshot_every {
+        entity = entity
+            .snapshot_every(every, 2)
+            .delete_events_on_snapshot(setup.delete_events);
+    }
+    let backoff = || {
+        SupervisorStrategy::restart_with_backoff(
+            Duration::from_millis(1),
+            Duration::from_millis(8),
+            0.2,
+        )
+    };
+    match setup.supervision {
+        Supervision::Restart => {
+            Behaviors::supervise(entity.into_behavior()).on_failure(SupervisorStrategy::restart())
+        }
+        Supervision::BackoffUnderRestart => {
+            Behaviors::supervise(entity.on_persist_failure(backoff()).into_behavior())
+                .on_failure(SupervisorStrategy::restart())
+        }
+        Supervision::BackoffOnly => entity.on_persist_failure(backoff()).into_behavior(),
+    }
+}
+
+// ----- the faulty stores -----
+
+/// What became of one atomic write the journal was given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    Stored,
+    /// The call returned `Err`: nothing stored.
+    Failed,
+    /// The call panicked before storing anything.
+    PanickedBefore,
+    /// The call stored the write, then panicked.
+    PanickedAfter,
+    /// Rejected by the wrapper, alone: nothing of it stored.
+    Rejected,
+    /// Rejected by the in-memory journal itself (out of order): never legitimate here.
+    RefusedByInner,
+}
+
+#[derive(Debug)]
+struct Attempt {
+    entity: PersistenceId,
+    id: u64,
+    fate: Fate,
+}
+
+/// The ground truth the wrappers keep.
+#[derive(Default)]
+struct Truth {
+    /// Every event stored, per stream, in storing order (deletion does not remove them).
+    ledger: HashMap<PersistenceId, Vec<(SequenceNr, Added)>>,
+    attempts: Vec<Attempt>,
+    /// Injected failures of the reads a recovery makes (snapshot load, replay).
+    read_faults: u64,
+    /// Calls of `advance_highest` (recovery makes one only when a snapshot is ahead of the
+    /// journal, which this model never causes).
+    advance_highest_calls: u64,
+    write_calls: u64,
+    delays: u64,
+}
+
+fn decode(repr: &PersistentRepr) -> Added {
+    MessagePack
+        .decode(&repr.manifest, &repr.payload)
+        .expect("every stored payload decodes")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WriteFault {
+    None,
+    Delay(Duration),
+    Fail,
+    PanicBefore,
+    PanicAfter,
+    Reject,
+}
+
+enum ReadFault {
+    None,
+    Fail,
+    Panic,
+    /// Delivers some of the events, then fails.
+    BreakOff,
+}
+
+struct ChaosJournal {
+    inner: InMemoryJournal,
+    rng: Mutex<fastrand::Rng>,
+    /// Faults are off.
+    calm: AtomicBool,
+    truth: Arc<Mutex<Truth>>,
+}
+
+impl ChaosJournal {
+    fn write_fault(&self) -> WriteFault {
+        if self.calm.load(Ordering::SeqCst) {
+            return WriteFault::None;
+        }
+        let mut rng = self.rng.lock();
+        match rng.u32(..1000) {
+            0..50 => WriteFault::Fail,
+            50..70 => WriteFault::PanicBefore,
+            70..90 => WriteFault::PanicAfter,
+            90..140 => WriteFault::Reject,
+            140..220 => WriteFault::Delay(Duration::from_micros(rng.u64(100..2_000))),
+            _ => WriteFault::None,
+        }
+    }
+
+    fn read_fault(&self) -> ReadFault {
+        if self.calm.load(Ordering::SeqCst) {
+            return ReadFault::None;
+        }
+        match self.rng.lock().u32(..1000) {
+            0..40 => ReadFault::Fail,
+            40..50 => ReadFault::Panic,
+            50..70 => ReadFault::BreakOff,
+            _ => ReadFault::None,
+        }
+    }
+
+    fn note(&self, write: &AtomicWrite, fate: Fate, truth: &mut Truth) {
+        let entity = write
+            .persistence_id()
+            .expect("an entity never writes nothing")
+            .clone();
+        let ids: BTreeSet<u64> = write.events.iter().map(|repr| decode(repr).id).collect();
+        assert_eq!(ids.len(), 1, "one write carries one command's events");
+        let id = ids.into_iter().next().expect("one id");
+        if matches!(fate, Fate::Stored | Fate::PanickedAfter) {
+            let ledger = truth.ledger.entry(entity.clone()).or_default();
+            ledger.extend(
+                write
+                    .events
+                    .iter()
+                    .map(|repr| (repr.sequence_nr, decode(repr))),
+            );
+        }
+        truth.attempts.push(Attempt { entity, id, fate });
+    }
+}
+
+impl Journal for ChaosJournal {
+    fn write(&self, writes: &[AtomicWrite]) -> Result<Vec<Result<(), Rejection>>, JournalError> {
+        let fault = self.write_fault();
+        let mut truth = self.truth.lock();
+        truth.write_calls += 1;
+        match fault {
+            WriteFault::Fail | WriteFault::PanicBefore => {
+                let fate = if fault == WriteFault::Fail {
+                    Fate::Failed
+                } else {
+                    Fate::PanickedBefore
+                };
+                for write in writes {
+                    self.note(write, fate, &mut truth);
+                }
+                drop(truth);
+                if fault == WriteFault::Fail {
+                    return Err(JournalError::Storage("injected: the disk is full".into()));
+                }
+                panic!("injected: the backend panicked before storing");
+            }
+            WriteFault::Delay(delay) => {
+                truth.delays += 1;
+                drop(truth);
+                std::thread::sleep(delay);
+                truth = self.truth.lock();
+            }
+            _ => {}
+        }
+        let rejected: Vec<bool> = if fault == WriteFault::Reject {
+            let mut rng = self.rng.lock();
+            writes.iter().map(|_| rng.bool()).collect()
+        } else {
+            vec![false; writes.len()]
+        };
+        let kept: Vec<AtomicWrite> = writes
+            .iter()
+            .zip(&rejected)
+            .filter(|(_, rejected)| !**rejected)
+            .map(|(write, _)| write.clone())
+            .collect();
+        let mut stored = self.inner.write(&kept)?.into_iter();
+        let mut results = Vec::with_capacity(writes.len());
+        for (write, rejected) in writes.iter().zip(rejected) {
+            if rejected {
+                self.note(write, Fate::Rejected, &mut truth);
+                results.push(Err(Rejection::Serialization(
+                    "injected: this write is refused".into(),
+                )));
+                continue;
+            }
+            let result = stored.next().expect("one result per kept write");
+            let fate = match (&result, fault) {
+                (Err(_), _) => Fate::RefusedByInner,
+                (Ok(()), WriteFault::PanicAfter) => Fate::PanickedAfter,
+                (Ok(()), _) => Fate::Stored,
+            };
+            self.note(write, fate, &mut truth);
+            results.push(result);
+        }
+        drop(truth);
+        if fault == WriteFault::PanicAfter {
+            panic!("injected: the backend panicked after storing");
+        }
+        Ok(results)
+    }
+
+    fn replay(
+        &self,
+        persistence_id: &PersistenceId,
+        from: SequenceNr,
+        to: SequenceNr,
+        max: u64,
+        on_event: &mut dyn FnMut(PersistentRepr),
+    ) -> Result<SequenceNr, JournalError> {
+        match self.read_fault() {
+            ReadFault::None => self.inner.replay(persistence_id, from, to, max, on_event),
+            ReadFault::Fail => {
+                self.truth.lock().read_faults += 1;
+                Err(JournalError::Storage("injected: the read failed".into()))
+            }
+            ReadFault::Panic => {
+                self.truth.lock().read_faults += 1;
+                panic!("injected: the backend panicked while reading");
+            }
+            ReadFault::BreakOff => {
+                self.truth.lock().read_faults += 1;
+                let mut events = Vec::new();
+                self.inner
+                    .replay(persistence_id, from, to, max, &mut |e| events.push(e))?;
+                let delivered = self.rng.lock().usize(..=events.len());
+                events.into_iter().take(delivered).for_each(on_event);
+                Err(JournalError::Storage("injected: the read broke off".into()))
+            }
+        }
+    }
+
+    fn highest_sequence_nr(
+        &self,
+        persistence_id: &PersistenceId,
+    ) -> Result<SequenceNr, JournalError> {
+        self.inner.highest_sequence_nr(persistence_id)
+    }
+
+    fn delete_to(
+        &self,
+        persistence_id: &PersistenceId,
+        to: SequenceNr,
+    ) -> Result<(), JournalError> {
+        if !self.calm.load(Ordering::SeqCst) && self.rng.lock().u32(..10) == 0 {
+            return Err(JournalError::Storage(
+                "injected: the deletion failed".into(),
+            ));
+        }
+        self.inner.delete_to(persistence_id, to)
+    }
+
+    fn advance_highest(
+        &self,
+        persistence_id: &PersistenceId,
+        to: SequenceNr,
+    ) -> Result<(), JournalError> {
+        self.truth.lock().advance_highest_calls += 1;
+        self.inner.advance_highest(persistence_id, to)
+    }
+
+    fn events_by_tag(
+        &self,
+        tag: &str,
+        after_offset: u64,
+        max: u64,
+        on_event: &mut dyn FnMut(PersistentRepr),
+    ) -> Result<u64, JournalError> {
+        self.inner.events_by_tag(tag, after_offset, max, on_event)
+    }
+}
+
+struct ChaosSnapshots {
+    inner: InMemorySnapshotStore,
+    rng: Mutex<fastrand::Rng>,
+    calm: AtomicBool,
+    truth: Arc<Mutex<Truth>>,
+}
+
+impl ChaosSnapshots {
+    /// True (and the fault happens) with probability `per_mille` / 1000, unless calm.
+    fn fault(&self, per_mille: u32) -> bool {
+        !self.calm.load(Ordering::SeqCst) && self.rng.lock().u32(..1000) < per_mille
+    }
+}
+
+impl SnapshotStore for ChaosSnapshots {
+    fn save(&self, snapshot: StoredSnapshot) -> Result<(), JournalError> {
+        if self.fault(100) {
+            return Err(JournalError::Storage("injected: the save failed".into()));
+        }
+        self.inner.save(snapshot)
+    }
+
+    fn load(
+        &self,
+        persistence_id: &PersistenceId,
+        criteria: SnapshotCriteria,
+    ) -> Result<Option<StoredSnapshot>, JournalError> {
+        if self.fault(20) {
+            self.truth.lock().read_faults += 1;
+            return Err(JournalError::Storage("injected: the load failed".into()));
+        }
+        self.inner.load(persistence_id, criteria)
+    }
+
+    fn delete(&self, metadata: &SnapshotMetadata) -> Result<(), JournalError> {
+        self.inner.delete(metadata)
+    }
+
+    fn delete_matching(
+        &self,
+        persistence_id: &PersistenceId,
+        criteria: SnapshotCriteria,
+    ) -> Result<(), JournalError> {
+        if self.fault(100) {
+            return Err(JournalError::Storage(
+                "injected: the deletion failed".into(),
+            ));
+        }
+        self.inner.delete_matching(persistence_id, criteria)
+    }
+}
+
+// ----- the driver -----
+
+enum Asked {
+    Add {
+        id: u64,
+        k: usize,
+        pending: Pending<(u64, SequenceNr)>,
+    },
+    Get {
+        k: usize,
+        pending: Pending<Tally>,
+    },
+}
+
+/// How every ask ended.
+#[derive(Default)]
+struct Outcomes {
+    /// Command id → (entity, total, sequence number) replied.
+    acked: BTreeMap<u64, (usize, u64, SequenceNr)>,
+    no_reply: BTreeSet<u64>,
+    dead_lettered: BTreeSet<u64>,
+    /// Command id → (entity, number of events).
+    sent: BTreeMap<u64, (usize, usize)>,
+    gets: Vec<(usize, Tally)>,
+    gets_dead_lettered: u64,
+}
+
+struct Run {
+    seed: u64,
+    setup: Setup,
+    system: ActorSystem,
+    persistence: Arc<Persistence>,
+    signals: Sender<(usize, EntitySignal)>,
+    entities: Vec<ActorRef<Cmd>>,
+    spawned: usize,
+    outcomes: Outcomes,
+}
+
+impl Run {
+    fn spawn(&mut self, k: usize) -> ActorRef<Cmd> {
+        self.spawned += 1;
+        self.system
+            .spawn(
+                tally(self.setup, k, &self.persistence, &self.signals),
+                &format!("tally-{k}-{}", self.spawned),
+            )
+            .expect("the entity spawns")
+    }
+
+    /// The user's restart: a fresh entity once the last one has stopped.
+    fn alive(&mut self, k: usize) -> ActorRef<Cmd> {
+        if self.entities[k].is_terminated() {
+            self.entities[k] = self.spawn(k);
+        }
+        self.entities[k].clone()
+    }
+
+    fn resolve(&mut self, asked: Asked) {
+        let (seed, name) = (self.seed, self.setup.name);
+        let outcomes = &mut self.outcomes;
+        match asked {
+            Asked::Add { id, k, pending } => match pending.wait(common::WAIT) {
+                Ok((total, seq)) => {
+                    outcomes.acked.insert(id, (k, total, seq));
+                }
+                Err(AskError::NoReply) => {
+                    outcomes.no_reply.insert(id);
+                }
+                Err(AskError::TargetStopped) => {
+                    outcomes.dead_lettered.insert(id);
+                }
+                Err(other) => panic!(
+                    "[{name}, seed {seed:#x}] command {id} to entity {k} was neither answered, \
+                     refused nor dead-lettered: {other:?}"
+                ),
+            },
+            Asked::Get { k, pending } => match pending.wait(common::WAIT) {
+                Ok(tally) => outcomes.gets.push((k, tally)),
+                Err(AskError::TargetStopped) => outcomes.gets_dead_lettered += 1,
+                Err(other) => panic!(
+                    "[{name}, seed {seed:#x}] a Get to entity {k} was neither answered nor \
+                     dead-lettered: {other:?}"
+                ),
+            },
+        }
+    }
+}
+
+/// What a run saw, for the log.
+#[derive(Debug, Default)]
+struct Summary {
+    acked: usize,
+    no_reply: usize,
+    dead_lettered: usize,
+    stored_unacked: usize,
+    write_calls: u64,
+    delays: u64,
+    failed: usize,
+    panicked: usize,
+    rejected: usize,
+    read_faults: u64,
+    spawned: usize,
+    restarts: usize,
+    events: usize,
+    elapsed_ms: u128,
+}
+
+fn run_model(seed: u64, setup: Setup) -> Summary {
+    let started = Instant::now();
+    let truth = Arc::new(Mutex::new(Truth::default()));
+    let journal = Arc::new(ChaosJournal {
+        inner: InMemoryJournal::new(),
+        rng: Mutex::new(fastrand::Rng::with_seed(seed)),
+        calm: AtomicBool::new(false),
+        truth: truth.clone(),
+    });
+    let snapshots = Arc::new(ChaosSnapshots {
+        inner: InMemorySnapshotStore::new(),
+        rng: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x5a5a_5a5a)),
+        calm: AtomicBool::new(false),
+        truth: truth.clone(),
+    });
+    let persistence =
+        Persistence::new(journal.clone(), snapshots.clone()).expect("persistence threads start");
+    let (signals, signal_rx) = unbounded();
+    let system = common::system(&format!("model-{}-{seed:x}", setup.name));
+    let dead_letters = system.dead_letters().subscribe();
+    let mut run = Run {
+        seed,
+        setup,
+        system,
+        persistence: persistence.clone(),
+        signals,
+        entities: Vec::new(),
+        spawned: 0,
+        outcomes: Outcomes::default(),
+    };
+    for k in 0..ENTITIES {
+        let entity = run.spawn(k);
+        run.entities.push(entity);
+    }
+
+    // The commands: pipelined, with a burst boundary now and then.
+    let mut rng = fastrand::Rng::with_seed(seed.rotate_left(17) ^ 0xc0ffee);
+    let mut outstanding: VecDeque<Asked> = VecDeque::new();
+    for id in 1..=COMMANDS {
+        let k = rng.usize(..ENTITIES);
+        let entity = run.alive(k);
+        let roll = rng.u32(..100);
+        let asked = if roll < 10 {
+            Asked::Get {
+                k,
+                pending: entity.ask(Cmd::Get),
+            }
+        } else {
+            let events = if roll < 16 { 2 } else { 1 };
+            let amounts: Vec<u64> = (0..events).map(|_| rng.u64(1..1_000)).collect();
+            run.outcomes.sent.insert(id, (k, events));
+            Asked::Add {
+                id,
+                k,
+                pending: entity.ask(|reply_to| Cmd::Add {
+                    id,
+                    amounts,
+                    reply_to,
+                }),
+            }
+        };
+        outstanding.push_back(asked);
+        let drain = rng.u32(..100) == 0;
+        while outstanding.len() >= WINDOW || (drain && !outstanding.is_empty()) {
+            let oldest = outstanding.pop_front().expect("outstanding");
+            run.resolve(oldest);
+        }
+    }
+    while let Some(oldest) = outstanding.pop_front() {
+        run.resolve(oldest);
+    }
+
+    // Faults off; the memory of every entity, now (restarting stopped ones as a user would).
+    journal.calm.store(true, Ordering::SeqCst);
+    snapshots.calm.store(true, Ordering::SeqCst);
+    let mut live = Vec::new();
+    for k in 0..ENTITIES {
+        let mut tries = 0;
+        let tally = loop {
+            tries += 1;
+            assert!(
+                tries <= 20,
+                "[{}, seed {seed:#x}] entity {k} never answers",
+                setup.name
+            );
+            let entity = run.alive(k);
+            match entity.ask(Cmd::Get).wait(common::WAIT) {
+                Ok(tally) => break tally,
+                // It was stopping when asked: a user would ask a fresh one.
+                Err(AskError::TargetStopped) => {
+                    run.outcomes.gets_dead_lettered += 1;
+                    assert!(common::eventually(|| entity.is_terminated()));
+                }
+                Err(other) => panic!(
+                    "[{}, seed {seed:#x}] the final Get to entity {k} failed: {other:?}",
+                    setup.name
+                ),
+            }
+        };
+        live.push(tally);
+    }
+    let command_type = std::any::type_name::<Cmd>();
+    let dead_commands = dead_letters
+        .try_iter()
+        .filter(|letter| letter.message_type == command_type)
+        .count();
+    let Run {
+        system,
+        outcomes,
+        spawned,
+        signals,
+        ..
+    } = run;
+    system.shutdown();
+    drop(signals);
+    let signals: Vec<(usize, EntitySignal)> = signal_rx.try_iter().collect();
+
+    // A fresh system recovers every entity over the same journal.
+    let recovered: Vec<Tally> = {
+        let system = common::system(&format!("model-{}-{seed:x}-after", setup.name));
+        let (signals, _) = unbounded();
+        let tallies = (0..ENTITIES)
+            .map(|k| {
+                let entity = system
+                    .spawn(
+                        tally(setup, k, &persistence, &signals),
+                        &format!("recovered-{k}"),
+                    )
+                    .expect("spawn");
+                entity.ask(Cmd::Get).wait(common::WAIT).unwrap_or_else(|error| {
+                    panic!(
+                        "[{}, seed {seed:#x}] entity {k} does not recover after the run: {error:?}",
+                        setup.name
+                    )
+                })
+            })
+            .collect();
+        system.shutdown();
+        tallies
+    };
+
+    let truth = truth.lock();
+    let summary = check(
+        seed,
+        setup,
+        &journal,
+        &truth,
+        &outcomes,
+        &live,
+        &recovered,
+        dead_commands,
+        &signals,
+    );
+    Summary {
+        spawned,
+        elapsed_ms: started.elapsed().as_millis(),
+        ..summary
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check(
+    seed: u64,
+    setup: Setup,
+    journal: &ChaosJournal,
+    truth: &Truth,
+    outcomes: &Outcomes,
+    live: &[Tally],
+    recovered: &[Tally],
+    dead_commands: usize,
+    signals: &[(usize, EntitySignal)],
+) -> Summary {
+    let at = format!("[{}, seed {seed:#x}]", setup.name);
+
+    // 1. Every command ended in exactly one way (a vanished one failed `resolve` already).
+    let ended: usize =
+        outcomes.acked.len() + outcomes.no_reply.len() + outcomes.dead_lettered.len();
+    assert_eq!(
+        ended,
+        outcomes.sent.len(),
+        "{at} every command has an outcome"
+    );
+    let mut seen = BTreeSet::new();
+    for id in outcomes
+        .acked
+        .keys()
+        .chain(&outcomes.no_reply)
+        .chain(&outcomes.dead_lettered)
+    {
+        assert!(seen.insert(*id), "{at} command {id} ended twice");
+    }
+
+    // 2. Every NoReply is a write the journal refused; dead letters were never written.
+    let mut attempted: BTreeMap<u64, Fate> = BTreeMap::new();
+    for attempt in &truth.attempts {
+        let (k, _) = outcomes.sent[&attempt.id];
+        assert_eq!(
+            attempt.entity,
+            pid(k),
+            "{at} command {} written to its own stream",
+            attempt.id
+        );
+        let earlier = attempted.insert(attempt.id, attempt.fate);
+        assert!(
+            earlier.is_none(),
+            "{at} command {} was written twice: {earlier:?}, then {:?}",
+            attempt.id,
+            attempt.fate
+        );
+    }
+    let refused_by_inner: Vec<u64> = attempted
+        .iter()
+        .filter(|(_, fate)| **fate == Fate::RefusedByInner)
+        .map(|(id, _)| *id)
+        .collect();
+    assert!(
+        refused_by_inner.is_empty(),
+        "{at} the journal refused writes as out of order (two writers, or a wrong sequence \
+         number): commands {refused_by_inner:?}"
+    );
+    let refused: BTreeSet<u64> = attempted
+        .iter()
+        .filter(|(_, fate)| **fate != Fate::Stored)
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(
+        outcomes.no_reply, refused,
+        "{at} the commands left without a reply are exactly those whose write the journal refused"
+    );
+    let written_and_dead: Vec<_> = outcomes
+        .dead_lettered
+        .iter()
+        .filter(|id| attempted.contains_key(id))
+        .collect();
+    assert!(
+        written_and_dead.is_empty(),
+        "{at} dead-lettered commands were written: {written_and_dead:?}"
+    );
+    assert_eq!(
+        dead_commands as u64,
+        outcomes.dead_lettered.len() as u64 + outcomes.gets_dead_lettered,
+        "{at} the dead-letter office saw every command that ended in TargetStopped, and no other"
+    );
+
+    // 3-5. Per entity: the ledger, the journal, the acknowledgements and the memory.
+    let mut stored_ids: BTreeMap<u64, Vec<SequenceNr>> = BTreeMap::new();
+    let mut events = 0;
+    for k in 0..ENTITIES {
+        let id = pid(k);
+        let ledger = truth.ledger.get(&id).map_or(&[][..], Vec::as_slice);
+        events += ledger.len();
+        for (index, (seq, _)) in ledger.iter().enumerate() {
+            assert_eq!(
+                *seq,
+                index as u64 + 1,
+                "{at} entity {k}: sequence numbers contiguous from 1"
+            );
+        }
+        let highest = journal.inner.highest_sequence_nr(&id).expect("readable");
+        assert_eq!(
+            highest,
+            ledger.len() as u64,
+            "{at} entity {k}: the journal's highest"
+        );
+        let mut held = Vec::new();
+        journal
+            .inner
+            .replay(&id, 1, u64::MAX, u64::MAX, &mut |repr| {
+                held.push((repr.sequence_nr, decode(&repr)))
+            })
+            .expect("readable");
+        let deleted = ledger.len() - held.len();
+        assert_eq!(
+            held,
+            ledger[deleted..],
+            "{at} entity {k}: the journal holds the ledger's suffix"
+        );
+        if !setup.delete_events {
+            assert_eq!(
+                deleted, 0,
+                "{at} entity {k}: nothing deleted without retention"
+            );
+        }
+        // The fold of every prefix of the journal.
+        let mut folds = vec![Tally::default()];
+        for (_, event) in ledger {
+            let mut next = folds.last().expect("a fold").clone();
+            next.apply(event);
+            folds.push(next);
+            stored_ids.entry(event.id).or_default().push(next.events);
+        }
+        let full = folds.last().expect("a fold");
+        assert_eq!(
+            &live[k], full,
+            "{at} entity {k}: the live entity's memory is the journal's fold"
+        );
+        assert_eq!(
+            &recovered[k], full,
+            "{at} entity {k}: recovery gives the journal's fold"
+        );
+        for (_, tally) in outcomes.gets.iter().filter(|(e, _)| *e == k) {
+            let prefix = folds.get(tally.events as usize);
+            assert_eq!(
+                Some(tally),
+                prefix,
+                "{at} entity {k}: a Get saw a state that is no prefix of the journal"
+            );
+        }
+        if let Some((_, last)) = ledger.last()
+            && let Some((_, total, seq)) = outcomes.acked.get(&last.id)
+        {
+            assert_eq!(
+                (*total, *seq),
+                (full.total, full.events),
+                "{at} entity {k}: last ack"
+            );
+        }
+        for (command, (entity, total, seq)) in outcomes.acked.iter().filter(|(_, a)| a.0 == k) {
+            let stored = ledger
+                .get((*seq as usize).wrapping_sub(1))
+                .map(|(_, e)| e.id);
+            assert_eq!(
+                stored,
+                Some(*command),
+                "{at} entity {entity}: command {command} was acknowledged at sequence number \
+                 {seq}"
+            );
+            assert_eq!(
+                folds[*seq as usize].total, *total,
+                "{at} entity {entity}: command {command} replied the total at {seq}"
+            );
+        }
+    }
+    let panicked_after: BTreeSet<u64> = attempted
+        .iter()
+        .filter(|(_, fate)| **fate == Fate::PanickedAfter)
+        .map(|(id, _)| *id)
+        .collect();
+    let acked: BTreeSet<u64> = outcomes.acked.keys().copied().collect();
+    let expected_stored: BTreeSet<u64> = acked.union(&panicked_after).copied().collect();
+    let stored: BTreeSet<u64> = stored_ids.keys().copied().collect();
+    assert_eq!(
+        stored, expected_stored,
+        "{at} the journal holds exactly the acknowledged commands (and those whose write \
+         panicked after storing)"
+    );
+    for (id, seqs) in &stored_ids {
+        let (_, events) = outcomes.sent[id];
+        let contiguous = seqs.windows(2).all(|pair| pair[1] == pair[0] + 1);
+        assert!(
+            seqs.len() == events && contiguous,
+            "{at} command {id}'s {events} events are stored together: {seqs:?}"
+        );
+    }
+
+    // 6. Signals match the faults.
+    let count = |pick: fn(&EntitySignal) -> bool| signals.iter().filter(|(_, s)| pick(s)).count();
+    let fates = |pick: fn(Fate) -> bool| attempted.values().filter(|f| pick(**f)).count();
+    let failed_writes =
+        fates(|f| matches!(f, Fate::Failed | Fate::PanickedBefore | Fate::PanickedAfter));
+    let rejected_writes = fates(|f| f == Fate::Rejected);
+    assert_eq!(
+        count(|s| matches!(s, EntitySignal::PersistFailed(_))),
+        failed_writes,
+        "{at} one PersistFailed per failed or panicked write"
+    );
+    assert_eq!(
+        count(|s| matches!(s, EntitySignal::PersistRejected(_))),
+        rejected_writes,
+        "{at} one PersistRejected per rejected write"
+    );
+    let recovery_failures: Vec<_> = signals
+        .iter()
+        .filter(|(_, s)| matches!(s, EntitySignal::RecoveryFailed(_)))
+        .collect();
+    assert_eq!(
+        recovery_failures.len() as u64,
+        truth.read_faults,
+        "{at} one RecoveryFailed per injected read failure, and no other: {recovery_failures:?}"
+    );
+    assert_eq!(
+        truth.advance_highest_calls, 0,
+        "{at} no snapshot was ever ahead of the journal"
+    );
+
+    Summary {
+        acked: acked.len(),
+        no_reply: outcomes.no_reply.len(),
+        dead_lettered: outcomes.dead_lettered.len(),
+        stored_unacked: panicked_after.len(),
+        write_calls: truth.write_calls,
+        delays: truth.delays,
+        failed: fates(|f| f == Fate::Failed),
+        panicked: fates(|f| matches!(f, Fate::PanickedBefore | Fate::PanickedAfter)),
+        rejected: rejected_writes,
+        read_faults: truth.read_faults,
+        restarts: count(|s| matches!(s, EntitySignal::PreRestart)),
+        events,
+        ..Summary::default()
+    }
+}
+
+fn seeds() -> Vec<u64> {
+    match std::env::var("ENTITY_MODEL_SEED") {
+        Ok(seed) => {
+            let seed = seed.trim();
+            let parsed = match seed.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16),
+                None => seed.parse(),
+            };
+            vec![parsed.expect("ENTITY_MODEL_SEED is a number (decimal or 0x-hex)")]
+        }
+        Err(_) => SEEDS.to_vec(),
+    }
+}
+
+fn run_seeds(setup: Setup) {
+    for seed in seeds() {
+        let summary = run_model(seed, setup);
+        println!("[{}, seed {seed:#x}] {summary:?}", setup.name);
+        assert!(
+            summary.acked > 0 && summary.no_reply > 0,
+            "[{}, seed {seed:#x}] the run exercised both outcomes: {summary:?}",
+            setup.name
+        );
+    }
+}
+
+#[test]
+fn supervised_restart_with_snapshots_keeps_journal_memory_and_replies_in_agreement() {
+    run_seeds(Setup {
+        name: "restart",
+        supervision: Supervision::Restart,
+        snapshot_every: Some(5),
+        delete_events: false,
+    });
+}
+
+#[test]
+fn persist_failure_backoff_with_event_deletion_keeps_journal_memory_and_replies_in_agreement() {
+    run_seeds(Setup {
+        name: "backoff-restart",
+        supervision: Supervision::BackoffUnderRestart,
+        snapshot_every: Some(7),
+        delete_events: true,
+    });
+}
+
+#[test]
+fn persist_failure_backoff_with_user_restarts_keeps_journal_memory_and_replies_in_agreement() {
+    run_seeds(Setup {
+        name: "backoff-only",
+        supervision: Supervision::BackoffOnly,
+        snapshot_every: None,
+        delete_events: false,
+    });
+}
