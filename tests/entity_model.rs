@@ -86,11 +86,12 @@ use serde::{Deserialize, Serialize};
 /// Entities per run, sharing one journal.
 const ENTITIES: usize = 3;
 /// Commands per run (about one in ten is a `Get`).
-const COMMANDS: u64 = 1_100;
-/// Asks outstanding at once before the driver waits for the oldest.
-const WINDOW: usize = 24;
+const COMMANDS: u64 = 1_500;
+/// The most asks outstanding at once before the driver waits for the oldest (each run draws
+/// its own window, from 1: one command at a time, to this).
+const WINDOW: usize = 32;
 /// Seeds per setup, unless `ENTITY_MODEL_SEED` names one.
-const SEEDS: [u64; 2] = [0x5eed_0001, 0x5eed_0002];
+const SEEDS: [u64; 5] = [1, 2, 3, 4, 5];
 
 // ----- the entity -----
 
@@ -615,6 +616,7 @@ impl Run {
 
 /// What a run saw, for the log.
 #[derive(Debug, Default)]
+#[allow(dead_code)] // read through `Debug`
 struct Summary {
     acked: usize,
     no_reply: usize,
@@ -629,6 +631,7 @@ struct Summary {
     spawned: usize,
     restarts: usize,
     events: usize,
+    window: usize,
     elapsed_ms: u128,
 }
 
@@ -669,6 +672,7 @@ fn run_model(seed: u64, setup: Setup) -> Summary {
 
     // The commands: pipelined, with a burst boundary now and then.
     let mut rng = fastrand::Rng::with_seed(seed.rotate_left(17) ^ 0xc0ffee);
+    let window = rng.usize(1..=WINDOW);
     let mut outstanding: VecDeque<Asked> = VecDeque::new();
     for id in 1..=COMMANDS {
         let k = rng.usize(..ENTITIES);
@@ -695,7 +699,7 @@ fn run_model(seed: u64, setup: Setup) -> Summary {
         };
         outstanding.push_back(asked);
         let drain = rng.u32(..100) == 0;
-        while outstanding.len() >= WINDOW || (drain && !outstanding.is_empty()) {
+        while outstanding.len() >= window || (drain && !outstanding.is_empty()) {
             let oldest = outstanding.pop_front().expect("outstanding");
             run.resolve(oldest);
         }
@@ -787,6 +791,7 @@ fn run_model(seed: u64, setup: Setup) -> Summary {
     );
     Summary {
         spawned,
+        window,
         elapsed_ms: started.elapsed().as_millis(),
         ..summary
     }
@@ -920,8 +925,8 @@ fn check(
         for (_, event) in ledger {
             let mut next = folds.last().expect("a fold").clone();
             next.apply(event);
-            folds.push(next);
             stored_ids.entry(event.id).or_default().push(next.events);
+            folds.push(next);
         }
         let full = folds.last().expect("a fold");
         assert_eq!(

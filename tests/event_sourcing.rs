@@ -449,7 +449,10 @@ fn an_unknown_manifest_fails_recovery() {
     match next_signal(&signal_rx) {
         EntitySignal::RecoveryFailed(error) => {
             assert_eq!(error.sequence_nr, 1);
-            assert!(error.cause.to_string().contains("unknown manifest"), "{error}");
+            assert!(
+                error.cause.to_string().contains("unknown manifest"),
+                "{error}"
+            );
         }
         other => panic!("expected RecoveryFailed, got {other:?}"),
     }

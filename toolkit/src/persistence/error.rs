@@ -78,17 +78,23 @@ pub struct RecoveryError {
 #[non_exhaustive]
 pub enum RecoveryCause {
     /// The snapshot store or the journal failed (or refused) a read.
-    #[error("the journal or snapshot store failed: {0}; check the storage, then send the entity a message to start it again")]
+    #[error(
+        "the journal or snapshot store failed: {0}; check the storage, then send the entity a message to start it again"
+    )]
     Storage(JournalError),
     /// The snapshot could not be decoded into the state type.
-    #[error("the snapshot cannot be decoded: {0}; the state type changed incompatibly (keep it readable, or delete the snapshot)")]
+    #[error(
+        "the snapshot cannot be decoded: {0}; the state type changed incompatibly (keep it readable, or delete the snapshot)"
+    )]
     SnapshotDecode(CodecError),
     /// An event could not be decoded (unknown manifest, damaged payload, no upcaster).
     #[error("{0}; add an upcaster for old event versions (Event::upcast) or fix the codec")]
     EventDecode(CodecError),
     /// User code panicked while rebuilding the state: the event handler, `empty_state`, the
     /// codec or an upcaster.
-    #[error("{what} panicked: {message}; an event handler must accept every event it ever persisted")]
+    #[error(
+        "{what} panicked: {message}; an event handler must accept every event it ever persisted"
+    )]
     Panicked {
         /// Which code panicked.
         what: &'static str,

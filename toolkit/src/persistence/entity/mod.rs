@@ -422,4 +422,3 @@ where
         entity.into_behavior()
     }
 }
-

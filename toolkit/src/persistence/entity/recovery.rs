@@ -27,7 +27,9 @@ pub(super) struct Recovered<S> {
 }
 
 /// Rebuilds the state of `config`'s entity. Runs on a reader thread.
-pub(super) fn recover<C: Send + 'static, E, S>(config: &Config<C, E, S>) -> Result<Recovered<S>, RecoveryError>
+pub(super) fn recover<C: Send + 'static, E, S>(
+    config: &Config<C, E, S>,
+) -> Result<Recovered<S>, RecoveryError>
 where
     E: Event,
     S: DeserializeOwned,
@@ -44,7 +46,12 @@ where
             .snapshots
             .load(persistence_id, SnapshotCriteria::LATEST)
     })
-    .map_err(|panic| failed(0, RecoveryCause::JournalPanicked(panic.message().to_owned())))?
+    .map_err(|panic| {
+        failed(
+            0,
+            RecoveryCause::JournalPanicked(panic.message().to_owned()),
+        )
+    })?
     .map_err(|error| failed(0, RecoveryCause::Storage(error)))?;
     let (mut state, from, metadata) = match snapshot {
         Some(snapshot) => {
@@ -138,7 +145,12 @@ where
         // The snapshot is ahead of the journal (its events were lost or removed): the stream
         // goes on after the snapshot, so the journal must accept `from + 1` next.
         panic::catch(|| persistence.journal.advance_highest(persistence_id, from))
-            .map_err(|panic| failed(from, RecoveryCause::JournalPanicked(panic.message().to_owned())))?
+            .map_err(|panic| {
+                failed(
+                    from,
+                    RecoveryCause::JournalPanicked(panic.message().to_owned()),
+                )
+            })?
             .map_err(|error| failed(from, RecoveryCause::Storage(error)))?;
     }
     Ok(Recovered {
@@ -247,10 +259,10 @@ mod tests {
     fn an_event_handler_panic_is_a_recovery_error_naming_the_event() {
         let persistence = Persistence::in_memory().expect("threads");
         store(&persistence, 1..=3);
-        let error = recover(&entity(&persistence, |_, Added(n)| assert!(*n != 2, "no twos"))
-            .config)
-        .err()
-        .expect("fails");
+        let error =
+            recover(&entity(&persistence, |_, Added(n)| assert!(*n != 2, "no twos")).config)
+                .err()
+                .expect("fails");
         assert_eq!(error.sequence_nr, 2);
         assert!(
             matches!(&error.cause, RecoveryCause::Panicked { what: "the event handler", message } if message.contains("no twos")),
@@ -270,7 +282,13 @@ mod tests {
         );
         let error = recover(&behavior.config).err().expect("fails");
         assert!(
-            matches!(&error.cause, RecoveryCause::Panicked { what: "empty_state", .. }),
+            matches!(
+                &error.cause,
+                RecoveryCause::Panicked {
+                    what: "empty_state",
+                    ..
+                }
+            ),
             "{error}"
         );
     }
@@ -280,10 +298,14 @@ mod tests {
         let persistence = Persistence::in_memory().expect("threads");
         store(&persistence, 1..=4);
         persistence.journal.delete_to(&pid(), 2).expect("deleted");
-        let error = recover(&entity(&persistence, add).config).err().expect("fails");
+        let error = recover(&entity(&persistence, add).config)
+            .err()
+            .expect("fails");
         assert_eq!(error.cause, RecoveryCause::Gap { after: 0, found: 3 });
         persistence.journal.delete_to(&pid(), 4).expect("deleted");
-        let error = recover(&entity(&persistence, add).config).err().expect("fails");
+        let error = recover(&entity(&persistence, add).config)
+            .err()
+            .expect("fails");
         assert_eq!(error.cause, RecoveryCause::Gap { after: 0, found: 4 });
     }
 

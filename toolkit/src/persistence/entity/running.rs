@@ -620,7 +620,10 @@ where
         let payload = match panic::catch(|| config.codec.encode_state(state)) {
             Ok(Ok(payload)) => payload,
             Ok(Err(error)) => {
-                return self.signal(ctx, &EntitySignal::SnapshotFailed(SnapshotError::Encode(error)));
+                return self.signal(
+                    ctx,
+                    &EntitySignal::SnapshotFailed(SnapshotError::Encode(error)),
+                );
             }
             Err(panic) => {
                 let error = SnapshotError::EncodePanicked(panic.message().to_owned());
@@ -691,9 +694,10 @@ where
             },
             move |entity, ctx, (snapshots, events)| {
                 match snapshots {
-                    Some(Ok(())) => {
-                        entity.signal(ctx, &EntitySignal::DeleteSnapshotsCompleted(oldest_kept - 1))
-                    }
+                    Some(Ok(())) => entity.signal(
+                        ctx,
+                        &EntitySignal::DeleteSnapshotsCompleted(oldest_kept - 1),
+                    ),
                     Some(Err(error)) => entity.signal(
                         ctx,
                         &EntitySignal::DeleteSnapshotsFailed {
@@ -735,4 +739,135 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crossbeam_channel::{Receiver, Sender, unbounded};
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+    use crate::actor::{ActorRef, ActorSystem, Behavior, Behaviors};
+    use crate::ask::Pending;
+    use crate::dead_letters::DeadLetter;
+    use crate::persistence::entity::{EventSourcedBehavior, Persistence};
+    use crate::persistence::journal::PersistenceId;
+    use crate::supervision::SupervisorStrategy;
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    #[derive(Serialize, Deserialize)]
+    struct Added(u64);
+    impl Event for Added {}
+
+    #[derive(Default, Serialize, Deserialize)]
+    struct Total(u64);
+
+    enum Command {
+        Add(u64, ActorRef<u64>),
+        Boom,
+        Unhandled,
+        StashWrongType,
+    }
+
+    /// A counter whose recovery takes a while (its `empty_state` sleeps on the reader
+    /// thread), so that commands told right after the spawn arrive while it recovers.
+    fn total(persistence: &Arc<Persistence>) -> EventSourcedBehavior<Command, Added, Total> {
+        EventSourcedBehavior::new(
+            PersistenceId::of("total", "1"),
+            persistence.clone(),
+            || {
+                std::thread::sleep(Duration::from_millis(300));
+                Total::default()
+            },
+            |_: &Total, command| match command {
+                Command::Add(n, reply_to) => {
+                    Effect::persist(Added(n)).then_run(move |t: &Total| reply_to.tell(t.0))
+                }
+                Command::Boom => panic!("the command handler broke"),
+                Command::Unhandled => Effect::unhandled(),
+                Command::StashWrongType => Effect::stash(42_u8),
+            },
+            |t: &mut Total, Added(n): &Added| t.0 += n,
+        )
+    }
+
+    fn started(
+        behavior: Behavior<Command>,
+    ) -> (ActorSystem, ActorRef<Command>, Receiver<DeadLetter>) {
+        let system = ActorSystem::new("running-tests").expect("system");
+        let dead = system.dead_letters().subscribe();
+        let entity = system.spawn(behavior, "total").expect("spawned");
+        (system, entity, dead)
+    }
+
+    fn add(entity: &ActorRef<Command>, n: u64) -> Pending<u64> {
+        entity.ask(|reply_to| Command::Add(n, reply_to))
+    }
+
+    #[test]
+    fn after_a_command_handler_panic_under_resume_the_held_commands_still_run_in_order() {
+        let persistence = Persistence::in_memory().expect("threads");
+        let behavior = Behaviors::supervise(total(&persistence).into_behavior())
+            .on_failure(SupervisorStrategy::resume());
+        let (_system, entity, _dead) = started(behavior);
+        // All held while the entity recovers: the panic happens with the adds behind it.
+        entity.tell(Command::Boom);
+        let pending: Vec<_> = (1..=3).map(|n| add(&entity, n)).collect();
+        let totals: Vec<u64> = pending
+            .into_iter()
+            .map(|p| p.wait(WAIT).expect("answered after the resume"))
+            .collect();
+        assert_eq!(totals, [1, 3, 6]);
+    }
+
+    #[test]
+    fn unhandled_and_wrongly_typed_stash_become_dead_letters() {
+        let persistence = Persistence::in_memory().expect("threads");
+        let (_system, entity, dead) = started(total(&persistence).into_behavior());
+        entity.tell(Command::Unhandled);
+        entity.tell(Command::StashWrongType);
+        let reasons: Vec<_> = (0..2)
+            .map(|_| dead.recv_timeout(WAIT).expect("dead letter").reason)
+            .collect();
+        assert_eq!(reasons, [DeadLetterReason::Unhandled; 2]);
+    }
+
+    #[test]
+    fn a_full_command_buffer_dead_letters_what_it_cannot_hold() {
+        let persistence = Persistence::in_memory().expect("threads");
+        let behavior = total(&persistence).command_buffer(2).into_behavior();
+        let (_system, entity, dead) = started(behavior);
+        // All five arrive while the entity recovers: two are held, three overflow.
+        let mut pending: Vec<_> = (1..=5).map(|n| add(&entity, n)).collect();
+        let overflow: Vec<_> = (0..3)
+            .map(|_| dead.recv_timeout(WAIT).expect("dead letter").reason)
+            .collect();
+        assert_eq!(overflow, [DeadLetterReason::CommandBufferFull; 3]);
+        pending.truncate(2);
+        let totals: Vec<u64> = pending
+            .into_iter()
+            .map(|p| p.wait(WAIT).expect("held, then answered"))
+            .collect();
+        assert_eq!(totals, [1, 3]);
+    }
+
+    #[test]
+    fn signals_reach_a_handler_added_to_the_entity_behavior() {
+        let persistence = Persistence::in_memory().expect("threads");
+        let (seen, signals): (Sender<&'static str>, _) = unbounded();
+        let behavior = total(&persistence)
+            .into_behavior()
+            .receive_signal(move |_, signal| {
+                if let crate::actor::Signal::PostStop = signal {
+                    let _ = seen.send("post-stop");
+                }
+                Behaviors::same()
+            });
+        let (system, _entity, _dead) = started(behavior);
+        system.shutdown();
+        assert_eq!(signals.recv_timeout(WAIT), Ok("post-stop"));
+    }
 }
