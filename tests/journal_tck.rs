@@ -241,6 +241,8 @@ macro_rules! journal_tck {
             a_rejected_write_uses_no_global_offset,
             events_by_tag_returns_tagged_events_in_offset_order,
             deleted_events_leave_their_tags,
+            advancing_the_highest_makes_the_stream_continue_after_it,
+            advancing_the_highest_below_it_changes_nothing,
             // SnapshotStoreSpec
             loading_a_snapshot_of_an_unknown_stream_finds_none,
             loading_with_a_timestamp_bound_before_every_snapshot_finds_none,

@@ -357,3 +357,32 @@ pub(crate) fn deleted_events_leave_their_tags(store: &Store) {
     let sequence_nrs: Vec<SequenceNr> = events.iter().map(|e| e.sequence_nr).collect();
     assert_eq!((sequence_nrs, last), (vec![3], 3));
 }
+
+/// Not in Akka (its journals allow gaps): a snapshot ahead of the journal makes the stream go
+/// on after the snapshot, so the journal must accept the write that follows it.
+pub(crate) fn advancing_the_highest_makes_the_stream_continue_after_it(store: &Store) {
+    let id = pid();
+    store.journal.advance_highest(&id, 7).unwrap();
+    assert_eq!(store.journal.highest_sequence_nr(&id).unwrap(), 7);
+    assert_eq!(replay(&*store.journal, 1, u64::MAX, u64::MAX), (vec![], 7));
+    let results = store
+        .journal
+        .write(&[atomic(vec![event(&id, 1)])])
+        .unwrap();
+    assert_eq!(
+        results[0],
+        Err(Rejection::OutOfOrder { highest: 7, got: 1 })
+    );
+    write_all(&*store.journal, vec![atomic(vec![event(&id, 8)])]);
+    assert_eq!(replay(&*store.journal, 1, u64::MAX, u64::MAX), (vec![8], 8));
+}
+
+pub(crate) fn advancing_the_highest_below_it_changes_nothing(store: &Store) {
+    write_fixture(&*store.journal);
+    store.journal.advance_highest(&pid(), 3).unwrap();
+    assert_eq!(
+        replay(&*store.journal, 1, u64::MAX, u64::MAX),
+        (vec![1, 2, 3, 4, 5], 5)
+    );
+    write_all(&*store.journal, vec![atomic(vec![event(&pid(), 6)])]);
+}
