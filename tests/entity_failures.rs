@@ -747,12 +747,15 @@ fn retention_racing_a_restart_never_loses_the_state() {
         .expect("spawn");
     let mut expected = 0;
     for round in 0..ROUNDS {
-        let deposits: Vec<_> = (1..=3)
+        // One to three events a round: the restart lands on either side of a snapshot.
+        let amounts = 1..=(round % 3 + 1);
+        let deposits: Vec<_> = amounts
+            .clone()
             .map(|amount| entity.ask(move |reply_to| Command::Deposit(amount, reply_to)))
             .collect();
         // The restart comes right behind the writes and the retention they start.
         entity.tell(Command::Crash);
-        for (amount, pending) in (1..=3).zip(deposits) {
+        for (amount, pending) in amounts.zip(deposits) {
             expected += amount;
             assert_eq!(pending.wait(WAIT), Ok(expected), "round {round}");
         }
@@ -1131,6 +1134,28 @@ fn a_failed_write_stops_an_unsupervised_entity_and_dead_letters_its_held_command
     assert_stops(&entity);
     assert_eq!(held.wait(WAIT), Err(AskError::TargetStopped));
     assert_eq!(storage.deposits("failed"), [7]);
+    system.shutdown();
+}
+
+#[test]
+fn stashed_commands_become_dead_letters_when_a_failed_write_stops_the_entity() {
+    let system = common::system("ef-row-stash-stop");
+    let storage = Storage::new();
+    let (behavior, signals) = account("stash-stop", &storage.persistence);
+    let entity = system.spawn(behavior, "stash-stop").expect("spawn");
+    assert_eq!(deposit(&entity, 1), Ok(1));
+    entity.tell(Command::Lock);
+    let stashed = entity.ask(|reply_to| Command::Deposit(5, reply_to));
+    assert_eq!(balance(&entity), Ok(1), "the deposit waits in the stash");
+    storage.journal.fail_next_writes(1, WriteFault::Fail);
+    entity.tell(Command::Unlock);
+    expect_signal!(
+        signals,
+        EntitySignal::PersistFailed(PersistError::Journal(_))
+    );
+    assert_stops(&entity);
+    assert_eq!(stashed.wait(WAIT), Err(AskError::TargetStopped));
+    assert_eq!(storage.deposits("stash-stop"), [1]);
     system.shutdown();
 }
 

@@ -46,12 +46,12 @@
 //! | failure | signal | the entity | held and stashed commands | the asker of the failed command |
 //! |---|---|---|---|---|
 //! | recovery fails (storage, decoding, a panic in the event handler, `empty_state`, the codec or the journal, a gap in the stream) | `RecoveryFailed(RecoveryError)` | stops, whatever the supervisor (a retry would fail again) | dead letters | (no command ran) |
-//! | the journal fails a write | `PersistFailed(PersistError::Journal)` | restarts after a backoff with `on_persist_failure`; otherwise fails: `stop` (default) or `restart` as supervised, `resume` acts as `stop` | kept for the next incarnation (restart, backoff) or dead letters (stop) | no reply: its ask times out |
-//! | the journal panics in `write` | `PersistFailed(PersistError::JournalPanicked)` | as a failed write; the writer thread survives | as a failed write | no reply: its ask times out |
-//! | the journal rejects the write | `PersistRejected(PersistError::Rejected)` | fails: `stop` or `restart` as supervised, `resume` acts as `stop` | as a failed write | no reply: its ask times out |
-//! | an event cannot be encoded (the codec errs or panics) | `PersistRejected(PersistError::Encode…)` | keeps running: nothing was applied or stored | keep their turn | no reply: its ask times out |
-//! | the event handler panics on a new event | — (an actor failure) | fails: `stop` or `restart`, `resume` acts as `stop`; nothing was stored | as a failed write | no reply: its ask times out |
-//! | the command handler (or a side effect) panics | — (an actor failure) | as supervised: `resume` keeps the state (a handler only reads it), `restart` recovers, `stop` | kept in order (resume, restart) or dead letters (stop) | no reply: its ask times out |
+//! | the journal fails a write | `PersistFailed(PersistError::Journal)` | restarts after a backoff with `on_persist_failure`; otherwise fails: `stop` (default) or `restart` as supervised, `resume` acts as `stop` | kept for the next incarnation (restart, backoff) or dead letters (stop) | its ask fails at once with `NoReply` (the reply address is dropped with the effect) |
+//! | the journal panics in `write` | `PersistFailed(PersistError::JournalPanicked)` | as a failed write; the writer thread survives | as a failed write | `NoReply` |
+//! | the journal rejects the write | `PersistRejected(PersistError::Rejected)` | fails: `stop` or `restart` as supervised, `resume` acts as `stop` | as a failed write | `NoReply` |
+//! | an event cannot be encoded (the codec errs or panics) | `PersistRejected(PersistError::Encode…)` | keeps running: nothing was applied or stored | keep their turn | `NoReply` |
+//! | the event handler panics on a new event | — (an actor failure) | fails: `stop` or `restart`, `resume` acts as `stop`; nothing was stored | as a failed write | `NoReply` |
+//! | the command handler (or a side effect) panics | — (an actor failure) | as supervised: `resume` keeps the state (a handler only reads it), `restart` recovers, `stop` | kept in order (resume, restart) or dead letters (stop) | `NoReply` |
 //! | a snapshot cannot be saved | `SnapshotFailed(SnapshotError)` | keeps running; recovery replays more events | unaffected | unaffected |
 //! | old snapshots or events cannot be deleted | `DeleteSnapshotsFailed` / `DeleteEventsFailed` | keeps running; the next snapshot retries | unaffected | unaffected |
 //!

@@ -359,8 +359,8 @@ where
     /// Called with the entity's state on each [`EntitySignal`]: its own (recovery, persist,
     /// snapshot and deletion outcomes) and the actor's (`PreRestart`, `PostStop`,
     /// `Terminated`, `ChildFailed`). Where the entity has no state yet (a failed recovery), the
-    /// handler sees `empty_state()`. A panic in the handler fails the entity (it cannot
-    /// resume).
+    /// handler sees `empty_state()`; if `empty_state` itself panics, the signal is only logged.
+    /// A panic in the handler fails the entity (it cannot resume).
     pub fn receive_signal(
         mut self,
         handler: impl Fn(&S, &EntitySignal) + Send + Sync + 'static,
