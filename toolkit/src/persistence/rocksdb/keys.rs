@@ -82,7 +82,9 @@ pub(super) fn stream_key_order(
 
 /// The persistence id and sequence number of a stream key.
 pub(super) fn parse_stream_key(key: &[u8]) -> Option<(PersistenceId, SequenceNr)> {
-    split_prefixed(key).map(|(id, sequence_nr)| (PersistenceId::new(id), sequence_nr))
+    // A key with an empty id was not written by this journal: not a stream key.
+    split_prefixed(key)
+        .and_then(|(id, sequence_nr)| Some((PersistenceId::try_new(id).ok()?, sequence_nr)))
 }
 
 /// The sequence number of a stream key read back from a bounded scan of one stream.
@@ -144,7 +146,8 @@ mod tests {
 
     #[test]
     fn stream_key_order_is_the_order_of_the_keys() {
-        let ids = ["a", "b", "ab", "a|b", "", "zz", "\u{0}", "é"].map(PersistenceId::new);
+        // No empty id: `PersistenceId` refuses it (issue 11).
+        let ids = ["a", "b", "ab", "a|b", "zz", "\u{0}", "é"].map(PersistenceId::new);
         for a in &ids {
             for b in &ids {
                 for (x, y) in [(1, 1), (1, 2), (2, 1), (255, 256), (u64::MAX, 0)] {
