@@ -144,9 +144,6 @@ where
     }
 }
 
-/// A closure run in the entity's turn, if it is still the incarnation that asked.
-type Step<C, E, S> = Box<dyn FnOnce(&mut EntityActor<C, E, S>, &mut Context<C>) + Send>;
-
 impl<C, E, S> EntityActor<C, E, S>
 where
     C: Send + 'static,
@@ -156,7 +153,12 @@ where
     // ----- plumbing -----
 
     /// Sends `step` to run in this entity's turn, dropped if another incarnation runs by then.
-    fn send_step(internal: &InternalSender<C>, incarnation: u64, step: Step<C, E, S>) {
+    /// (Generic rather than boxed: a persist's completion costs one allocation.)
+    fn send_step(
+        internal: &InternalSender<C>,
+        incarnation: u64,
+        step: impl FnOnce(&mut Self, &mut Context<C>) + Send + 'static,
+    ) {
         internal.send(Box::new(move |actor, ctx| {
             if let Some(entity) = actor
                 .downcast_mut::<Self>()
@@ -182,11 +184,9 @@ where
             &self.config.persistence_id,
             Box::new(move || {
                 let outcome = job();
-                Self::send_step(
-                    &internal,
-                    incarnation,
-                    Box::new(move |entity, ctx| then(entity, ctx, outcome)),
-                );
+                Self::send_step(&internal, incarnation, move |entity, ctx| {
+                    then(entity, ctx, outcome)
+                });
             }),
         );
         if queued.is_err() {
@@ -380,11 +380,9 @@ where
         if self.commands.is_empty() {
             return;
         }
-        Self::send_step(
-            &self.internal,
-            self.incarnation,
-            Box::new(|entity, ctx| entity.run_held(ctx)),
-        );
+        Self::send_step(&self.internal, self.incarnation, |entity, ctx| {
+            entity.run_held(ctx)
+        });
     }
 
     /// Runs the side effects of an effect whose action is done, guarded: a panic in one fails
@@ -484,11 +482,9 @@ where
         self.config.persistence.writer.append(
             AtomicWrite { events: reprs },
             Box::new(move |outcome| {
-                Self::send_step(
-                    &internal,
-                    incarnation,
-                    Box::new(move |entity, ctx| entity.persisted(ctx, outcome)),
-                );
+                Self::send_step(&internal, incarnation, move |entity, ctx| {
+                    entity.persisted(ctx, outcome)
+                });
             }),
         );
     }
