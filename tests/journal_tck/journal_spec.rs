@@ -365,10 +365,7 @@ pub(crate) fn advancing_the_highest_makes_the_stream_continue_after_it(store: &S
     store.journal.advance_highest(&id, 7).unwrap();
     assert_eq!(store.journal.highest_sequence_nr(&id).unwrap(), 7);
     assert_eq!(replay(&*store.journal, 1, u64::MAX, u64::MAX), (vec![], 7));
-    let results = store
-        .journal
-        .write(&[atomic(vec![event(&id, 1)])])
-        .unwrap();
+    let results = store.journal.write(&[atomic(vec![event(&id, 1)])]).unwrap();
     assert_eq!(
         results[0],
         Err(Rejection::OutOfOrder { highest: 7, got: 1 })
