@@ -9,26 +9,32 @@
 //!
 //! Each entity is a tally: `Add { id, amounts, reply_to }` persists one event per amount (one
 //! or two, in one atomic write), each carrying the command's unique `id`, and replies with the
-//! total and the sequence number of its last event; `Get` replies with the whole state (total,
-//! event count, a checksum of the ordered event ids). Three entities share one journal, so the
-//! group-commit writer batches their writes together and a per-write rejection or a failed
-//! batch hits several entities at once.
+//! total and the sequence number of its last event; `Lock` and `Unlock` persist an event too
+//! (and reply alike), and while the tally is locked an `Add` goes to the user stash until the
+//! next `Unlock` (`then_unstash_all`); `Get` replies with the whole state (total, event count, a
+//! checksum of the ordered event ids, the lock) and persists nothing. Three entities share one
+//! journal, so the group-commit writer batches their writes together and a per-write rejection
+//! or a failed batch hits several entities at once.
 //!
 //! [`ChaosJournal`] wraps the in-memory journal. Per `write` call, from a seeded PRNG, it
 //! succeeds, sleeps a little first, fails (`Err`, nothing stored), panics before storing,
 //! panics *after* storing (the contract allows it: "nothing of the batch is known to be
 //! stored"), or rejects some of the writes one by one (nothing of a rejected write is stored).
-//! `replay` fails, panics, or delivers a prefix and then fails; `delete_to` fails. [`ChaosSnapshots`]
-//! fails saves, loads and deletions. The wrappers keep the ground truth: a ledger of every
-//! event the inner journal stored (deletion does not erase it), every write attempt with its
-//! fate, and every injected read failure.
+//! `replay` fails, panics, or delivers a prefix and then fails; `delete_to` fails.
+//! [`ChaosSnapshots`] fails saves, loads and deletions. The wrappers keep the ground truth: a
+//! ledger of every event the inner journal stored (deletion does not erase it), every write
+//! attempt with its fate, and every injected read failure.
 //!
-//! The driver pipelines asks (a window of [`WINDOW`] outstanding), checks before each command
-//! whether the target entity has stopped and, if so, spawns a fresh one (a new actor over the
-//! same persistence id), and now and then drains every outstanding ask so that entities go idle
-//! between bursts. Three setups: supervised with `restart()` and snapshots; `on_persist_failure`
-//! backoff (1 ms minimum) under `restart()` with snapshots and event deletion; backoff alone
-//! (a rejection stops the entity).
+//! The driver pipelines asks (each run draws a window of 1 to [`WINDOW`] outstanding), checks
+//! before each command whether the target entity has stopped and, if so, spawns a fresh one (a
+//! new actor over the same persistence id), and now and then drains every outstanding ask so
+//! that entities go idle between bursts. An ask to an entity that may be locked (a `Lock` was
+//! sent and no later `Unlock` acknowledged) that does not end within a few milliseconds makes
+//! the driver send an `Unlock`, as a user waiting on a stashed command would.
+//!
+//! Three setups: supervised with `restart()` and snapshots; `on_persist_failure` backoff (1 ms
+//! minimum) under `restart()`, with snapshots and event deletion; backoff alone (a rejection
+//! stops the entity), with a small `command_buffer` (commands beyond it are dead-lettered).
 //!
 //! # What must hold after each run
 //!
@@ -46,21 +52,30 @@
 //!    exactly the acknowledged ones, plus the ones whose write panicked after the backend had
 //!    stored it. That is the one legitimate "stored but never acknowledged" case: the entity
 //!    cannot know that the write it was told failed is durable (Akka has the same at-least-once
-//!    window), and its next incarnation recovers the event. No other case exists: an entity
-//!    has at most one write in flight, and its incarnation changes only after that write
-//!    completed (a completion is never raced by a restart in this model). Each acknowledgement
-//!    names the sequence number of its command's last event, and the fold of the journal up to
-//!    there gives the total it replied with; a command's events are stored together or not at
-//!    all.
+//!    window), and its next incarnation recovers the event. No other case arises here: an
+//!    entity has at most one write in flight and holds every command meanwhile, and its
+//!    incarnation changes (a backoff, a restart) only once that write has completed, so a
+//!    stored write's completion always reaches the incarnation that asked and replies. (The
+//!    runtime has one more such window, which this model never opens: an entity stopped or
+//!    restarted for another reason while its write is in flight, e.g. by a shutdown or a
+//!    panicking signal handler, drops that reply even if the write is stored.) Each
+//!    acknowledgement names the sequence number of its command's last event, and the fold of
+//!    the journal up to there gives the total it replied with; a command's events are stored
+//!    together or not at all.
 //! 4. **Sequence numbers are contiguous from 1**, the journal's highest equals the ledger's
 //!    length, and what the journal still holds (after deletions) is the ledger's suffix.
 //! 5. **Memory equals the journal**: every `Get` during the run saw the fold of a prefix of the
 //!    final journal; after the run each live entity and each freshly recovered one hold the fold
 //!    of the whole journal (so the last acknowledged total, when the last event's command was
-//!    acknowledged).
-//! 6. **Signals match the faults**: `PersistFailed` per failed or panicked write,
-//!    `PersistRejected` per rejected write, `RecoveryFailed` per injected read failure, and
-//!    nothing else fails a recovery (no gap, no out-of-order write, no `advance_highest`).
+//!    acknowledged). Later `Get`s never see fewer events than earlier ones.
+//! 6. **Order**: per entity, the `Add`s are acknowledged at increasing sequence numbers in the
+//!    order they were sent, across restarts and the stash (an `Add` may wait in the stash behind
+//!    a later `Unlock`, so the order holds among `Add`s, and among `Lock`s and `Unlock`s).
+//! 7. **Signals match the faults and the failure table**: `PersistFailed` per failed or
+//!    panicked write, `PersistRejected` per rejected write, `RecoveryFailed` per injected read
+//!    failure, and nothing else fails a recovery (no gap, no out-of-order write, no
+//!    `advance_highest`). `PreRestart` per failure that the setup restarts, `PostStop` per
+//!    failure that stops the entity (plus the shutdown), and one fresh entity per stop.
 //!
 //! Seeds are fixed; `ENTITY_MODEL_SEED=n` runs seed `n` alone in every setup. Thread timing
 //! still varies from run to run, so a failure names its seed and setup, and what it expected.
@@ -103,41 +118,80 @@ struct Tally {
     /// A fold of the ordered event ids: two states agree only if they saw the same events in
     /// the same order.
     checksum: u64,
+    /// While locked, `Add` commands are stashed until an `Unlock`.
+    locked: bool,
 }
 
 impl Tally {
-    fn apply(&mut self, event: &Added) {
-        self.total += event.amount;
+    fn apply(&mut self, event: &TallyEvent) {
+        let (id, part) = match *event {
+            TallyEvent::Added { id, part, amount } => {
+                self.total += amount;
+                (id, part)
+            }
+            TallyEvent::Locked { id } => {
+                self.locked = true;
+                (id, 0)
+            }
+            TallyEvent::Unlocked { id } => {
+                self.locked = false;
+                (id, 0)
+            }
+        };
         self.events += 1;
         self.checksum = self
             .checksum
             .wrapping_mul(1_000_003)
-            .wrapping_add(event.id * 2 + u64::from(event.part) + 1);
+            .wrapping_add(id * 2 + u64::from(part) + 1);
     }
 }
 
+/// Every event carries the id of the command that persisted it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct Added {
-    /// The command that persisted it.
-    id: u64,
-    /// Its place among its command's events.
-    part: u8,
-    amount: u64,
+enum TallyEvent {
+    Added {
+        id: u64,
+        /// Its place among its command's events.
+        part: u8,
+        amount: u64,
+    },
+    Locked {
+        id: u64,
+    },
+    Unlocked {
+        id: u64,
+    },
 }
 
-impl Event for Added {}
+impl TallyEvent {
+    fn id(&self) -> u64 {
+        match *self {
+            Self::Added { id, .. } | Self::Locked { id } | Self::Unlocked { id } => id,
+        }
+    }
+}
+
+impl Event for TallyEvent {}
+
+/// The total and the sequence number of the command's last event.
+type Ack = (u64, SequenceNr);
 
 enum Cmd {
+    /// Persists one event per amount, in one atomic write (stashed while locked).
     Add {
         id: u64,
         amounts: Vec<u64>,
-        /// The total and the sequence number of the command's last event.
-        reply_to: ActorRef<(u64, SequenceNr)>,
+        reply_to: ActorRef<Ack>,
     },
+    /// Persists `Locked`.
+    Lock { id: u64, reply_to: ActorRef<Ack> },
+    /// Persists `Unlocked`, then unstashes.
+    Unlock { id: u64, reply_to: ActorRef<Ack> },
+    /// Replies with the state; never persists, never stashed.
     Get(ActorRef<Tally>),
 }
 
-type TallyEffect = Effect<Added, Tally>;
+type TallyEffect = Effect<TallyEvent, Tally>;
 
 #[derive(Clone, Copy, Debug)]
 enum Supervision {
@@ -155,10 +209,16 @@ struct Setup {
     supervision: Supervision,
     snapshot_every: Option<u64>,
     delete_events: bool,
+    /// `command_buffer`: commands held (or stashed) beyond it go to dead letters.
+    command_buffer: Option<usize>,
 }
 
 fn pid(k: usize) -> PersistenceId {
     PersistenceId::of("tally", &k.to_string())
+}
+
+fn ack(tally: &Tally) -> Ack {
+    (tally.total, tally.events)
 }
 
 fn tally(
@@ -172,19 +232,26 @@ fn tally(
         pid(k),
         persistence.clone(),
         Tally::default,
-        |_: &Tally, command| match command {
+        |tally: &Tally, command| match command {
+            add @ Cmd::Add { .. } if tally.locked => TallyEffect::stash(add),
             Cmd::Add {
                 id,
                 amounts,
                 reply_to,
             } => TallyEffect::persist_all(amounts.into_iter().enumerate().map(|(part, amount)| {
-                Added {
+                TallyEvent::Added {
                     id,
                     part: part as u8,
                     amount,
                 }
             }))
-            .then_reply_to(reply_to, |tally| (tally.total, tally.events)),
+            .then_reply_to(reply_to, ack),
+            Cmd::Lock { id, reply_to } => {
+                TallyEffect::persist(TallyEvent::Locked { id }).then_reply_to(reply_to, ack)
+            }
+            Cmd::Unlock { id, reply_to } => TallyEffect::persist(TallyEvent::Unlocked { id })
+                .then_unstash_all()
+                .then_reply_to(reply_to, ack),
             Cmd::Get(reply_to) => TallyEffect::none().then_reply_to(reply_to, Tally::clone),
         },
         Tally::apply,
@@ -196,6 +263,9 @@ fn tally(
         entity = entity
             .snapshot_every(every, 2)
             .delete_events_on_snapshot(setup.delete_events);
+    }
+    if let Some(commands) = setup.command_buffer {
+        entity = entity.command_buffer(commands);
     }
     let backoff = || {
         SupervisorStrategy::restart_with_backoff(
@@ -245,7 +315,7 @@ struct Attempt {
 #[derive(Default)]
 struct Truth {
     /// Every event stored, per stream, in storing order (deletion does not remove them).
-    ledger: HashMap<PersistenceId, Vec<(SequenceNr, Added)>>,
+    ledger: HashMap<PersistenceId, Vec<(SequenceNr, TallyEvent)>>,
     attempts: Vec<Attempt>,
     /// Injected failures of the reads a recovery makes (snapshot load, replay).
     read_faults: u64,
@@ -256,7 +326,7 @@ struct Truth {
     delays: u64,
 }
 
-fn decode(repr: &PersistentRepr) -> Added {
+fn decode(repr: &PersistentRepr) -> TallyEvent {
     MessagePack
         .decode(&repr.manifest, &repr.payload)
         .expect("every stored payload decodes")
@@ -321,7 +391,7 @@ impl ChaosJournal {
             .persistence_id()
             .expect("an entity never writes nothing")
             .clone();
-        let ids: BTreeSet<u64> = write.events.iter().map(|repr| decode(repr).id).collect();
+        let ids: BTreeSet<u64> = write.events.iter().map(|repr| decode(repr).id()).collect();
         assert_eq!(ids.len(), 1, "one write carries one command's events");
         let id = ids.into_iter().next().expect("one id");
         if matches!(fate, Fate::Stored | Fate::PanickedAfter) {
@@ -528,13 +598,29 @@ impl SnapshotStore for ChaosSnapshots {
 
 // ----- the driver -----
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Add,
+    Lock,
+    Unlock,
+}
+
+/// A command that persists: what the driver sent.
+#[derive(Clone, Copy, Debug)]
+struct Sent {
+    k: usize,
+    kind: Kind,
+    events: usize,
+}
+
 enum Asked {
-    Add {
+    Write {
         id: u64,
         k: usize,
-        pending: Pending<(u64, SequenceNr)>,
+        pending: Pending<Ack>,
     },
     Get {
+        id: u64,
         k: usize,
         pending: Pending<Tally>,
     },
@@ -547,11 +633,15 @@ struct Outcomes {
     acked: BTreeMap<u64, (usize, u64, SequenceNr)>,
     no_reply: BTreeSet<u64>,
     dead_lettered: BTreeSet<u64>,
-    /// Command id → (entity, number of events).
-    sent: BTreeMap<u64, (usize, usize)>,
-    gets: Vec<(usize, Tally)>,
+    sent: BTreeMap<u64, Sent>,
+    /// (send order, entity, state replied).
+    gets: Vec<(u64, usize, Tally)>,
     gets_dead_lettered: u64,
 }
+
+/// How long an ask to an entity that may be locked waits before the driver sends an `Unlock`
+/// (the ask may be a stashed `Add`).
+const NUDGE_AFTER: Duration = Duration::from_millis(5);
 
 struct Run {
     seed: u64,
@@ -561,6 +651,12 @@ struct Run {
     signals: Sender<(usize, EntitySignal)>,
     entities: Vec<ActorRef<Cmd>>,
     spawned: usize,
+    next_id: u64,
+    outstanding: VecDeque<Asked>,
+    /// Per entity: the id of the last `Lock` sent, and of the last acknowledged `Unlock`.
+    last_lock: Vec<u64>,
+    last_unlock: Vec<u64>,
+    nudges: usize,
     outcomes: Outcomes,
 }
 
@@ -583,33 +679,93 @@ impl Run {
         self.entities[k].clone()
     }
 
-    fn resolve(&mut self, asked: Asked) {
+    /// Sends a command that persists, to the back of the outstanding asks.
+    fn send(&mut self, k: usize, kind: Kind, amounts: Vec<u64>) {
+        self.next_id += 1;
+        let id = self.next_id;
+        let entity = self.alive(k);
+        let sent = Sent {
+            k,
+            kind,
+            events: amounts.len().max(1),
+        };
+        let pending = match kind {
+            Kind::Add => entity.ask(|reply_to| Cmd::Add {
+                id,
+                amounts,
+                reply_to,
+            }),
+            Kind::Lock => {
+                self.last_lock[k] = id;
+                entity.ask(|reply_to| Cmd::Lock { id, reply_to })
+            }
+            Kind::Unlock => entity.ask(|reply_to| Cmd::Unlock { id, reply_to }),
+        };
+        self.outcomes.sent.insert(id, sent);
+        self.outstanding.push_back(Asked::Write { id, k, pending });
+    }
+
+    fn get(&mut self, k: usize) {
+        self.next_id += 1;
+        let id = self.next_id;
+        let pending = self.alive(k).ask(Cmd::Get);
+        self.outstanding.push_back(Asked::Get { id, k, pending });
+    }
+
+    /// Waits until `ready`, within the bound; meanwhile, if entity `k` may be locked, sends it
+    /// an `Unlock` now and then (what waits may be a stashed `Add`).
+    fn wait_for(&mut self, k: usize, ready: impl Fn() -> bool) {
+        let started = Instant::now();
+        let mut nudge_at = started + NUDGE_AFTER;
+        while !ready() && started.elapsed() < common::WAIT {
+            if Instant::now() >= nudge_at && self.last_lock[k] > self.last_unlock[k] {
+                self.nudges += 1;
+                self.send(k, Kind::Unlock, Vec::new());
+                nudge_at = Instant::now() + NUDGE_AFTER * 4;
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+
+    fn resolve_oldest(&mut self) {
+        let Some(asked) = self.outstanding.pop_front() else {
+            return;
+        };
         let (seed, name) = (self.seed, self.setup.name);
-        let outcomes = &mut self.outcomes;
         match asked {
-            Asked::Add { id, k, pending } => match pending.wait(common::WAIT) {
-                Ok((total, seq)) => {
-                    outcomes.acked.insert(id, (k, total, seq));
+            Asked::Write { id, k, pending } => {
+                self.wait_for(k, || pending.is_ready());
+                match pending.wait(Duration::ZERO) {
+                    Ok((total, seq)) => {
+                        self.outcomes.acked.insert(id, (k, total, seq));
+                        if self.outcomes.sent[&id].kind == Kind::Unlock && id > self.last_lock[k] {
+                            self.last_unlock[k] = id;
+                        }
+                    }
+                    Err(AskError::NoReply) => {
+                        self.outcomes.no_reply.insert(id);
+                    }
+                    Err(AskError::TargetStopped) => {
+                        self.outcomes.dead_lettered.insert(id);
+                    }
+                    Err(other) => panic!(
+                        "[{name}, seed {seed:#x}] command {id} ({:?}) to entity {k} was neither \
+                         answered, refused nor dead-lettered: {other:?}",
+                        self.outcomes.sent[&id]
+                    ),
                 }
-                Err(AskError::NoReply) => {
-                    outcomes.no_reply.insert(id);
+            }
+            Asked::Get { id, k, pending } => {
+                self.wait_for(k, || pending.is_ready());
+                match pending.wait(Duration::ZERO) {
+                    Ok(tally) => self.outcomes.gets.push((id, k, tally)),
+                    Err(AskError::TargetStopped) => self.outcomes.gets_dead_lettered += 1,
+                    Err(other) => panic!(
+                        "[{name}, seed {seed:#x}] Get {id} to entity {k} was neither answered \
+                         nor dead-lettered: {other:?}"
+                    ),
                 }
-                Err(AskError::TargetStopped) => {
-                    outcomes.dead_lettered.insert(id);
-                }
-                Err(other) => panic!(
-                    "[{name}, seed {seed:#x}] command {id} to entity {k} was neither answered, \
-                     refused nor dead-lettered: {other:?}"
-                ),
-            },
-            Asked::Get { k, pending } => match pending.wait(common::WAIT) {
-                Ok(tally) => outcomes.gets.push((k, tally)),
-                Err(AskError::TargetStopped) => outcomes.gets_dead_lettered += 1,
-                Err(other) => panic!(
-                    "[{name}, seed {seed:#x}] a Get to entity {k} was neither answered nor \
-                     dead-lettered: {other:?}"
-                ),
-            },
+            }
         }
     }
 }
@@ -631,7 +787,12 @@ struct Summary {
     spawned: usize,
     restarts: usize,
     events: usize,
+    /// `Add`s acknowledged after a later `Unlock`: they waited in the stash.
+    stashed: usize,
     window: usize,
+    nudges: usize,
+    /// Commands dead-lettered because the entity's command buffer was full.
+    buffer_full: usize,
     elapsed_ms: u128,
 }
 
@@ -663,6 +824,11 @@ fn run_model(seed: u64, setup: Setup) -> Summary {
         signals,
         entities: Vec::new(),
         spawned: 0,
+        next_id: 0,
+        outstanding: VecDeque::new(),
+        last_lock: vec![0; ENTITIES],
+        last_unlock: vec![0; ENTITIES],
+        nudges: 0,
         outcomes: Outcomes::default(),
     };
     for k in 0..ENTITIES {
@@ -673,39 +839,25 @@ fn run_model(seed: u64, setup: Setup) -> Summary {
     // The commands: pipelined, with a burst boundary now and then.
     let mut rng = fastrand::Rng::with_seed(seed.rotate_left(17) ^ 0xc0ffee);
     let window = rng.usize(1..=WINDOW);
-    let mut outstanding: VecDeque<Asked> = VecDeque::new();
-    for id in 1..=COMMANDS {
+    for _ in 0..COMMANDS {
         let k = rng.usize(..ENTITIES);
-        let entity = run.alive(k);
-        let roll = rng.u32(..100);
-        let asked = if roll < 10 {
-            Asked::Get {
-                k,
-                pending: entity.ask(Cmd::Get),
+        match rng.u32(..100) {
+            0..10 => run.get(k),
+            10..12 => run.send(k, Kind::Lock, Vec::new()),
+            12..15 => run.send(k, Kind::Unlock, Vec::new()),
+            roll => {
+                let events = if roll < 21 { 2 } else { 1 };
+                let amounts = (0..events).map(|_| rng.u64(1..1_000)).collect();
+                run.send(k, Kind::Add, amounts);
             }
-        } else {
-            let events = if roll < 16 { 2 } else { 1 };
-            let amounts: Vec<u64> = (0..events).map(|_| rng.u64(1..1_000)).collect();
-            run.outcomes.sent.insert(id, (k, events));
-            Asked::Add {
-                id,
-                k,
-                pending: entity.ask(|reply_to| Cmd::Add {
-                    id,
-                    amounts,
-                    reply_to,
-                }),
-            }
-        };
-        outstanding.push_back(asked);
+        }
         let drain = rng.u32(..100) == 0;
-        while outstanding.len() >= window || (drain && !outstanding.is_empty()) {
-            let oldest = outstanding.pop_front().expect("outstanding");
-            run.resolve(oldest);
+        while run.outstanding.len() >= window || (drain && !run.outstanding.is_empty()) {
+            run.resolve_oldest();
         }
     }
-    while let Some(oldest) = outstanding.pop_front() {
-        run.resolve(oldest);
+    while !run.outstanding.is_empty() {
+        run.resolve_oldest();
     }
 
     // Faults off; the memory of every entity, now (restarting stopped ones as a user would).
@@ -738,14 +890,15 @@ fn run_model(seed: u64, setup: Setup) -> Summary {
         live.push(tally);
     }
     let command_type = std::any::type_name::<Cmd>();
-    let dead_commands = dead_letters
+    let dead_letters: Vec<DeadLetter> = dead_letters
         .try_iter()
         .filter(|letter| letter.message_type == command_type)
-        .count();
+        .collect();
     let Run {
         system,
         outcomes,
         spawned,
+        nudges,
         signals,
         ..
     } = run;
@@ -786,12 +939,18 @@ fn run_model(seed: u64, setup: Setup) -> Summary {
         &outcomes,
         &live,
         &recovered,
-        dead_commands,
+        dead_letters.len(),
         &signals,
+        spawned,
     );
     Summary {
         spawned,
         window,
+        nudges,
+        buffer_full: dead_letters
+            .iter()
+            .filter(|letter| letter.reason == DeadLetterReason::CommandBufferFull)
+            .count(),
         elapsed_ms: started.elapsed().as_millis(),
         ..summary
     }
@@ -808,6 +967,7 @@ fn check(
     recovered: &[Tally],
     dead_commands: usize,
     signals: &[(usize, EntitySignal)],
+    spawned: usize,
 ) -> Summary {
     let at = format!("[{}, seed {seed:#x}]", setup.name);
 
@@ -832,7 +992,7 @@ fn check(
     // 2. Every NoReply is a write the journal refused; dead letters were never written.
     let mut attempted: BTreeMap<u64, Fate> = BTreeMap::new();
     for attempt in &truth.attempts {
-        let (k, _) = outcomes.sent[&attempt.id];
+        let k = outcomes.sent[&attempt.id].k;
         assert_eq!(
             attempt.entity,
             pid(k),
@@ -881,9 +1041,10 @@ fn check(
         "{at} the dead-letter office saw every command that ended in TargetStopped, and no other"
     );
 
-    // 3-5. Per entity: the ledger, the journal, the acknowledgements and the memory.
+    // 3-6. Per entity: the ledger, the journal, the acknowledgements the memory and the order.
     let mut stored_ids: BTreeMap<u64, Vec<SequenceNr>> = BTreeMap::new();
     let mut events = 0;
+    let mut stashed = 0;
     for k in 0..ENTITIES {
         let id = pid(k);
         let ledger = truth.ledger.get(&id).map_or(&[][..], Vec::as_slice);
@@ -925,7 +1086,7 @@ fn check(
         for (_, event) in ledger {
             let mut next = folds.last().expect("a fold").clone();
             next.apply(event);
-            stored_ids.entry(event.id).or_default().push(next.events);
+            stored_ids.entry(event.id()).or_default().push(next.events);
             folds.push(next);
         }
         let full = folds.last().expect("a fold");
@@ -937,16 +1098,59 @@ fn check(
             &recovered[k], full,
             "{at} entity {k}: recovery gives the journal's fold"
         );
-        for (_, tally) in outcomes.gets.iter().filter(|(e, _)| *e == k) {
+        let mut gets: Vec<&(u64, usize, Tally)> =
+            outcomes.gets.iter().filter(|(_, e, _)| *e == k).collect();
+        gets.sort_by_key(|(id, _, _)| *id);
+        for (id, _, tally) in &gets {
             let prefix = folds.get(tally.events as usize);
             assert_eq!(
                 Some(tally),
                 prefix,
-                "{at} entity {k}: a Get saw a state that is no prefix of the journal"
+                "{at} entity {k}: Get {id} saw a state that is no prefix of the journal"
             );
         }
+        let sees = |(id, _, tally): &&(u64, usize, Tally)| (*id, tally.events);
+        for pair in gets.windows(2) {
+            assert!(
+                pair[0].2.events <= pair[1].2.events,
+                "{at} entity {k}: a later Get saw fewer events: {:?} then {:?}",
+                sees(&pair[0]),
+                sees(&pair[1])
+            );
+        }
+        // An `Add` acknowledged after an `Unlock` sent later waited in the stash.
+        let mut first_later_unlock = SequenceNr::MAX;
+        for (id, (e, _, seq)) in outcomes.acked.iter().rev() {
+            if *e != k {
+                continue;
+            }
+            match outcomes.sent[id].kind {
+                Kind::Unlock => first_later_unlock = first_later_unlock.min(*seq),
+                Kind::Add if *seq > first_later_unlock => stashed += 1,
+                _ => {}
+            }
+        }
+        // Acknowledged in the order sent: the `Add`s among themselves (one may wait in the
+        // stash behind a later `Unlock`), and the `Lock`s and `Unlock`s among themselves.
+        for adds in [true, false] {
+            let acked: Vec<(u64, SequenceNr)> = outcomes
+                .acked
+                .iter()
+                .filter(|(id, (e, _, _))| *e == k && (outcomes.sent[*id].kind == Kind::Add) == adds)
+                .map(|(id, (_, _, seq))| (*id, *seq))
+                .collect();
+            for pair in acked.windows(2) {
+                assert!(
+                    pair[0].1 < pair[1].1,
+                    "{at} entity {k}: commands acknowledged out of the order they were sent \
+                     (id, sequence number): {:?} then {:?}",
+                    pair[0],
+                    pair[1]
+                );
+            }
+        }
         if let Some((_, last)) = ledger.last()
-            && let Some((_, total, seq)) = outcomes.acked.get(&last.id)
+            && let Some((_, total, seq)) = outcomes.acked.get(&last.id())
         {
             assert_eq!(
                 (*total, *seq),
@@ -957,7 +1161,7 @@ fn check(
         for (command, (entity, total, seq)) in outcomes.acked.iter().filter(|(_, a)| a.0 == k) {
             let stored = ledger
                 .get((*seq as usize).wrapping_sub(1))
-                .map(|(_, e)| e.id);
+                .map(|(_, e)| e.id());
             assert_eq!(
                 stored,
                 Some(*command),
@@ -984,7 +1188,7 @@ fn check(
          panicked after storing)"
     );
     for (id, seqs) in &stored_ids {
-        let (_, events) = outcomes.sent[id];
+        let events = outcomes.sent[id].events;
         let contiguous = seqs.windows(2).all(|pair| pair[1] == pair[0] + 1);
         assert!(
             seqs.len() == events && contiguous,
@@ -992,7 +1196,7 @@ fn check(
         );
     }
 
-    // 6. Signals match the faults.
+    // 7. Signals match the faults.
     let count = |pick: fn(&EntitySignal) -> bool| signals.iter().filter(|(_, s)| pick(s)).count();
     let fates = |pick: fn(Fate) -> bool| attempted.values().filter(|f| pick(**f)).count();
     let failed_writes =
@@ -1021,6 +1225,27 @@ fn check(
         truth.advance_highest_calls, 0,
         "{at} no snapshot was ever ahead of the journal"
     );
+    // The failure table: a failed or panicked write restarts the entity under `restart()`
+    // without `on_persist_failure` (with it, the entity backs off in place); a rejected write
+    // restarts it under `restart()` and stops it otherwise; a failed recovery stops it
+    // whatever the supervisor. Every stopped entity was replaced once by the driver, and the
+    // shutdown stopped the last ones.
+    let (restarts, stops) = match setup.supervision {
+        Supervision::Restart => (failed_writes + rejected_writes, recovery_failures.len()),
+        Supervision::BackoffUnderRestart => (rejected_writes, recovery_failures.len()),
+        Supervision::BackoffOnly => (0, rejected_writes + recovery_failures.len()),
+    };
+    assert_eq!(
+        count(|s| matches!(s, EntitySignal::PreRestart)),
+        restarts,
+        "{at} restarts by the supervisor"
+    );
+    assert_eq!(spawned, ENTITIES + stops, "{at} stopped entities replaced");
+    assert_eq!(
+        count(|s| matches!(s, EntitySignal::PostStop)),
+        stops + ENTITIES,
+        "{at} one PostStop per stop, and per entity at the shutdown"
+    );
 
     Summary {
         acked: acked.len(),
@@ -1035,6 +1260,7 @@ fn check(
         read_faults: truth.read_faults,
         restarts: count(|s| matches!(s, EntitySignal::PreRestart)),
         events,
+        stashed,
         ..Summary::default()
     }
 }
@@ -1072,6 +1298,7 @@ fn supervised_restart_with_snapshots_keeps_journal_memory_and_replies_in_agreeme
         supervision: Supervision::Restart,
         snapshot_every: Some(5),
         delete_events: false,
+        command_buffer: None,
     });
 }
 
@@ -1082,6 +1309,7 @@ fn persist_failure_backoff_with_event_deletion_keeps_journal_memory_and_replies_
         supervision: Supervision::BackoffUnderRestart,
         snapshot_every: Some(7),
         delete_events: true,
+        command_buffer: None,
     });
 }
 
@@ -1092,5 +1320,6 @@ fn persist_failure_backoff_with_user_restarts_keeps_journal_memory_and_replies_i
         supervision: Supervision::BackoffOnly,
         snapshot_every: None,
         delete_events: false,
+        command_buffer: Some(6),
     });
 }

@@ -36,10 +36,12 @@
 //! | any | `pre_restart` / `post_stop` | — | the held and stashed commands go to the next incarnation (restart) or to dead letters (stop) |
 //!
 //! The event handler runs **before** the write, as in Akka Persistence Typed: an event it
-//! refuses (by panicking) is never stored, so it can never poison a later recovery. The state
-//! it changes is visible to no one until the write is durable: the entity holds every command
-//! meanwhile, side effects and replies run after, and a failed write discards the state (the
-//! entity stops, or rebuilds it from the journal).
+//! refuses (by panicking) is never stored, so it can never poison a later recovery. No command,
+//! reply or side effect sees the state it changes until the write is durable: the entity holds
+//! every command meanwhile, side effects and replies run after, and a failed write discards the
+//! state (the entity stops, or rebuilds it from the journal). Only the signal handler sees that
+//! state, in the `PersistFailed` or `PersistRejected` of the failed write and the `PreRestart`
+//! or `PostStop` that follow: the state being discarded, refused events included (as in Akka).
 //!
 //! # What each failure does
 //!
