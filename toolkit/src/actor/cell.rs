@@ -28,7 +28,9 @@ use super::system::SystemCore;
 use crate::dead_letters::DeadLetterReason;
 use crate::dispatch::mailbox::Mailbox;
 use crate::dispatch::{Dispatcher, Runnable};
-use crate::supervision::{DEFAULT_RESTART_STASH, Decision, SupervisionState, panic};
+use crate::supervision::{
+    DEFAULT_RESTART_STASH, Decision, SupervisionState, SupervisorStrategy, panic,
+};
 use crate::timers::TimerKey;
 
 /// Untyped control messages: what the runtime tells an actor about its life.
@@ -103,7 +105,12 @@ pub(crate) struct Supervised<M: Send + 'static> {
     initial: Option<Behavior<M>>,
     /// The backoff of a restart waiting for children to stop.
     pending_delay: Option<Duration>,
+    /// Starts (setup, `pre_start`) that failed since the last one that succeeded.
+    failed_starts: u32,
 }
+
+/// Failed starts in a row after which `restart()` without a limit gives up and stops the actor.
+pub(crate) const MAX_FAILED_STARTS: u32 = 10;
 
 /// What only the worker running the actor touches. Kept small: an idle actor's whole footprint
 /// is this, its mailbox and a few words (see `benches/README.md`).
@@ -407,15 +414,23 @@ impl<M: Send + 'static> ActorCell<M> {
                 Control::Start => {
                     if st.ctx.phase == Phase::New {
                         let behavior = std::mem::replace(&mut st.behavior, Behaviors::empty());
-                        self.start_behavior(st, behavior);
+                        self.start_behavior(st, behavior, false);
                     }
                 }
                 Control::Stop => self.begin_stop(st, None),
                 Control::Watch(watcher) => st.ctx.add_watcher(watcher),
                 Control::Unwatch(id) => st.ctx.remove_watcher(id),
                 Control::Terminated(who) => {
-                    if st.ctx.stop_watching(who.id()) && st.ctx.phase == Phase::Running {
-                        self.signal(st, Signal::Terminated(who));
+                    if st.ctx.stop_watching(who.id()) {
+                        match st.ctx.phase {
+                            Phase::Running => self.signal(st, Signal::Terminated(who)),
+                            // Restarting: the watch outlives the incarnation, so the next one
+                            // gets the signal once it has started.
+                            Phase::New | Phase::AwaitingChildren | Phase::BackingOff => {
+                                st.ctx.defer_signal(Signal::Terminated(who))
+                            }
+                            Phase::Terminating | Phase::Terminated => {}
+                        }
                     }
                 }
                 Control::ChildTerminated { child, failure } => {
@@ -475,13 +490,21 @@ impl<M: Send + 'static> ActorCell<M> {
                 }
             }
             Kind::Stopped => self.begin_stop(st, None),
-            kind => self.start_behavior(st, Behavior::from_kind(kind)),
+            kind => self.start_behavior(st, Behavior::from_kind(kind), true),
         }
     }
 
     /// Unwraps `setup`, `supervise` and factories until a behavior that handles messages
     /// remains, running user code along the way; any panic goes to the supervisor.
-    fn start_behavior(self: &Arc<Self>, st: &mut ActorState<M>, behavior: Behavior<M>) {
+    ///
+    /// `replacing`: a handler returned this behavior while the actor runs another, which it
+    /// keeps if this one unwraps to `same()` (or `unhandled()`), as in Akka.
+    fn start_behavior(
+        self: &Arc<Self>,
+        st: &mut ActorState<M>,
+        behavior: Behavior<M>,
+        replacing: bool,
+    ) {
         let mut behavior = behavior;
         loop {
             behavior = match behavior.kind {
@@ -495,6 +518,7 @@ impl<M: Send + 'static> ActorCell<M> {
                         state: SupervisionState::new(strategy),
                         initial: inner.try_clone(),
                         pending_delay: None,
+                        failed_starts: 0,
                     });
                     inner
                 }
@@ -507,12 +531,18 @@ impl<M: Send + 'static> ActorCell<M> {
                     st.behavior = Behavior::from_kind(Kind::Actor(actor));
                     st.ctx.phase = Phase::Running;
                     st.ctx.started = true;
-                    return self.after_user_code(st, started.err());
+                    let failed = started.is_err() || st.ctx.raised;
+                    self.after_user_code(st, started.err());
+                    if !failed {
+                        self.start_succeeded(st);
+                    }
+                    return;
                 }
                 Kind::Stopped => {
                     st.ctx.phase = Phase::Running;
                     return self.begin_stop(st, None);
                 }
+                Kind::Same | Kind::Unhandled if replacing => return,
                 Kind::Same | Kind::Unhandled => {
                     let failure = ActorFailure::new(
                         "an actor cannot start with Behaviors::same() or Behaviors::unhandled(); \
@@ -525,9 +555,22 @@ impl<M: Send + 'static> ActorCell<M> {
                     st.behavior = Behavior::from_kind(kind);
                     st.ctx.phase = Phase::Running;
                     st.ctx.started = true;
+                    self.start_succeeded(st);
                     return;
                 }
             };
+        }
+    }
+
+    fn start_succeeded(self: &Arc<Self>, st: &mut ActorState<M>) {
+        if let Some(supervised) = st.ctx.supervision_mut() {
+            supervised.failed_starts = 0;
+        }
+        for signal in st.ctx.take_deferred_signals() {
+            if st.ctx.phase != Phase::Running {
+                break;
+            }
+            self.signal(st, signal);
         }
     }
 
@@ -540,13 +583,28 @@ impl<M: Send + 'static> ActorCell<M> {
             tracing::error!(actor = %self.path(), %failure, "actor failed again while ending");
             return;
         }
+        let during_start = !st.ctx.started;
         let decision = match failure.escalation() {
             Escalation::Stop => Decision::Stop,
             escalation => {
-                let decision = st
-                    .ctx
-                    .supervision_mut()
-                    .map_or(Decision::Stop, |s| s.state.decide(Instant::now()));
+                let decision = st.ctx.supervision_mut().map_or(Decision::Stop, |s| {
+                    let decision = s.state.decide(Instant::now());
+                    if during_start {
+                        s.failed_starts = s.failed_starts.saturating_add(1);
+                    }
+                    // A start that keeps failing under `restart()` without a limit would
+                    // restart in a hot loop: after this many in a row the actor stops, as an
+                    // actor whose start failed without supervision does.
+                    let unlimited = matches!(
+                        s.state.strategy(),
+                        SupervisorStrategy::Restart { limit: None, .. }
+                    );
+                    if unlimited && s.failed_starts > MAX_FAILED_STARTS {
+                        Decision::Stop
+                    } else {
+                        decision
+                    }
+                });
                 if escalation == Escalation::NoResume && decision == Decision::Resume {
                     Decision::Stop
                 } else {
@@ -582,11 +640,13 @@ impl<M: Send + 'static> ActorCell<M> {
             );
             return self.begin_stop(st, Some(failure));
         };
+        // Timers first: the `PreRestart` handler sees none of them active, and none fires into
+        // the next incarnation.
+        st.ctx.cancel_timers();
         if st.ctx.started {
             self.lifecycle_signal(st, Signal::PreRestart);
         }
         st.ctx.started = false;
-        st.ctx.cancel_timers();
         // Stashed messages are kept for the new incarnation, oldest first.
         let stashed = st.ctx.drain_stash();
         st.held.prepend(stashed);
@@ -632,7 +692,7 @@ impl<M: Send + 'static> ActorCell<M> {
     fn restart_now(self: &Arc<Self>, st: &mut ActorState<M>) {
         st.ctx.phase = Phase::New;
         let behavior = std::mem::replace(&mut st.behavior, Behaviors::empty());
-        self.start_behavior(st, behavior);
+        self.start_behavior(st, behavior, false);
     }
 
     /// While not running (starting, restarting, backing off): keep user messages, up to the
@@ -643,6 +703,11 @@ impl<M: Send + 'static> ActorCell<M> {
         });
         let room = capacity.saturating_sub(st.held.len());
         self.mailbox.take_user(st.held.queue(), room);
+        if st.held.len() < capacity {
+            // There was room for everything queued: what arrives from now on is taken at the
+            // next turn, not counted as overflow (that would drop messages the buffer can hold).
+            return;
+        }
         let mut overflow = VecDeque::new();
         self.mailbox.take_user(&mut overflow, usize::MAX);
         for msg in overflow {
@@ -667,19 +732,42 @@ impl<M: Send + 'static> ActorCell<M> {
     }
 
     /// Delivers a signal that may change the behavior (`Terminated`, `ChildFailed`).
+    ///
+    /// Death pact (as in Akka): a `Terminated` or `ChildFailed` of a watched actor that the
+    /// behavior does not handle (no signal handler, or one returning `unhandled()`) fails the
+    /// actor. `ignore()` handles every signal; an object-style [`Actor`](super::Actor) handles
+    /// them in `on_signal`, which does nothing by default.
     fn signal(self: &Arc<Self>, st: &mut ActorState<M>, signal: Signal) {
         let ActorState { behavior, ctx, .. } = st;
         let outcome = panic::catch(|| match &mut behavior.kind {
-            Kind::Receive(receive) => receive
-                .on_signal(ctx, &signal)
-                .unwrap_or_else(Behaviors::same),
+            Kind::Receive(receive) => receive.on_signal(ctx, &signal),
             Kind::Actor(actor) => {
                 actor.on_signal(ctx, &signal);
-                Behaviors::same()
+                Some(Behaviors::same())
             }
-            _ => Behaviors::same(),
+            Kind::Ignore => Some(Behaviors::same()),
+            _ => None,
         });
-        match outcome {
+        let watched = match &signal {
+            Signal::Terminated(who) | Signal::ChildFailed(who, _) => Some(who),
+            Signal::PreRestart | Signal::PostStop => None,
+        };
+        let unhandled = matches!(
+            &outcome,
+            Ok(None)
+                | Ok(Some(Behavior {
+                    kind: Kind::Unhandled
+                }))
+        );
+        if let (Some(who), true) = (watched, unhandled) {
+            let failure = ActorFailure::new(format!(
+                "death pact: {} stopped, and this actor watched it without handling its \
+                 Terminated signal; handle Signal::Terminated in receive_signal, or unwatch it",
+                who.path()
+            ));
+            return self.handle_failure(st, failure);
+        }
+        match outcome.map(|next| next.unwrap_or_else(Behaviors::same)) {
             Ok(next) => {
                 if st.ctx.raised {
                     self.after_user_code(st, None);

@@ -10,7 +10,7 @@ use super::actor_ref::{ActorRef, AnyActorRef, Recipient};
 use super::behavior::Behavior;
 use super::cell::{ActorCell, CellControl, Control, InternalFn, Phase, Supervised, SystemMessage};
 use super::path::{ActorPath, validate_name};
-use super::signal::ActorFailure;
+use super::signal::{ActorFailure, Signal};
 use super::stash::StashBuffer;
 use super::system::{Props, SystemCore};
 use crate::ask::AskCallback;
@@ -64,6 +64,8 @@ struct Extras<M: Send + 'static> {
     failure: Option<ActorFailure>,
     /// The failure raised as a value, until the cell takes it.
     raised: Option<ActorFailure>,
+    /// Signals that arrived while the actor was restarting, for the next incarnation.
+    deferred_signals: Vec<Signal>,
     /// Messages the actor handed back to the runtime (an entity's held commands when it
     /// restarts or stops): the next incarnation gets them first, or they become dead letters.
     handed_back: VecDeque<M>,
@@ -104,6 +106,7 @@ impl<M: Send + 'static> Context<M> {
                 stash: None,
                 failure: None,
                 raised: None,
+                deferred_signals: Vec::new(),
                 handed_back: VecDeque::new(),
             })
         })
@@ -337,6 +340,19 @@ impl<M: Send + 'static> Context<M> {
             drained.append(&mut stash.drain());
         }
         drained
+    }
+
+    /// Keeps a signal that arrived while the actor restarts, for the next incarnation.
+    pub(crate) fn defer_signal(&mut self, signal: Signal) {
+        self.extras().deferred_signals.push(signal);
+    }
+
+    /// The signals kept while the actor restarted, oldest first.
+    pub(crate) fn take_deferred_signals(&mut self) -> Vec<Signal> {
+        self.extras
+            .as_mut()
+            .map(|e| std::mem::take(&mut e.deferred_signals))
+            .unwrap_or_default()
     }
 
     /// Fails the actor with `failure` once the code running now returns: a failure as a

@@ -163,7 +163,8 @@ pub(crate) struct SupervisionState {
     window_start: Option<Instant>,
     restarts_in_window: u32,
     consecutive_failures: u32,
-    last_failure: Option<Instant>,
+    /// When the last backoff restart happened (or will): the start of the quiet period.
+    restarted_at: Option<Instant>,
 }
 
 impl SupervisionState {
@@ -173,7 +174,7 @@ impl SupervisionState {
             window_start: None,
             restarts_in_window: 0,
             consecutive_failures: 0,
-            last_failure: None,
+            restarted_at: None,
         }
     }
 
@@ -205,14 +206,16 @@ impl SupervisionState {
                 }
             }
             SupervisorStrategy::RestartWithBackoff(backoff) => {
-                let quiet = self
-                    .last_failure
-                    .is_none_or(|last| now.duration_since(last) >= backoff.reset_after);
+                // Quiet is measured from the last restart, as Akka's `resetBackoffAfter`: the
+                // backoff wait itself is not a quiet period.
+                let quiet = self.restarted_at.is_none_or(|restarted| {
+                    now.saturating_duration_since(restarted) >= backoff.reset_after
+                });
                 if quiet {
                     self.consecutive_failures = 0;
                 }
-                self.last_failure = Some(now);
                 let delay = backoff_delay(backoff, self.consecutive_failures, fastrand::f64());
+                self.restarted_at = Some(now + delay);
                 self.consecutive_failures = self.consecutive_failures.saturating_add(1);
                 Decision::RestartAfter(delay)
             }
@@ -291,5 +294,20 @@ mod tests {
             after_quiet,
             Decision::RestartAfter(Duration::from_millis(10))
         );
+    }
+
+    #[test]
+    fn the_quiet_period_of_a_backoff_is_measured_from_the_restart_not_the_failure() {
+        let ms = Duration::from_millis;
+        let mut state = SupervisionState::new(
+            SupervisorStrategy::restart_with_backoff(ms(100), Duration::from_secs(10), 0.0)
+                .with_reset_after(ms(150)),
+        );
+        let t0 = Instant::now();
+        assert_eq!(state.decide(t0), Decision::RestartAfter(ms(100)));
+        // 200 ms after the failure, but only 100 ms after the restart: not quiet yet.
+        assert_eq!(state.decide(t0 + ms(200)), Decision::RestartAfter(ms(200)));
+        // Restarted at 400 ms; 200 ms of running since then is quiet enough.
+        assert_eq!(state.decide(t0 + ms(600)), Decision::RestartAfter(ms(100)));
     }
 }
