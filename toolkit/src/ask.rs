@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use crate::actor::{ActorPath, ActorRef, AnyActorRef, Recipient};
-use crate::dead_letters::dropping_dead_letter;
+use crate::dead_letters::{DeadLetterReason, dropping_dead_letter};
 use crate::dispatch::on_dispatcher_thread;
 use crate::error::AskError;
 
@@ -148,8 +148,17 @@ impl<R: Send + 'static> PromiseRecipient<R> {
 
 impl<R: Send + 'static> Recipient<R> for PromiseRecipient<R> {
     fn tell(&self, reply: R) {
-        // A second reply is dropped: the asker takes only the first.
-        self.slot.complete(Ok(reply));
+        // The asker takes only the first reply, and none after it stopped waiting: a reply
+        // that comes later is a dead letter (as in Akka), not silently dropped.
+        if !self.slot.complete(Ok(reply))
+            && let Some(target) = &self.target
+        {
+            target.0.dead_letter(
+                ask_path(Some(target)),
+                std::any::type_name::<R>(),
+                DeadLetterReason::LateReply,
+            );
+        }
     }
 
     fn path(&self) -> ActorPath {
@@ -221,10 +230,23 @@ impl<Res: Send + 'static, M: Send + 'static> AskCallback<Res, M> {
 
     fn complete(&self, outcome: Result<Res, AskError>) {
         let Some(map_result) = self.map_result.lock().take() else {
+            if outcome.is_ok()
+                && let Some(asker) = self.asker.to_any()
+            {
+                // A reply after the timeout (or a second one): a dead letter, as in Akka.
+                asker.0.dead_letter(
+                    asker.path().child("$ask"),
+                    std::any::type_name::<Res>(),
+                    DeadLetterReason::LateReply,
+                );
+            }
             return;
         };
         self.cancel_timer();
-        self.asker.tell(map_result(outcome));
+        // The mapping is the asker's code: it runs in the asker's turn, so that its panic is
+        // the asker's failure, never the replier's or the scheduler thread's.
+        self.asker
+            .tell_adapted(Box::new(move || map_result(outcome)));
     }
 }
 

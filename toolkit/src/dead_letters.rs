@@ -23,6 +23,8 @@ pub enum DeadLetterReason {
     /// The recipient is a sharded entity that was starting or passivating, and its shard's
     /// buffer was full.
     ShardBufferFull,
+    /// A reply that came after its ask had ended (timed out, or already answered).
+    LateReply,
     /// The recipient is an event-sourced entity that was recovering, persisting or backing
     /// off (or stashing), and its command buffer was full.
     CommandBufferFull,
@@ -109,6 +111,16 @@ impl DeadLetters {
         let was = DROPPING.with(|flag| flag.replace(true));
         drop(message);
         DROPPING.with(|flag| flag.set(was));
+    }
+
+    /// Records a dead letter whose message is already gone, by its type's name.
+    pub(crate) fn publish_named(
+        &self,
+        recipient: ActorPath,
+        message_type: &'static str,
+        reason: DeadLetterReason,
+    ) {
+        self.record(|| recipient, message_type, reason);
     }
 
     /// Records an unhandled message whose value the handler already consumed.

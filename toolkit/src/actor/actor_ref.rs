@@ -4,7 +4,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use super::cell::{ActorCell, CellControl};
+use super::cell::{ActorCell, AdaptFn, CellControl};
 use super::path::ActorPath;
 use crate::ask::{Pending, PromiseRecipient};
 
@@ -88,6 +88,15 @@ impl<M: Send + 'static> ActorRef<M> {
                 other.tell(msg);
                 Ok(())
             }
+        }
+    }
+
+    /// Sends a message that `adapt` makes in the receiving actor's turn (a message adapter's
+    /// or an ask's mapping: user code that belongs to the receiver, not to the sender).
+    pub(crate) fn tell_adapted(&self, adapt: AdaptFn<M>) {
+        match &self.inner {
+            RefInner::Cell(cell) => ActorCell::tell_adapted(cell, adapt),
+            RefInner::Other(other) => other.tell(adapt()),
         }
     }
 

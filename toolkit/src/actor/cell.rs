@@ -62,10 +62,16 @@ pub(crate) enum Control {
 /// entities get completions (a write became durable, recovery finished) into the actor.
 pub(crate) type InternalFn<M> = Box<dyn FnOnce(&mut dyn Any, &mut Context<M>) + Send>;
 
+/// Makes a message for the actor from what another protocol sent: a message adapter's or an
+/// ask's mapping, run in the receiving actor's turn so that its failure is that actor's.
+pub(crate) type AdaptFn<M> = Box<dyn FnOnce() -> M + Send>;
+
 /// A system message: processed before any user message.
 pub(crate) enum SystemMessage<M: Send + 'static> {
     Control(Control),
     Internal(InternalFn<M>),
+    /// A message to map (user code) and then handle as a user message.
+    Adapted(AdaptFn<M>),
     Timer {
         key: TimerKey,
         generation: u64,
@@ -82,6 +88,14 @@ pub(crate) trait CellControl: Send + Sync + 'static {
     fn is_terminated(&self) -> bool;
     /// Delivers a control message; hands it back if the actor has terminated.
     fn send_control(self: Arc<Self>, control: Control) -> Result<(), Control>;
+    /// Records a dead letter in this actor's system (a message for `recipient`, already
+    /// dropped).
+    fn dead_letter(
+        &self,
+        recipient: ActorPath,
+        message_type: &'static str,
+        reason: DeadLetterReason,
+    );
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -396,6 +410,28 @@ impl<M: Send + 'static> ActorCell<M> {
                     self.handle_message(st, message);
                 }
             }
+            SystemMessage::Adapted(adapt) => match st.ctx.phase {
+                Phase::Running => match panic::catch(adapt) {
+                    Ok(message) => self.handle_message(st, message),
+                    Err(failure) => self.handle_failure(st, failure),
+                },
+                // Restarting: mapped now, handled by the next incarnation like the other
+                // messages it holds.
+                Phase::New | Phase::AwaitingChildren | Phase::BackingOff => {
+                    match panic::catch(adapt) {
+                        Ok(message) => st.held.queue().push_back(message),
+                        Err(failure) => tracing::error!(
+                            actor = %self.path(),
+                            %failure,
+                            "a message adapter or ask mapping failed while the actor restarted; \
+                             the message is dropped"
+                        ),
+                    }
+                }
+                Phase::Terminating | Phase::Terminated => {
+                    self.after_close(SystemMessage::Adapted(adapt))
+                }
+            },
             SystemMessage::Internal(internal) => {
                 if st.ctx.phase != Phase::Running {
                     // The actor it was meant for is restarting or stopping: a fresh incarnation
@@ -903,10 +939,26 @@ impl<M: Send + 'static> ActorCell<M> {
 
     /// A system message that reached a terminated actor.
     fn after_close(self: &Arc<Self>, msg: SystemMessage<M>) {
-        if let SystemMessage::Control(Control::Watch(watcher)) = msg {
-            let _ = watcher
-                .0
-                .send_control(Control::Terminated(AnyActorRef(self.clone())));
+        match msg {
+            SystemMessage::Control(Control::Watch(watcher)) => {
+                let _ = watcher
+                    .0
+                    .send_control(Control::Terminated(AnyActorRef(self.clone())));
+            }
+            SystemMessage::Adapted(_) => self.system.dead_letters().publish_named(
+                self.path(),
+                std::any::type_name::<M>(),
+                DeadLetterReason::RecipientStopped,
+            ),
+            _ => {}
+        }
+    }
+
+    /// Delivers a message to map in the actor's turn (see [`AdaptFn`]); a dead letter if the
+    /// actor has terminated.
+    pub(crate) fn tell_adapted(this: &Arc<Self>, adapt: AdaptFn<M>) {
+        if let Err(msg) = Self::send_system(this, SystemMessage::Adapted(adapt)) {
+            this.after_close(msg);
         }
     }
 }
@@ -974,11 +1026,26 @@ impl<M: Send + 'static> CellControl for ActorCell<M> {
         self.mailbox.is_closed()
     }
 
+    fn dead_letter(
+        &self,
+        recipient: ActorPath,
+        message_type: &'static str,
+        reason: DeadLetterReason,
+    ) {
+        self.system
+            .dead_letters()
+            .publish_named(recipient, message_type, reason);
+    }
+
     fn send_control(self: Arc<Self>, control: Control) -> Result<(), Control> {
         match Self::send_system(&self, SystemMessage::Control(control)) {
             Ok(()) => Ok(()),
             Err(SystemMessage::Control(control)) => Err(control),
-            Err(SystemMessage::Timer { .. } | SystemMessage::Internal(_)) => Ok(()),
+            Err(
+                SystemMessage::Timer { .. }
+                | SystemMessage::Internal(_)
+                | SystemMessage::Adapted(_),
+            ) => Ok(()),
         }
     }
 }

@@ -250,7 +250,8 @@ impl<M: Send + 'static> Context<M> {
     }
 
     /// A reference that accepts `N` and delivers `adapt(n)` to this actor: how an actor takes
-    /// replies or events of another protocol. `adapt` runs on the sender's thread.
+    /// replies or events of another protocol. `adapt` runs in this actor's turn (a panic in it
+    /// is this actor's failure), ahead of the user messages waiting in its mailbox.
     pub fn message_adapter<N, F>(&self, adapt: F) -> ActorRef<N>
     where
         N: Send + 'static,
@@ -258,7 +259,7 @@ impl<M: Send + 'static> Context<M> {
     {
         ActorRef::from_recipient(Arc::new(MessageAdapter {
             target: self.self_ref(),
-            adapt,
+            adapt: Arc::new(adapt),
         }))
     }
 
@@ -557,10 +558,11 @@ pub(crate) fn new_child<N: Send + 'static>(
     ))
 }
 
-/// Delivers another protocol's messages to an actor, converted.
+/// Delivers another protocol's messages to an actor, converted in the actor's own turn (a
+/// panicking conversion fails the actor that made the adapter, not the sender).
 struct MessageAdapter<M: Send + 'static, F> {
     target: ActorRef<M>,
-    adapt: F,
+    adapt: Arc<F>,
 }
 
 impl<N, M, F> Recipient<N> for MessageAdapter<M, F>
@@ -570,7 +572,8 @@ where
     F: Fn(N) -> M + Send + Sync + 'static,
 {
     fn tell(&self, msg: N) {
-        self.target.tell((self.adapt)(msg));
+        let adapt = self.adapt.clone();
+        self.target.tell_adapted(Box::new(move || adapt(msg)));
     }
 
     fn path(&self) -> ActorPath {

@@ -186,6 +186,18 @@ impl CellControl for Guardian {
         0
     }
 
+    fn dead_letter(
+        &self,
+        recipient: ActorPath,
+        message_type: &'static str,
+        reason: crate::dead_letters::DeadLetterReason,
+    ) {
+        if let Some(core) = self.core.upgrade() {
+            core.dead_letters()
+                .publish_named(recipient, message_type, reason);
+        }
+    }
+
     fn name(&self) -> Option<&str> {
         Some("user")
     }
