@@ -459,3 +459,58 @@ fn idle_workers_do_not_spin() {
     );
     system.shutdown();
 }
+
+/// Issue 12, point 10: a worker's "next" slot holds the actor it just woke, out of other
+/// workers' reach. During a long turn of the waker, an idle worker must be able to take that
+/// actor; it must not wait for the whole turn (64 messages here) to end.
+#[test]
+fn an_actor_woken_during_a_long_turn_runs_on_an_idle_worker_before_the_turn_ends() {
+    const STEPS: usize = 64; // the default throughput: one whole turn
+    let system = system("fairness");
+    let progress = Arc::new(AtomicUsize::new(0));
+    let (seen_tx, seen) = unbounded();
+    let woken = {
+        let progress = progress.clone();
+        system
+            .spawn(
+                Behaviors::receive_message(move |()| {
+                    let _ = seen_tx.send(progress.load(Ordering::SeqCst));
+                    Behaviors::same()
+                }),
+                "woken",
+            )
+            .expect("spawn")
+    };
+    let (go_tx, go) = unbounded::<()>();
+    let busy = {
+        let progress = progress.clone();
+        system
+            .spawn(
+                Behaviors::receive_message(move |step: usize| {
+                    if step == 0 {
+                        // Every step is queued before the turn goes on.
+                        let _ = go.recv_timeout(WAIT);
+                        woken.tell(());
+                    }
+                    let until = std::time::Instant::now() + Duration::from_micros(300);
+                    while std::time::Instant::now() < until {
+                        std::hint::spin_loop();
+                    }
+                    progress.store(step + 1, Ordering::SeqCst);
+                    Behaviors::same()
+                }),
+                "busy",
+            )
+            .expect("spawn")
+    };
+    for step in 0..STEPS {
+        busy.tell(step);
+    }
+    go_tx.send(()).expect("the busy actor waits for it");
+    let ran_after = recv(&seen);
+    assert!(
+        ran_after < STEPS,
+        "the woken actor ran only after the waker's whole turn ({ran_after} of {STEPS} steps)"
+    );
+    assert!(eventually(|| progress.load(Ordering::SeqCst) == STEPS));
+}

@@ -376,6 +376,10 @@ impl<M: Send + 'static> ActorCell<M> {
             if let Some(msg) = st.held.pop_front() {
                 self.handle_message(st, msg);
                 handled += 1;
+                if handled % SHARE_NEXT_EVERY == 0 {
+                    // A long turn: an actor it woke may run on an idle worker meanwhile.
+                    self.dispatcher.share_next_slot();
+                }
             }
         }
     }
@@ -962,6 +966,11 @@ impl<M: Send + 'static> ActorCell<M> {
         }
     }
 }
+
+/// Every this many messages of one turn, the worker lets idle workers take the actor it woke
+/// last (see `Dispatcher::share_next_slot`). A ping-pong turn (one message) never gets there,
+/// so the pair stays on one warm core.
+const SHARE_NEXT_EVERY: usize = 16;
 
 /// A batch smaller than this, taken in the middle of a turn, means a sender is streaming.
 const STREAM_BATCH: usize = 16;
