@@ -75,7 +75,9 @@ impl SupervisorStrategy {
     }
 
     /// Restart from the initial behavior, without limit unless [`with_limit`](Self::with_limit)
-    /// is used.
+    /// is used: the strategy for a poison message. Without a limit, a start that fails (a
+    /// `setup` or `pre_start` that panics) is retried at most 10 times in a row; then the actor
+    /// stops, rather than restarting in a hot loop.
     pub fn restart() -> Self {
         Self::Restart {
             limit: None,
@@ -84,8 +86,9 @@ impl SupervisorStrategy {
     }
 
     /// Restart after `min`, doubling the delay at each consecutive failure up to `max`, plus up
-    /// to `random_factor` of it at random. The delay resets after a quiet period of `max`
-    /// (change it with [`with_reset_after`](Self::with_reset_after)).
+    /// to `random_factor` of it at random: the strategy for "a dependency is down". The delay
+    /// goes back to `min` once the actor has run for `max` since its last restart without
+    /// failing (change it with [`with_reset_after`](Self::with_reset_after)).
     pub fn restart_with_backoff(min: Duration, max: Duration, random_factor: f64) -> Self {
         Self::RestartWithBackoff(Backoff {
             min,
@@ -111,7 +114,8 @@ impl SupervisorStrategy {
         }
     }
 
-    /// How long without failure resets the backoff to its minimum.
+    /// How long running without failure, counted from the last restart (the backoff wait
+    /// does not count), resets the backoff to its minimum.
     pub fn with_reset_after(self, quiet: Duration) -> Self {
         match self {
             Self::RestartWithBackoff(backoff) => Self::RestartWithBackoff(Backoff {
