@@ -587,3 +587,74 @@ fn a_read_only_open_refuses_a_newer_format_and_leaves_an_older_one_as_it_is() {
     drop(reader);
     assert_eq!(folder_state(folder.path()), before, "still format 1");
 }
+
+#[test]
+fn the_same_folder_under_another_spelling_is_refused_as_already_open() {
+    let folder = folder();
+    let journal = RocksJournal::open(folder.path()).unwrap();
+    let links = self::folder();
+    let link = links.path().join("journal");
+    std::os::unix::fs::symlink(folder.path(), &link).unwrap();
+    for spelling in [folder.path().join("."), link] {
+        let error = RocksJournal::open(&spelling).expect_err("the folder is open already");
+        assert!(
+            matches!(&error, OpenError::AlreadyOpenInThisProcess { path } if *path == spelling),
+            "{}: {error}",
+            spelling.display()
+        );
+    }
+    drop(journal);
+    let journal = RocksJournal::open(folder.path().join(".")).expect("opens once dropped");
+    write_fixture(&*journal);
+}
+
+#[test]
+fn a_lock_file_that_cannot_be_opened_is_an_io_error_naming_it_not_a_folder_in_use() {
+    let folder = folder();
+    drop(RocksJournal::open(folder.path()).unwrap());
+    let lock = folder.path().join("LOCK");
+    std::fs::remove_file(&lock).unwrap();
+    std::fs::create_dir(&lock).unwrap();
+    let error = RocksJournal::open(folder.path()).expect_err("the lock cannot be taken");
+    let message = error.to_string();
+    assert!(
+        matches!(&error, OpenError::Io { path, .. } if *path == lock),
+        "{message}"
+    );
+    assert!(!message.contains("in use"), "{message}");
+    println!("{message}");
+}
+
+#[test]
+fn many_starts_keep_the_number_of_table_files_bounded() {
+    let folder = folder();
+    let id = pid();
+    // Each start moves the previous start's writes from the log to one new table file per
+    // column family; the tag index's keys only grow, so its files are never merged by
+    // themselves.
+    for sequence_nr in 1..=60 {
+        let journal = RocksJournal::open_with(folder.path(), buffered()).unwrap();
+        let mut tagged = event(&id, sequence_nr);
+        tagged.tags = vec!["tagged".into()];
+        write_all(&*journal, vec![atomic(vec![tagged])]);
+    }
+    let families = DB::list_cf(&Options::default(), folder.path()).unwrap();
+    let db =
+        DB::open_cf_for_read_only(&Options::default(), folder.path(), &families, false).unwrap();
+    let files = db.live_files().unwrap();
+    for family in OUR_FAMILIES {
+        let count = files
+            .iter()
+            .filter(|file| file.column_family_name == family)
+            .count();
+        assert!(
+            count <= 16,
+            "{count} table files in `{family}` after 60 starts"
+        );
+    }
+    drop(db);
+    let journal = RocksJournal::open(folder.path()).unwrap();
+    assert_eq!(journal.highest_sequence_nr(&id).unwrap(), 60);
+    let (tagged, _) = by_tag(&*journal, "tagged", 0, u64::MAX);
+    assert_eq!(tagged.len(), 60);
+}

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 /// A journal folder was refused or could not be opened. Whenever the folder is refused because
-/// of what it holds (not a journal, a newer format), nothing was written to it.
+/// of what it holds (not a journal, a newer format, damage), nothing was written to it.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum OpenError {
     /// The journal of this folder is already open in this process.
     #[error(
@@ -73,10 +74,30 @@ pub enum OpenError {
         /// The newest format version this build reads.
         supported: u32,
     },
-    /// The folder could not be read or created.
-    #[error("cannot use the journal folder {}: {source}", path.display())]
-    Io {
+    /// The journal's folder is recognisably a Reactant journal, but damaged: a file of its
+    /// database is corrupt or missing, or its write-ahead log is damaged before its tail (a
+    /// crash only ever tears the last record, which is dropped without this error).
+    #[error(
+        "the journal in {} is damaged: {detail}. Nothing was written to it. Restore the folder \
+         from a backup; if the damage is in the write-ahead log (a `*.log` file), \
+         `RocksJournal::repair` keeps every write before the damage and lists each event it \
+         drops",
+        path.display()
+    )]
+    Damaged {
         /// The folder.
+        path: PathBuf,
+        /// RocksDB's reason.
+        detail: String,
+    },
+    /// A file or folder of the journal could not be read, written or created.
+    #[error(
+        "cannot use {} for the journal: {source}; check that it exists and that this process may \
+         read and write it",
+        path.display()
+    )]
+    Io {
+        /// The file or folder.
         path: PathBuf,
         /// The failure.
         #[source]

@@ -23,6 +23,7 @@ mod journal;
 mod keys;
 mod open;
 mod record;
+mod repair;
 mod snapshot;
 
 use std::fmt;
@@ -33,6 +34,7 @@ use ::rocksdb::{ColumnFamily, DB, WriteOptions};
 use parking_lot::Mutex;
 
 pub use error::OpenError;
+pub use repair::{DroppedEvent, RepairReport};
 
 use super::error::JournalError;
 use super::journal::{PersistenceId, SequenceNr};
@@ -65,10 +67,21 @@ pub struct RocksConfig {
 /// [`SnapshotStore`](crate::persistence::SnapshotStore); share the `Arc` between the two uses.
 /// The database closes when the last `Arc` is dropped.
 ///
-/// A folder is refused if a live process (this one or another) has it open, if it holds
-/// something else than a Reactant journal, or if its journal has a newer format version; in
-/// the last two cases nothing is written to it. See [`OpenError`].
-/// [`open_read_only`](Self::open_read_only) reads a folder that another process holds.
+/// A folder is refused if a live process (this one or another) has it open, under whatever
+/// spelling of its path, if it holds something else than a Reactant journal, if its journal
+/// has a newer format version, or if it is damaged; in the last three cases nothing is written
+/// to it. See [`OpenError`]. [`open_read_only`](Self::open_read_only) reads a folder that
+/// another process holds; [`repair`](Self::repair) takes up a journal whose write-ahead log is
+/// damaged.
+///
+/// **Durability and damage.** A process killed at any moment, even during the very first open,
+/// leaves a folder that the next open takes up, with every write acknowledged under
+/// [`Durability::Sync`] (and, short of a power loss, under [`Durability::Buffered`]). Only the
+/// write being made when it died can be missing. Damage to the files (a flipped byte in the
+/// write-ahead log before its last record, a corrupt or missing table file, a garbled
+/// `CURRENT`) is refused as [`OpenError::Damaged`], never taken for a stranger's folder nor
+/// dropped in silence. A log cut at a record boundary cannot be told from a crash before those
+/// writes: backups are the defence against lost bytes.
 ///
 /// ```
 /// use reactant::persistence::rocksdb::{Durability, RocksConfig, RocksJournal};
@@ -135,6 +148,21 @@ impl RocksJournal {
         Self::from_database(open::open_database(path)?, path, config.durability, false)
     }
 
+    /// Takes up a journal that [`open`](Self::open) refuses as [`OpenError::Damaged`] because
+    /// its write-ahead log is damaged before its tail: keeps every write before the first
+    /// damaged record, drops the rest, and returns (and logs at WARN, one line per event)
+    /// exactly what was dropped. Afterwards the journal opens as usual; its streams go on after
+    /// their last kept event and its offsets after the last kept offset.
+    ///
+    /// The writes after the damage are dropped even where they are intact, because keeping them
+    /// would leave holes in their streams. Run it only once the folder is backed up, with no
+    /// process using it (it is refused as [`OpenError::InUseByAnotherProcess`] otherwise). On
+    /// an intact journal it drops nothing. Damage elsewhere (table files, `CURRENT`, the
+    /// MANIFEST) it cannot take up: restore those from a backup.
+    pub fn repair(path: impl AsRef<Path>) -> Result<RepairReport, OpenError> {
+        repair::repair(path.as_ref())
+    }
+
     /// Opens the existing journal in `path` for reading only, for a tool that looks at the
     /// journal of a running program (`examples/journal_dump.rs`): it takes no lock, so the
     /// folder may be open in another process (or in this one), and it writes nothing — every
@@ -172,30 +200,15 @@ impl RocksJournal {
         durability: Durability,
         read_only: bool,
     ) -> Result<Arc<Self>, OpenError> {
-        let meta = db
-            .cf_handle(open::META)
-            .expect("opened with every column family");
-        let last_offset = db
-            .get_cf(meta, keys::LAST_OFFSET)
-            .map_err(|error| OpenError::Storage {
-                path: path.to_owned(),
-                detail: error.into_string(),
-            })?
-            .map(|bytes| {
-                <[u8; 8]>::try_from(bytes.as_slice())
-                    .map(u64::from_be_bytes)
-                    .map_err(|_| OpenError::Storage {
-                        path: path.to_owned(),
-                        detail: format!("the stored last offset is {} bytes, not 8", bytes.len()),
-                    })
-            })
-            .transpose()?
-            .unwrap_or(0);
+        let last_offset = read_last_offset(&db).map_err(|detail| OpenError::Damaged {
+            path: path.to_owned(),
+            detail,
+        })?;
         Ok(Arc::new(Self {
             db,
+            read_only,
             path: path.to_owned(),
             durability,
-            read_only,
             last_offset: Mutex::new(last_offset),
             highest: Mutex::new(FastMap::default()),
         }))
@@ -247,6 +260,22 @@ impl fmt::Debug for RocksJournal {
             .field("read_only", &self.read_only)
             .finish_non_exhaustive()
     }
+}
+
+/// The stored last global offset (0 for an empty journal).
+fn read_last_offset(db: &DB) -> Result<u64, String> {
+    let meta = db
+        .cf_handle(open::META)
+        .expect("opened with every column family");
+    db.get_cf(meta, keys::LAST_OFFSET)
+        .map_err(::rocksdb::Error::into_string)?
+        .map(|bytes| {
+            <[u8; 8]>::try_from(bytes.as_slice())
+                .map(u64::from_be_bytes)
+                .map_err(|_| format!("the stored last offset is {} bytes, not 8", bytes.len()))
+        })
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
 /// A RocksDB failure during a call: nothing of the call was written.
