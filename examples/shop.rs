@@ -21,7 +21,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +42,15 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 const GOOD_CARD: &str = "4242 4242 4242 4242";
 /// The gateway chokes on this one: a card number with letters in it.
 const MANGLED_CARD: &str = "4242 4242 4242 42O2";
+
+/// Prints a line to standard output and returns the `io::Result`: `println!` panics when
+/// standard output is closed or full, and a program should report that as any other failure.
+/// In `run` the error ends the program; in an actor it is ignored (`run` meets it next).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    };
+}
 
 // ----- The payment gateway: a functional behavior, restarted by its supervisor -----
 
@@ -70,7 +80,7 @@ fn payment_gateway() -> Behavior<Charge> {
             .replace(' ', "")
             .parse()
             .expect("a card number is digits");
-        println!(
+        let _ = say!(
             "[payments] charged {} for {} to the card ending in {}",
             money(charge.cents),
             charge.order,
@@ -84,7 +94,7 @@ fn payment_gateway() -> Behavior<Charge> {
     })
     .receive_signal(|_ctx, signal| {
         if let Signal::PreRestart = signal {
-            println!("[payments] crashed; the supervisor restarts the gateway");
+            let _ = say!("[payments] crashed; the supervisor restarts the gateway");
         }
         Behaviors::same()
     })
@@ -166,9 +176,10 @@ fn awaiting_payment(order: Order) -> Behavior<OrderMsg> {
             charging(order.clone())
         }
         OrderMsg::Expire => {
-            println!(
+            let _ = say!(
                 "[{}] unpaid after {UNPAID_EXPIRY:?}: cancelled, the {} goes back on the shelf",
-                order.name, order.item
+                order.name,
+                order.item
             );
             Behaviors::stopped()
         }
@@ -217,7 +228,7 @@ fn paid(order: Order) -> Behavior<OrderMsg> {
             Behaviors::same()
         }
         OrderMsg::Ship => {
-            println!("[{}] the {} is handed to shipping", order.name, order.item);
+            let _ = say!("[{}] the {} is handed to shipping", order.name, order.item);
             Behaviors::stopped()
         }
         // The expiry timer was cancelled; an expiry stashed during the charge is moot now.
@@ -285,7 +296,7 @@ impl Actor for OrderDesk {
                 if let Ok(order) = &spawned {
                     // When the order's actor stops, we get `Signal::Terminated`.
                     ctx.watch(order);
-                    println!("[orders] opened {}: {item}, {}", order.path(), money(cents));
+                    let _ = say!("[orders] opened {}: {item}, {}", order.path(), money(cents));
                     self.open.insert(order.path(), item);
                 }
                 reply_to.tell(spawned);
@@ -300,7 +311,7 @@ impl Actor for OrderDesk {
     fn on_signal(&mut self, ctx: &mut Context<DeskMsg>, signal: &Signal) {
         if let Signal::Terminated(order) = signal {
             let item = self.open.remove(&order.path()).unwrap_or_default();
-            println!(
+            let _ = say!(
                 "[orders] {} ({item}) closed; {} still open",
                 order.path().name(),
                 self.open.len()
@@ -354,7 +365,7 @@ impl Customer {
 
 // ----- main: a customer's afternoon, from outside the actors -----
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
@@ -362,7 +373,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    // As a real program reports a failure: its message (each error's `Display` is a sentence
+    // that says what to do) and a non-zero exit code, not `main`'s `Debug` form.
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let _ = writeln!(std::io::stderr(), "shop: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     // Two worker threads for the shop, and one more for the gateway: a bulkhead, so that a
     // slow gateway never holds up the desk or the orders.
     let system = ActorSystem::builder()
@@ -390,10 +412,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (sales, cents) = ledger
         .ask(|reply_to| LedgerMsg::Totals { reply_to })
         .wait(TIMEOUT)?;
-    println!(
+    say!(
         "main: the ledger in {data} recovered {sales} sales worth {} from earlier runs",
         money(cents)
-    );
+    )?;
 
     // From outside the actor system, `ask` and `wait` for the reply.
     let open = |item: &str, cents: u64| {
@@ -412,22 +434,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // waits in the stash, and is answered once the first has gone through.
     let first = pay(&teapot, GOOD_CARD);
     let second = pay(&teapot, GOOD_CARD);
-    println!("main: teapot, first click: {}", first.wait(TIMEOUT)?);
-    println!("main: teapot, second click: {}", second.wait(TIMEOUT)?);
+    say!("main: teapot, first click: {}", first.wait(TIMEOUT)?)?;
+    say!("main: teapot, second click: {}", second.wait(TIMEOUT)?)?;
 
     // A card the gateway chokes on: the gateway panics and is restarted, and the order's ask
     // fails at once instead of hanging. The order is still open, so the customer tries again.
     let mangled = pay(&kettle, MANGLED_CARD).wait(TIMEOUT)?;
     let retried = pay(&kettle, GOOD_CARD).wait(TIMEOUT)?;
-    println!("main: kettle, mangled card: {mangled}");
-    println!("main: kettle, good card: {retried}");
+    say!("main: kettle, mangled card: {mangled}")?;
+    say!("main: kettle, good card: {retried}")?;
 
     // Nobody pays for the mug: its timer cancels it. The desk watches every order, and replies
     // once none is left open.
     let served = desk
         .ask(|reply_to| DeskMsg::CloseWhenIdle { reply_to })
         .wait(TIMEOUT)?;
-    println!("main: the desk served {served} orders and closed");
+    say!("main: the desk served {served} orders and closed")?;
 
     // Journal this run's sales: each reply comes once its event is durable (fsynced).
     for (order, cents) in [("teapot", 2_500), ("kettle", 4_000)] {
@@ -438,10 +460,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 reply_to,
             })
             .wait(TIMEOUT)?;
-        println!(
+        say!(
             "main: ledger: {order} recorded; {sales} sales worth {} in all runs",
             money(total)
-        );
+        )?;
     }
 
     // Customers live in a sharded region: `entity(id)` reaches one whether or not it is
@@ -452,32 +474,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .entity(customer)
             .purchase(order.to_owned(), cents)
             .wait(TIMEOUT)?;
-        println!(
+        say!(
             "main: {customer} bought a {order}: {orders} orders worth {} in all runs",
             money(spent)
-        );
+        )?;
     }
     let (orders, _) = customers.entity("ada").totals().wait(TIMEOUT)?;
     let stats = customers.stats();
-    println!(
+    say!(
         "main: ada has {orders} orders; the customer region runs {} entities over {} shards",
-        stats.active_entities, stats.number_of_shards
-    );
+        stats.active_entities,
+        stats.number_of_shards
+    )?;
 
     // Messages to actors that have stopped become dead letters; an ask to one fails at once.
     if let Err(error) = pay(&mug, GOOD_CARD).wait(TIMEOUT) {
-        println!("main: paying for the cancelled mug: {error}");
+        say!("main: paying for the cancelled mug: {error}")?;
     }
     if let Err(error) = open("spoon", 300) {
-        println!("main: opening an order at the closed desk: {error}");
+        say!("main: opening an order at the closed desk: {error}")?;
     }
 
     // Stops every actor, children before parents, and joins the system's threads. Dropping the
     // system does the same.
     system.shutdown();
-    println!("main: {} dead letters:", system.dead_letters().count());
+    say!("main: {} dead letters:", system.dead_letters().count())?;
     for letter in dead_letters.try_iter() {
-        println!("  {letter}");
+        say!("  {letter}")?;
     }
     Ok(())
 }

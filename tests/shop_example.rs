@@ -1,0 +1,65 @@
+//! The flagship example as a user meets its failures (issue 13): a failure is reported with its
+//! message on standard error and a non-zero exit code, never in `Debug` form nor as a panic.
+//!
+//! It runs the example's binary, which `cargo test --workspace` (so `./dev test`) builds with
+//! the tests.
+#![cfg(feature = "rocksdb")]
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use reactant::persistence::rocksdb::RocksJournal;
+
+fn shop_binary() -> PathBuf {
+    let test = std::env::current_exe().expect("the test binary");
+    let binary = test
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/debug/deps")
+        .join("examples")
+        .join("shop");
+    assert!(
+        binary.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`, which builds the examples",
+        binary.display()
+    );
+    binary
+}
+
+/// Runs the shop with its journal in `data`, without `RUST_LOG`.
+fn run_shop(data: &std::path::Path, stdout: Stdio) -> Output {
+    Command::new(shop_binary())
+        .env("REACTANT_SHOP_DATA", data)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("the shop runs")
+}
+
+#[test]
+fn the_shop_reports_a_journal_in_use_with_its_message_and_a_failure_exit_code() {
+    let data = tempfile::tempdir().expect("a temporary folder");
+    let _held = RocksJournal::open(data.path()).expect("this test holds the journal");
+    let output = run_shop(data.path(), Stdio::null());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("is in use by another process"), "{stderr}");
+    assert!(
+        !stderr.contains("InUseByAnotherProcess"),
+        "Debug form: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn the_shop_with_a_full_standard_output_fails_with_a_message_instead_of_a_panic() {
+    let data = tempfile::tempdir().expect("a temporary folder");
+    let full = std::fs::File::create("/dev/full").expect("/dev/full");
+    let output = run_shop(&data.path().join("shop"), Stdio::from(full));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("shop: "), "{stderr}");
+}
