@@ -398,6 +398,9 @@ impl<M: Send + 'static> ActorCell<M> {
         }
     }
 
+    // Kept out of line: system messages are the rare path, and inlining this large match (and
+    // the copies of `handle_message` it holds) into the turn loop costs the message path.
+    #[inline(never)]
     fn handle_system(self: &Arc<Self>, st: &mut ActorState<M>, msg: SystemMessage<M>) {
         match msg {
             SystemMessage::Timer {
@@ -503,7 +506,7 @@ impl<M: Send + 'static> ActorCell<M> {
         match outcome {
             Ok(next) => {
                 if st.ctx.raised {
-                    self.after_user_code(st, None);
+                    self.raised_failure(st);
                 }
                 self.become_next(st, next, true)
             }
@@ -819,6 +822,16 @@ impl<M: Send + 'static> ActorCell<M> {
         if st.ctx.stop_requested {
             st.ctx.stop_requested = false;
             self.begin_stop(st, None);
+        }
+    }
+
+    /// A failure raised as a value by the handler that just ran: rare, so kept out of the
+    /// message path's inlined code.
+    #[cold]
+    #[inline(never)]
+    fn raised_failure(self: &Arc<Self>, st: &mut ActorState<M>) {
+        if let Some(failure) = st.ctx.take_raised() {
+            self.handle_failure(st, failure);
         }
     }
 
