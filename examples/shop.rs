@@ -46,10 +46,14 @@ const MANGLED_CARD: &str = "4242 4242 4242 42O2";
 /// Prints a line to standard output and returns the `io::Result`: `println!` panics when
 /// standard output is closed or full, and a program should report that as any other failure.
 /// In `run` the error ends the program; in an actor it is ignored (`run` meets it next).
+///
+/// The line is formatted before standard output is locked: an argument may wait for a reply
+/// (`say!("{}", pending.wait(TIMEOUT)?)`), and the actors that reply print too.
 macro_rules! say {
-    ($($arg:tt)*) => {
-        writeln!(std::io::stdout().lock(), $($arg)*)
-    };
+    ($($arg:tt)*) => {{
+        let line = format!($($arg)*);
+        writeln!(std::io::stdout().lock(), "{line}")
+    }};
 }
 
 // ----- The payment gateway: a functional behavior, restarted by its supervisor -----

@@ -1034,3 +1034,56 @@ fn timers_are_already_cancelled_when_the_pre_restart_handler_runs() {
     );
     system.shutdown();
 }
+
+/// An object-style actor that spawns and watches children written as functional behaviors
+/// (the flagship example's desk and orders): each child that stops itself reaches the
+/// watcher's `on_signal` as `Terminated`.
+#[test]
+fn an_object_actor_watching_functional_children_gets_a_terminated_for_each() {
+    struct Desk {
+        events: crossbeam_channel::Sender<String>,
+    }
+    enum DeskMsg {
+        Open(&'static str),
+    }
+    impl Actor for Desk {
+        type Msg = DeskMsg;
+        fn handle(&mut self, ctx: &mut Context<DeskMsg>, msg: DeskMsg) {
+            let DeskMsg::Open(name) = msg;
+            let child: Behavior<()> = Behaviors::setup(|ctx| {
+                ctx.timers()
+                    .start_single("expiry", (), Duration::from_millis(20));
+                Behaviors::receive_message(|()| Behaviors::stopped())
+            });
+            let child = ctx.spawn(child, name).expect("spawn a child");
+            ctx.watch(&child);
+        }
+        fn on_signal(&mut self, _ctx: &mut Context<DeskMsg>, signal: &Signal) {
+            if let Signal::Terminated(child) = signal {
+                let _ = self.events.send(child.path().name().to_owned());
+            }
+        }
+    }
+    let system = ActorSystem::builder()
+        .name("desk")
+        .threads(2)
+        .build()
+        .expect("a system");
+    let (events, terminated) = crossbeam_channel::unbounded();
+    let desk = system
+        .spawn(Desk { events }, "desk")
+        .expect("spawn the desk");
+    desk.tell(DeskMsg::Open("a"));
+    desk.tell(DeskMsg::Open("b"));
+    let mut names = vec![
+        terminated
+            .recv_timeout(Duration::from_secs(5))
+            .expect("a Terminated"),
+        terminated
+            .recv_timeout(Duration::from_secs(5))
+            .expect("a second Terminated"),
+    ];
+    names.sort();
+    assert_eq!(names, ["a", "b"]);
+    system.shutdown();
+}

@@ -284,3 +284,95 @@ fn the_reply_address_of_an_ask_is_not_an_actor() {
     assert!(path.starts_with("/user/answering"), "{path}");
     system.shutdown();
 }
+
+/// The shape of the flagship example's order: a child actor, handed out by its parent as soon
+/// as it is spawned and running a timer from its setup, that asks a gateway on another
+/// dispatcher from inside its turn (`ctx.ask`), stashes what arrives meanwhile, and answers
+/// each outside asker once the gateway's reply comes back as one of its own messages.
+#[test]
+fn an_actor_asking_a_service_on_another_dispatcher_answers_every_outside_asker() {
+    enum Order {
+        Pay {
+            reply_to: ActorRef<&'static str>,
+        },
+        Charged {
+            outcome: Result<u64, AskError>,
+            reply_to: ActorRef<&'static str>,
+        },
+        Expire,
+    }
+    fn awaiting(gateway: ActorRef<Double>) -> Behavior<Order> {
+        Behaviors::receive(move |ctx, msg| match msg {
+            Order::Pay { reply_to } => {
+                ctx.ask(
+                    &gateway,
+                    |reply_to| Double { n: 21, reply_to },
+                    WAIT,
+                    |outcome| Order::Charged { outcome, reply_to },
+                );
+                charging()
+            }
+            Order::Charged { .. } | Order::Expire => Behaviors::unhandled(),
+        })
+    }
+    fn charging() -> Behavior<Order> {
+        Behaviors::with_stash(16, move |stash| {
+            Behaviors::receive_message(move |msg| match msg {
+                Order::Charged { outcome, reply_to } => {
+                    reply_to.tell(if outcome == Ok(42) { "paid" } else { "failed" });
+                    stash.unstash_all();
+                    paid()
+                }
+                other => {
+                    let _ = stash.stash(other);
+                    Behaviors::same()
+                }
+            })
+        })
+    }
+    fn paid() -> Behavior<Order> {
+        Behaviors::receive_message(|msg| match msg {
+            Order::Pay { reply_to } => {
+                reply_to.tell("already paid");
+                Behaviors::same()
+            }
+            Order::Charged { .. } | Order::Expire => Behaviors::same(),
+        })
+    }
+    let system = ActorSystem::builder()
+        .name("order")
+        .threads(2)
+        .dispatcher("gateway", 1)
+        .build()
+        .expect("a system");
+    let gateway = system
+        .spawn_with(
+            doubler(),
+            Some("gateway"),
+            &Props::new().with_dispatcher("gateway"),
+        )
+        .expect("spawn the gateway");
+    let desk = system
+        .spawn(
+            Behaviors::receive(move |ctx, reply_to: ActorRef<ActorRef<Order>>| {
+                let gateway = gateway.clone();
+                let order = Behaviors::setup(move |ctx| {
+                    ctx.timers()
+                        .start_single("expiry", Order::Expire, Duration::from_millis(30));
+                    awaiting(gateway.clone())
+                });
+                let order = ctx.spawn(order, "order").expect("spawn the order");
+                ctx.watch(&order);
+                reply_to.tell(order);
+                Behaviors::same()
+            }),
+            "desk",
+        )
+        .expect("spawn the desk");
+    let order = desk.ask(|reply_to| reply_to).wait(WAIT).expect("the order");
+    let first = order.ask(|reply_to| Order::Pay { reply_to });
+    let second = order.ask(|reply_to| Order::Pay { reply_to });
+    assert_eq!(first.wait(WAIT), Ok("paid"));
+    assert_eq!(second.wait(WAIT), Ok("already paid"));
+    system.shutdown();
+}

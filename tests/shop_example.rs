@@ -63,3 +63,26 @@ fn the_shop_with_a_full_standard_output_fails_with_a_message_instead_of_a_panic(
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stderr.contains("shop: "), "{stderr}");
 }
+
+/// A normal run (issue 13, item 9): the gateway's planned crash is handled by its supervisor,
+/// so it shows as a warning and the example's own line, never as an error or a panic message
+/// a newcomer would read as the example being broken.
+#[test]
+fn a_normal_run_of_the_shop_logs_its_supervised_restart_as_a_warning_not_an_error() {
+    let data = tempfile::tempdir().expect("a temporary folder");
+    let output = run_shop(data.path(), Stdio::piped());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("the supervisor restarts the gateway"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("WARN"),
+        "the restart is not logged: {stderr}"
+    );
+    assert!(stderr.contains("it restarts"), "{stderr}");
+    assert!(!stderr.contains("ERROR"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

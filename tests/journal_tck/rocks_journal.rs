@@ -658,3 +658,72 @@ fn many_starts_keep_the_number_of_table_files_bounded() {
     let (tagged, _) = by_tag(&*journal, "tagged", 0, u64::MAX);
     assert_eq!(tagged.len(), 60);
 }
+
+/// A reader of a live journal (issue 13, item 5): a writer that starts again and again flushes
+/// its log into table files at every start and now and then compacts them, removing files
+/// between a reader's look at the MANIFEST and its open. No reader may report that journal as
+/// damaged, each later reader sees at least what an earlier one saw, and a reader kept open
+/// keeps reading its own view while the files under it are removed.
+#[test]
+fn a_reader_of_a_live_journal_never_reports_damage_and_its_view_only_grows() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let folder = folder();
+    let id = pid();
+    drop(RocksJournal::open(folder.path()).expect("a new journal"));
+    let path = folder.path().to_owned();
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = std::thread::spawn({
+        let (done, id) = (done.clone(), id.clone());
+        move || {
+            let mut sequence_nr = 0;
+            for _ in 0..40 {
+                let journal = RocksJournal::open_with(&path, buffered()).expect("the writer opens");
+                for _ in 0..5 {
+                    sequence_nr += 1;
+                    write_all(
+                        &*journal,
+                        vec![atomic(vec![tagged(event(&id, sequence_nr), &["live"])])],
+                    );
+                }
+            }
+            done.store(true, Ordering::SeqCst);
+            sequence_nr
+        }
+    });
+    let kept = RocksJournal::open_read_only(folder.path()).expect("a reader opens");
+    let kept_saw = replay_all(&*kept, &id).len();
+    let (mut latest_saw, mut reads) = (0, 0);
+    while !done.load(Ordering::SeqCst) {
+        let reader = RocksJournal::open_read_only(folder.path())
+            .unwrap_or_else(|error| panic!("a live journal is refused to a reader: {error}"));
+        let seen = replay_all(&*reader, &id);
+        assert!(
+            seen.len() >= latest_saw,
+            "a later reader saw {} events, an earlier one {latest_saw}",
+            seen.len()
+        );
+        let sequence_nrs: Vec<u64> = seen.iter().map(|event| event.sequence_nr).collect();
+        let expected: Vec<u64> = (1..=seen.len() as u64).collect();
+        assert_eq!(sequence_nrs, expected, "a reader's view has a gap");
+        let (by_tag, _) = by_tag(&*reader, "live", 0, u64::MAX);
+        assert_eq!(
+            by_tag.len(),
+            seen.len(),
+            "the tag index and the events disagree"
+        );
+        latest_saw = seen.len();
+        assert_eq!(
+            replay_all(&*kept, &id).len(),
+            kept_saw,
+            "the kept reader's view changed"
+        );
+        reads += 1;
+    }
+    let written = writer.join().expect("the writer thread");
+    let last = RocksJournal::open_read_only(folder.path()).expect("a reader after the writer");
+    assert_eq!(replay_all(&*last, &id).len() as u64, written);
+    assert_eq!(replay_all(&*kept, &id).len(), kept_saw);
+    assert!(reads > 0, "no read happened beside the writer");
+}

@@ -46,9 +46,27 @@ impl fmt::Display for DeadLetter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "dead letter to {} ({}): {:?}",
+            "dead letter to {} ({}): {}",
             self.recipient, self.message_type, self.reason
         )
+    }
+}
+
+impl fmt::Display for DeadLetterReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::RecipientStopped => "the recipient had stopped",
+            Self::Unhandled => "the recipient's behavior did not handle it",
+            Self::RestartBufferFull => "the recipient was restarting and its buffer was full",
+            Self::ShardBufferFull => {
+                "the entity was starting or passivating and its shard's buffer was full"
+            }
+            Self::LateReply => "a reply that came after its ask had ended",
+            Self::CommandBufferFull => {
+                "the entity was busy (recovering, persisting or backing off) and its command \
+                 buffer was full"
+            }
+        })
     }
 }
 

@@ -655,10 +655,35 @@ impl<M: Send + 'static> ActorCell<M> {
                 }
             }
         };
-        tracing::error!(actor = %self.path(), %failure, ?decision, "actor failed");
+        // An actor that has not started, or is ending, cannot resume.
+        let decision = match decision {
+            Decision::Resume if !(st.ctx.phase == Phase::Running && st.ctx.started) => {
+                Decision::Stop
+            }
+            decision => decision,
+        };
+        // A failure that supervision handles by design (a restart, a resume) is a warning; an
+        // actor that stops of it is an error.
         match decision {
-            Decision::Resume if st.ctx.phase == Phase::Running && st.ctx.started => {}
-            Decision::Resume | Decision::Stop => self.begin_stop(st, Some(failure)),
+            Decision::Stop => {
+                tracing::error!(actor = %self.path(), %failure, "actor failed; it stops")
+            }
+            Decision::Resume => {
+                tracing::warn!(actor = %self.path(), %failure, "actor failed; it resumes with its state")
+            }
+            Decision::Restart => {
+                tracing::warn!(actor = %self.path(), %failure, "actor failed; it restarts")
+            }
+            Decision::RestartAfter(delay) => tracing::warn!(
+                actor = %self.path(),
+                %failure,
+                "actor failed; it restarts after {}ms",
+                delay.as_millis()
+            ),
+        }
+        match decision {
+            Decision::Resume => {}
+            Decision::Stop => self.begin_stop(st, Some(failure)),
             Decision::Restart => self.restart(st, None, failure),
             Decision::RestartAfter(delay) => self.restart(st, Some(delay), failure),
         }

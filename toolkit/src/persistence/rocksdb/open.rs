@@ -74,6 +74,9 @@ const TABLE_FILE_SIZE: usize = 64 << 20;
 /// it waits in between.
 const READ_ONLY_ATTEMPTS: u32 = 20;
 const READ_ONLY_PAUSE: Duration = Duration::from_millis(25);
+/// How many read-only opens may find the folder changing under them before the reader gives
+/// up (about 5 s with [`READ_ONLY_PAUSE`]).
+const READ_ONLY_MOVING_ATTEMPTS: u32 = 200;
 
 /// What a folder holds, found without writing to it.
 enum Found {
@@ -239,22 +242,57 @@ fn bound_table_files(db: &DB) {
 /// process writes to it, and without writing a byte. Refuses what [`open_database`] refuses,
 /// and a folder holding no journal yet.
 ///
-/// A live writer can flush or compact between our look at the MANIFEST and our open, which
-/// RocksDB reports as a missing or damaged file: such a failure is tried again a few times
-/// before it is reported.
+/// A live writer can flush or compact while we open: RocksDB reads the MANIFEST, then the
+/// files it names and the write-ahead logs after it, and a flush in between removes a log
+/// whose events then sit in a table file the MANIFEST we read does not name. Such an open
+/// either fails (a file gone missing reads as damage) or, worse, succeeds with fewer events
+/// than an earlier reader saw. So an open counts only when the MANIFEST (which `CURRENT`
+/// names, and its length) was the same before and after it: nothing was flushed, compacted
+/// or removed meanwhile, and the view is one the writer really had. Otherwise it is tried
+/// again, and a failure is reported only when the folder stood still while it failed.
 pub(super) fn open_database_read_only(path: &Path) -> Result<DB, OpenError> {
     let mut attempt = 1;
     loop {
-        match try_open_read_only(path) {
-            Err(OpenError::Damaged { .. } | OpenError::Storage { .. })
-                if attempt < READ_ONLY_ATTEMPTS =>
-            {
-                attempt += 1;
-                std::thread::sleep(READ_ONLY_PAUSE);
+        let before = manifest_state(path);
+        let opened = try_open_read_only(path);
+        let still = manifest_state(path) == before;
+        // Damage that a file removed meanwhile cannot explain is reported after a few tries
+        // (a MANIFEST record torn by a write under way reads the same); a view taken while
+        // the folder changed is tried again for longer.
+        let limit = if still {
+            READ_ONLY_ATTEMPTS
+        } else {
+            READ_ONLY_MOVING_ATTEMPTS
+        };
+        match opened {
+            Ok(db) if still => return Ok(db),
+            Err(OpenError::Damaged { .. } | OpenError::Storage { .. }) if attempt < limit => {}
+            Err(error) if still || attempt >= limit => return Err(error),
+            Ok(_) if attempt >= limit => {
+                return Err(OpenError::Storage {
+                    path: path.to_owned(),
+                    detail: format!(
+                        "the journal's writer flushed or compacted during each of {attempt} \
+                         read-only opens, so none of them saw a consistent view; try again \
+                         when it is less busy"
+                    ),
+                });
             }
-            opened => return opened,
+            _ => {}
         }
+        attempt += 1;
+        std::thread::sleep(READ_ONLY_PAUSE);
     }
+}
+
+/// The MANIFEST that `CURRENT` names and its length: a writer's flush or compaction appends
+/// to it, a writer's start writes a new one. `None` when either cannot be read (no journal
+/// there, or one being created).
+fn manifest_state(path: &Path) -> Option<(String, u64)> {
+    let current = std::fs::read_to_string(path.join("CURRENT")).ok()?;
+    let name = current.trim_end().to_owned();
+    let length = std::fs::metadata(path.join(&name)).ok()?.len();
+    Some((name, length))
 }
 
 fn try_open_read_only(path: &Path) -> Result<DB, OpenError> {
