@@ -494,23 +494,32 @@ impl<M: Send + 'static> ActorCell<M> {
     #[inline]
     fn handle_message(self: &Arc<Self>, st: &mut ActorState<M>, msg: M) {
         let ActorState { behavior, ctx, .. } = st;
-        let outcome = panic::catch(|| match &mut behavior.kind {
-            Kind::Receive(receive) => receive.on_message(ctx, msg),
-            Kind::Actor(actor) => {
-                actor.handle(ctx, msg);
-                Behaviors::same()
-            }
-            Kind::Ignore => Behaviors::same(),
-            _ => Behaviors::unhandled(),
-        });
-        match outcome {
-            Ok(next) => {
-                if st.ctx.raised {
-                    self.raised_failure(st);
+        if let Kind::Actor(actor) = &mut behavior.kind {
+            // An object-style actor keeps its behavior: no next behavior is built, moved and
+            // matched (moving that 24-byte value through the stack cost ping-pong about 10%).
+            match panic::catch(|| actor.handle(ctx, msg)) {
+                Ok(()) => {
+                    if st.ctx.raised {
+                        self.raised_failure(st);
+                    }
                 }
-                self.become_next(st, next, true)
+                Err(failure) => self.handle_failure(st, failure),
             }
-            Err(failure) => self.handle_failure(st, failure),
+        } else {
+            let outcome = panic::catch(|| match &mut behavior.kind {
+                Kind::Receive(receive) => receive.on_message(ctx, msg),
+                Kind::Ignore => Behaviors::same(),
+                _ => Behaviors::unhandled(),
+            });
+            match outcome {
+                Ok(next) => {
+                    if st.ctx.raised {
+                        self.raised_failure(st);
+                    }
+                    self.become_next(st, next, true)
+                }
+                Err(failure) => self.handle_failure(st, failure),
+            }
         }
         if st.ctx.stop_requested {
             st.ctx.stop_requested = false;
