@@ -926,3 +926,44 @@ fn entity_refs_shared_by_many_threads_lose_and_reorder_nothing_through_passivati
     assert!(stats.active_entities <= 4, "{stats:?}");
     assert_eq!(stats.dropped_messages, 0);
 }
+
+/// Issue 14, item 1: messages sent right after an entity stopped itself or failed (through
+/// the region's `EntityRef`, which reaches the mailbox directly while the entity is active)
+/// reach its next incarnation, in order — none is dropped with the stopping one's mailbox.
+#[track_caller]
+fn messages_right_after_a_stop_reach_the_next_incarnation(ending: fn() -> Rec, name: &str) {
+    let system = common::system(name);
+    let log = Log::default();
+    let region = recording_region(&system, name, &log, None, |e| e);
+    let dead = system.dead_letters().subscribe();
+    let per_round = 50;
+    for round in 0..20 {
+        let entity = region.entity(format!("e{round}"));
+        entity.tell(Rec::Msg { sender: 0, seq: 0 });
+        entity.tell(ending());
+        for seq in 1..per_round {
+            entity.tell(Rec::Msg { sender: 0, seq });
+        }
+    }
+    let total = 20 * per_round;
+    let arrived = || log.lock().values().map(Vec::len).sum::<usize>();
+    let ok = eventually(|| arrived() == total);
+    let letters: Vec<String> = dead.try_iter().take(5).map(|l| l.to_string()).collect();
+    assert!(
+        ok,
+        "every message reaches an incarnation: {} of {total}; dead letters {letters:?}",
+        arrived()
+    );
+    assert_each_sender_in_order(&log, 1, per_round);
+    system.shutdown();
+}
+
+#[test]
+fn messages_sent_right_after_an_entity_stops_itself_reach_its_next_incarnation() {
+    messages_right_after_a_stop_reach_the_next_incarnation(|| Rec::Stop, "sharding-self-stop");
+}
+
+#[test]
+fn messages_sent_right_after_an_entity_fails_reach_its_next_incarnation() {
+    messages_right_after_a_stop_reach_the_next_incarnation(|| Rec::Boom, "sharding-fail-stop");
+}

@@ -66,6 +66,12 @@ pub(crate) type InternalFn<M> = Box<dyn FnOnce(&mut dyn Any, &mut Context<M>) + 
 /// ask's mapping, run in the receiving actor's turn so that its failure is that actor's.
 pub(crate) type AdaptFn<M> = Box<dyn FnOnce() -> M + Send>;
 
+/// Takes the messages a stopping actor never handled (what it stashed or held, then what was
+/// left in its mailbox, oldest first) and returns those it could not place, which become dead
+/// letters. Sharding sets one on each entity, so that messages a stopping entity accepted go
+/// to its next incarnation.
+pub(crate) type LeftoversFn<M> = Box<dyn FnOnce(Vec<M>) -> Vec<M> + Send>;
+
 /// A system message: processed before any user message.
 pub(crate) enum SystemMessage<M: Send + 'static> {
     Control(Control),
@@ -203,27 +209,32 @@ impl<M: Send + 'static> ActorCell<M> {
         name: Option<Arc<String>>,
         behavior: Behavior<M>,
         dispatcher: Arc<Dispatcher>,
+        leftovers: Option<LeftoversFn<M>>,
     ) -> Arc<Self> {
         let needs_start = behavior.needs_start();
-        let cell = Arc::new_cyclic(|weak| Self {
-            mailbox: Mailbox::new(),
-            state: UnsafeCell::new(ActorState {
-                behavior,
-                held: Held(None),
-                ctx: Context::new(
-                    weak.clone(),
-                    if needs_start {
-                        Phase::New
-                    } else {
-                        Phase::Running
-                    },
-                ),
-            }),
-            id,
-            name,
-            parent,
-            system: system.clone(),
-            dispatcher,
+        let cell = Arc::new_cyclic(|weak| {
+            let phase = if needs_start {
+                Phase::New
+            } else {
+                Phase::Running
+            };
+            let mut ctx = Context::new(weak.clone(), phase);
+            if let Some(leftovers) = leftovers {
+                ctx.keep_leftovers_with(leftovers);
+            }
+            Self {
+                mailbox: Mailbox::new(),
+                state: UnsafeCell::new(ActorState {
+                    behavior,
+                    held: Held(None),
+                    ctx,
+                }),
+                id,
+                name,
+                parent,
+                system: system.clone(),
+                dispatcher,
+            }
         });
         if needs_start {
             let _ = Self::send_system(&cell, SystemMessage::Control(Control::Start));
@@ -957,14 +968,21 @@ impl<M: Send + 'static> ActorCell<M> {
         }
         st.ctx.phase = Phase::Terminated;
         let leftovers = self.mailbox.close();
-        let dead_letters = self.system.dead_letters();
-        for msg in st
-            .held
-            .take_all()
+        // Oldest first: what the actor set aside, what it held, what was still queued.
+        let mut unhandled: Vec<M> = st
+            .ctx
+            .drain_stash()
             .into_iter()
-            .chain(st.ctx.drain_stash())
+            .chain(st.held.take_all())
             .chain(leftovers.user)
+            .collect();
+        if let Some(keep) = st.ctx.take_leftovers_keeper()
+            && !unhandled.is_empty()
         {
+            unhandled = keep(unhandled);
+        }
+        let dead_letters = self.system.dead_letters();
+        for msg in unhandled {
             dead_letters.publish(|| self.path(), msg, DeadLetterReason::RecipientStopped);
         }
         for msg in leftovers.system {

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use super::actor_ref::{ActorRef, AnyActorRef, Recipient};
 use super::behavior::Behavior;
-use super::cell::{ActorCell, CellControl, Control, InternalFn, Phase, Supervised, SystemMessage};
+use super::cell::{
+    ActorCell, CellControl, Control, InternalFn, LeftoversFn, Phase, Supervised, SystemMessage,
+};
 use super::path::{ActorPath, validate_name};
 use super::signal::{ActorFailure, Signal};
 use super::stash::StashBuffer;
@@ -69,6 +71,9 @@ struct Extras<M: Send + 'static> {
     /// Messages the actor handed back to the runtime (an entity's held commands when it
     /// restarts or stops): the next incarnation gets them first, or they become dead letters.
     handed_back: VecDeque<M>,
+    /// Where the messages it never handled go when it stops (see [`LeftoversFn`]), instead of
+    /// dead letters.
+    leftovers: Option<LeftoversFn<M>>,
 }
 
 impl<M: Send + 'static> Context<M> {
@@ -108,6 +113,7 @@ impl<M: Send + 'static> Context<M> {
                 raised: None,
                 deferred_signals: Vec::new(),
                 handed_back: VecDeque::new(),
+                leftovers: None,
             })
         })
     }
@@ -128,7 +134,7 @@ impl<M: Send + 'static> Context<M> {
         behavior: impl Into<Behavior<N>>,
         name: &str,
     ) -> Result<ActorRef<N>, SpawnError> {
-        self.spawn_child(behavior.into(), Some(name), &Props::default())
+        self.spawn_child(behavior.into(), Some(name), &Props::default(), None)
     }
 
     /// Spawns a child with a generated `$`-name.
@@ -136,7 +142,7 @@ impl<M: Send + 'static> Context<M> {
         &mut self,
         behavior: impl Into<Behavior<N>>,
     ) -> Result<ActorRef<N>, SpawnError> {
-        self.spawn_child(behavior.into(), None, &Props::default())
+        self.spawn_child(behavior.into(), None, &Props::default(), None)
     }
 
     /// Spawns a child with [`Props`] (e.g. on another dispatcher); `name: None` for an anonymous
@@ -147,14 +153,17 @@ impl<M: Send + 'static> Context<M> {
         name: Option<&str>,
         props: &Props,
     ) -> Result<ActorRef<N>, SpawnError> {
-        self.spawn_child(behavior.into(), name, props)
+        self.spawn_child(behavior.into(), name, props, None)
     }
 
+    /// Spawns a child; `leftovers` takes the messages it never handled when it stops (see
+    /// [`LeftoversFn`]).
     pub(crate) fn spawn_child<N: Send + 'static>(
         &mut self,
         behavior: Behavior<N>,
         name: Option<&str>,
         props: &Props,
+        leftovers: Option<LeftoversFn<N>>,
     ) -> Result<ActorRef<N>, SpawnError> {
         let me = self.cell();
         if self.terminating {
@@ -166,7 +175,7 @@ impl<M: Send + 'static> Context<M> {
                 .as_ref()
                 .is_some_and(|e| e.child_names.contains_key(name))
         };
-        let cell = new_child(&core, me, name, taken, behavior, props)?;
+        let cell = new_child(&core, me, name, taken, behavior, props, leftovers)?;
         let extras = self.extras();
         let child = AnyActorRef(cell.clone());
         if let Some(name) = CellControl::name(&*cell) {
@@ -356,6 +365,16 @@ impl<M: Send + 'static> Context<M> {
             .unwrap_or_default()
     }
 
+    /// Sends the messages this actor never handled, when it stops, to `keep` (see
+    /// [`LeftoversFn`]).
+    pub(crate) fn keep_leftovers_with(&mut self, keep: LeftoversFn<M>) {
+        self.extras().leftovers = Some(keep);
+    }
+
+    pub(crate) fn take_leftovers_keeper(&mut self) -> Option<LeftoversFn<M>> {
+        self.extras.as_mut()?.leftovers.take()
+    }
+
     /// Fails the actor with `failure` once the code running now returns: a failure as a
     /// value rather than an unwind. The first failure raised in a turn counts.
     pub(crate) fn raise(&mut self, failure: ActorFailure) {
@@ -534,6 +553,7 @@ pub(crate) fn new_child<N: Send + 'static>(
     taken: impl FnOnce(&str) -> bool,
     behavior: Behavior<N>,
     props: &Props,
+    leftovers: Option<LeftoversFn<N>>,
 ) -> Result<Arc<ActorCell<N>>, SpawnError> {
     let dispatcher = core.dispatcher(props.dispatcher_name())?;
     let name = match name {
@@ -554,7 +574,7 @@ pub(crate) fn new_child<N: Send + 'static>(
     };
     let id = core.next_actor_id();
     Ok(ActorCell::create(
-        core, parent, id, name, behavior, dispatcher,
+        core, parent, id, name, behavior, dispatcher, leftovers,
     ))
 }
 

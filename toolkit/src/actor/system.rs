@@ -165,7 +165,7 @@ impl Guardian {
             return Err(SpawnError::SystemTerminated);
         }
         let taken = |name: &str| registry.names.contains_key(name);
-        let cell = new_child(&core, self.clone(), name, taken, behavior, props)?;
+        let cell = new_child(&core, self.clone(), name, taken, behavior, props, None)?;
         let child = AnyActorRef(cell.clone());
         if let Some(name) = CellControl::name(&*cell) {
             registry.names.insert(name.to_owned(), child.clone());

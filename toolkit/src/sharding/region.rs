@@ -229,6 +229,10 @@ impl<M: Send + 'static> ShardRegion<M> {
         &self.core
     }
 
+    pub(crate) fn weak_core(&self) -> std::sync::Weak<RegionCore<M>> {
+        Arc::downgrade(&self.core)
+    }
+
     /// Sends `envelope.message` to the entity `envelope.entity_id`, starting it if needed.
     pub fn tell(&self, envelope: ShardingEnvelope<M>) {
         let ShardingEnvelope { entity_id, message } = envelope;

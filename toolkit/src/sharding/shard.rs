@@ -11,9 +11,9 @@ use super::entity::EntityContext;
 use super::key::EntityId;
 use super::region::{RegionCore, ShardRegion};
 use super::table::EntityHandle;
-use crate::actor::cell::Control;
+use crate::actor::cell::{Control, LeftoversFn};
 use crate::actor::path::validate_name;
-use crate::actor::{Actor, ActorRef, AnyActorRef, Context, Signal};
+use crate::actor::{Actor, ActorRef, AnyActorRef, Context, Props, Signal};
 use crate::dead_letters::DeadLetterReason;
 
 /// What a shard is told.
@@ -85,11 +85,20 @@ impl<M: Send + 'static> Shard<M> {
         let behavior = (core.factory)(&entity_ctx);
         // Named after the entity when its id is a valid, free actor name (the path then says
         // which entity it is); a previous incarnation still stopping keeps the name busy.
-        let spawned = if validate_name(&id).is_ok() && ctx.child(&id).is_none() {
-            ctx.spawn(behavior, &id)
-        } else {
-            ctx.spawn_anonymous(behavior)
+        // What this incarnation accepted and never handled goes to the next one, not to dead
+        // letters (a weak reference: the table holds the entity, which holds this).
+        let leftovers: LeftoversFn<M> = {
+            let (core, shard, id) = (self.region.weak_core(), self.shard_id, id.clone());
+            Box::new(move |msgs| match core.upgrade() {
+                Some(core) => core
+                    .table(shard)
+                    .lock()
+                    .hold_leftovers(&id, incarnation, msgs),
+                None => msgs,
+            })
         };
+        let name = (validate_name(&id).is_ok() && ctx.child(&id).is_none()).then_some(id.as_str());
+        let spawned = ctx.spawn_child(behavior, name, &Props::default(), Some(leftovers));
         let entity: ActorRef<M> = match spawned {
             Ok(entity) => entity,
             Err(error) => {

@@ -191,6 +191,16 @@ impl<M: Send + 'static> Table<'_, M> {
     pub(crate) fn stopped(&mut self, id: &EntityId, incarnation: u64) -> bool {
         self.table.stopped(self.active, id, incarnation)
     }
+
+    pub(crate) fn hold_leftovers(
+        &mut self,
+        id: &EntityId,
+        incarnation: u64,
+        msgs: Vec<M>,
+    ) -> Vec<M> {
+        self.table
+            .hold_leftovers(self.active, id, incarnation, msgs)
+    }
 }
 
 pub(crate) enum SlotState<M: Send + 'static> {
@@ -470,6 +480,44 @@ impl<M: Send + 'static> ShardTable<M> {
             stopping.extend(self.passivate_slot(active, tail, None));
         }
         stopping
+    }
+
+    /// The incarnation `incarnation` of entity `id` is stopping with `msgs` accepted and never
+    /// handled (oldest first): they are held, ahead of anything sent since, for the next
+    /// incarnation, which the shard starts when it hears that this one stopped. An entity
+    /// still active (it stopped by itself, or failed) starts passivating here, so later
+    /// senders hold their messages behind these. Returns what it could not hold: the slot
+    /// belongs to another incarnation already.
+    fn hold_leftovers(
+        &mut self,
+        active: &ActiveIndex<M>,
+        id: &EntityId,
+        incarnation: u64,
+        msgs: Vec<M>,
+    ) -> Vec<M> {
+        let Some(&index) = self.index.get(id) else {
+            return msgs;
+        };
+        if self.slots[index as usize].incarnation != incarnation {
+            return msgs;
+        }
+        let count = msgs.len();
+        match &mut self.slots[index as usize].state {
+            SlotState::Passivating(held) => {
+                for msg in msgs.into_iter().rev() {
+                    held.push_front(msg);
+                }
+            }
+            SlotState::Active(_) => {
+                self.deactivate(active, index);
+                self.slots[index as usize].state = SlotState::Passivating(msgs.into());
+                self.passivating += 1;
+            }
+            SlotState::Starting(_) | SlotState::Free => return msgs,
+        }
+        // Accepted once already: held even beyond the buffer's size.
+        self.buffered += count;
+        Vec::new()
     }
 
     /// The incarnation `incarnation` of entity `id` has stopped. Returns true if messages are
