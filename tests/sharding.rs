@@ -967,3 +967,40 @@ fn messages_sent_right_after_an_entity_stops_itself_reach_its_next_incarnation()
 fn messages_sent_right_after_an_entity_fails_reach_its_next_incarnation() {
     messages_right_after_a_stop_reach_the_next_incarnation(|| Rec::Boom, "sharding-fail-stop");
 }
+
+/// The other side of item 1: an entity that cannot start (its setup panics every time) does
+/// not get its messages again in a loop of new incarnations; they go to dead letters, and
+/// the next message tries once more.
+#[test]
+fn messages_for_an_entity_whose_start_fails_go_to_dead_letters_without_a_restart_loop() {
+    let system = common::system("sharding-failed-start");
+    let starts = Arc::new(AtomicUsize::new(0));
+    let entity = ShardedEntity::new(EntityTypeKey::<u32>::new("broken"), {
+        let starts = starts.clone();
+        move |_entity| {
+            let starts = starts.clone();
+            Behaviors::setup(move |_ctx| -> Behavior<u32> {
+                starts.fetch_add(1, Ordering::SeqCst);
+                panic!("this entity cannot start")
+            })
+        }
+    });
+    let region = system.sharding().init(entity).expect("the region starts");
+    let dead = system.dead_letters().subscribe();
+    for n in 0..5 {
+        region.entity("a").tell(n);
+    }
+    assert!(
+        eventually(|| dead.len() >= 5),
+        "dead letters: {}",
+        dead.len()
+    );
+    thread::sleep(Duration::from_millis(100));
+    let started = starts.load(Ordering::SeqCst);
+    assert!(
+        started <= 5,
+        "{started} starts for 5 messages: a restart loop"
+    );
+    assert!(eventually(|| region.stats().active_entities == 0));
+    system.shutdown();
+}

@@ -976,8 +976,11 @@ impl<M: Send + 'static> ActorCell<M> {
             .chain(st.held.take_all())
             .chain(leftovers.user)
             .collect();
+        // Not to an incarnation that would fail on them the same way: a start that failed
+        // (or never came), a failure that stops whatever the strategy.
         if let Some(keep) = st.ctx.take_leftovers_keeper()
             && !unhandled.is_empty()
+            && !st.ctx.stops_for_good()
         {
             unhandled = keep(unhandled);
         }

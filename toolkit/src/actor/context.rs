@@ -12,7 +12,7 @@ use super::cell::{
     ActorCell, CellControl, Control, InternalFn, LeftoversFn, Phase, Supervised, SystemMessage,
 };
 use super::path::{ActorPath, validate_name};
-use super::signal::{ActorFailure, Signal};
+use super::signal::{ActorFailure, Escalation, Signal};
 use super::stash::StashBuffer;
 use super::system::{Props, SystemCore};
 use crate::ask::AskCallback;
@@ -512,6 +512,17 @@ impl<M: Send + 'static> Context<M> {
         if extras.failure.is_none() {
             extras.failure = Some(failure);
         }
+    }
+
+    /// The actor stops of a failure that must not be retried with the same messages: its start
+    /// failed, or the failure stops it whatever the strategy (an entity's failed recovery).
+    pub(crate) fn stops_for_good(&self) -> bool {
+        !self.started
+            || self
+                .extras
+                .as_ref()
+                .and_then(|e| e.failure.as_ref())
+                .is_some_and(|failure| failure.escalation() == Escalation::Stop)
     }
 
     pub(crate) fn take_failure(&mut self) -> Option<ActorFailure> {
