@@ -1004,3 +1004,51 @@ fn messages_for_an_entity_whose_start_fails_go_to_dead_letters_without_a_restart
     assert!(eventually(|| region.stats().active_entities == 0));
     system.shutdown();
 }
+
+/// Issue 14, item 5: an event-sourced entity type shards with settings (`init_with`) and, to
+/// add a stop message, through `ShardedEntity::for_entity`.
+#[test]
+fn an_event_sourced_entity_type_takes_settings_and_a_stop_message() {
+    use reactant::sharding::ShardingSettings;
+
+    let system = common::system("sharding-es-settings");
+    let persistence = Persistence::in_memory().expect("in-memory persistence");
+    let settings = ShardingSettings::default()
+        .with_number_of_shards(3)
+        .with_active_entity_limit(3)
+        .without_idle_timeout();
+    let tallies = system
+        .sharding()
+        .init_with::<Tally>(persistence.clone(), settings.clone())
+        .expect("the region starts");
+    assert_eq!(tallies.stats().number_of_shards, 3);
+    for n in 0..9 {
+        let entity = tallies.entity(format!("t-{n}"));
+        assert_eq!(entity.ask(|r| TallyCommand::Add(n, r)).wait(WAIT), Ok(n));
+    }
+    assert!(eventually(|| tallies.stats().active_entities <= 3));
+    // Passivated over the limit, and rebuilt from the journal.
+    assert_eq!(
+        tallies.entity("t-4").ask(TallyCommand::Get).wait(WAIT),
+        Ok(4)
+    );
+
+    // With a stop message (Effect::stop), through `ShardedEntity::for_entity`, in a second
+    // system over the same journal.
+    let other = common::system("sharding-es-stop-message");
+    let stopping = other
+        .sharding()
+        .init(
+            ShardedEntity::for_entity::<Tally>(persistence)
+                .with_settings(settings.with_active_entity_limit(1))
+                .with_stop_message(|| TallyCommand::Passivate),
+        )
+        .expect("the region starts");
+    let first = stopping.entity("t-1");
+    assert_eq!(first.ask(|r| TallyCommand::Add(10, r)).wait(WAIT), Ok(11));
+    let second = stopping.entity("t-2");
+    assert_eq!(second.ask(|r| TallyCommand::Add(10, r)).wait(WAIT), Ok(12));
+    assert!(eventually(|| stopping.stats().passivations >= 1));
+    assert_eq!(first.ask(TallyCommand::Get).wait(WAIT), Ok(11));
+    other.shutdown();
+}

@@ -9,6 +9,7 @@ use super::key::{EntityId, EntityTypeKey};
 use super::region::{EntityRef, ShardRegion};
 use super::shard::ShardMsg;
 use crate::actor::{ActorRef, Behavior};
+use crate::persistence::{Entity, Persistence};
 
 /// Shards per region unless configured: enough to spread entity starts and routing locks over
 /// many threads, few enough that an idle region costs nothing worth counting.
@@ -53,17 +54,103 @@ pub(crate) type StopMessage<M> = dyn Fn() -> M + Send + Sync;
 pub struct ShardedEntity<M: Send + 'static> {
     pub(crate) key: EntityTypeKey<M>,
     pub(crate) factory: Arc<Factory<M>>,
-    pub(crate) settings: Settings,
+    pub(crate) settings: ShardingSettings,
     pub(crate) stop_message: Option<Arc<StopMessage<M>>>,
 }
 
-/// The settings of a region.
-#[derive(Clone, Debug)]
-pub(crate) struct Settings {
+/// How a region shards, buffers and passivates: for
+/// [`Sharding::init_with`](super::Sharding::init_with), or [`ShardedEntity::with_settings`].
+/// Each setting has the same-named method on [`ShardedEntity`].
+///
+/// ```
+/// use reactant::sharding::ShardingSettings;
+/// use std::time::Duration;
+///
+/// let settings = ShardingSettings::default()
+///     .with_number_of_shards(10)
+///     .with_idle_timeout(Duration::from_secs(30))
+///     .with_active_entity_limit(10_000);
+/// assert_eq!(settings.number_of_shards(), 10);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardingSettings {
     pub(crate) number_of_shards: u32,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) active_limit: Option<usize>,
     pub(crate) buffer_size: usize,
+}
+
+impl Default for ShardingSettings {
+    /// [`DEFAULT_NUMBER_OF_SHARDS`] shards, passivation after [`DEFAULT_IDLE_TIMEOUT`] idle, no
+    /// active entity limit, [`DEFAULT_BUFFER_SIZE`] held messages per shard.
+    fn default() -> Self {
+        Self {
+            number_of_shards: DEFAULT_NUMBER_OF_SHARDS,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            active_limit: None,
+            buffer_size: DEFAULT_BUFFER_SIZE,
+        }
+    }
+}
+
+impl ShardingSettings {
+    /// How many shards the entity ids are hashed over (default 100). Keep it fixed for a data
+    /// folder's life: with persistence the entity id, not the shard, names the journal stream,
+    /// so changing it is safe, but it moves entities between shards.
+    pub fn with_number_of_shards(mut self, shards: u32) -> Self {
+        self.number_of_shards = shards;
+        self
+    }
+
+    /// Passivates an entity that received no message through sharding for `timeout` (checked
+    /// every quarter of it, so it happens between `timeout` and 1.25 × `timeout`). Default: two
+    /// minutes.
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Never passivates for idleness.
+    pub fn without_idle_timeout(mut self) -> Self {
+        self.idle_timeout = None;
+        self
+    }
+
+    /// Keeps at most `limit` entities active: starting one more passivates the least recently
+    /// used. The limit is split evenly over the shards (each keeps `ceil(limit / shards)`).
+    /// Default: no limit.
+    pub fn with_active_entity_limit(mut self, limit: usize) -> Self {
+        self.active_limit = Some(limit);
+        self
+    }
+
+    /// How many messages one shard holds for its entities that are starting or passivating
+    /// (default 10,000); beyond that they go to dead letters and are counted in
+    /// [`RegionStats::dropped_messages`](super::RegionStats::dropped_messages).
+    pub fn with_buffer_size(mut self, messages: usize) -> Self {
+        self.buffer_size = messages;
+        self
+    }
+
+    /// The number of shards.
+    pub fn number_of_shards(&self) -> u32 {
+        self.number_of_shards
+    }
+
+    /// The idle timeout, if entities passivate for idleness.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
+
+    /// The active entity limit, if any.
+    pub fn active_entity_limit(&self) -> Option<usize> {
+        self.active_limit
+    }
+
+    /// How many messages one shard holds for entities that cannot take them yet.
+    pub fn buffer_size(&self) -> usize {
+        self.buffer_size
+    }
 }
 
 impl<M: Send + 'static> ShardedEntity<M> {
@@ -79,34 +166,46 @@ impl<M: Send + 'static> ShardedEntity<M> {
         Self {
             key,
             factory: Arc::new(move |ctx: &EntityContext<M>| factory(ctx).into()),
-            settings: Settings {
-                number_of_shards: DEFAULT_NUMBER_OF_SHARDS,
-                idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
-                active_limit: None,
-                buffer_size: DEFAULT_BUFFER_SIZE,
-            },
+            settings: ShardingSettings::default(),
             stop_message: None,
         }
+    }
+
+    /// The event-sourced [`Entity`] type `E`, persisting to `persistence`: what
+    /// `init::<E>(persistence)` starts, here to configure first (a stop message, settings).
+    pub fn for_entity<E>(persistence: Arc<Persistence>) -> ShardedEntity<E::Command>
+    where
+        E: Entity<Command = M>,
+    {
+        ShardedEntity::new(EntityTypeKey::new(E::TYPE_KEY), move |entity| {
+            E::behavior(entity.entity_id(), persistence.clone())
+        })
+    }
+
+    /// All the region's settings at once (replacing any set before).
+    pub fn with_settings(mut self, settings: ShardingSettings) -> Self {
+        self.settings = settings;
+        self
     }
 
     /// How many shards the entity ids are hashed over (default 100). Keep it fixed for a data
     /// folder's life: with persistence the entity id, not the shard, names the journal stream,
     /// so changing it is safe, but it moves entities between shards.
     pub fn with_number_of_shards(mut self, shards: u32) -> Self {
-        self.settings.number_of_shards = shards;
+        self.settings = self.settings.with_number_of_shards(shards);
         self
     }
 
     /// Passivates an entity that received no message for `timeout` (checked every quarter of
     /// it, so it happens between `timeout` and 1.25 × `timeout`). Default: two minutes.
     pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.idle_timeout = Some(timeout);
+        self.settings = self.settings.with_idle_timeout(timeout);
         self
     }
 
     /// Never passivates for idleness.
     pub fn without_idle_timeout(mut self) -> Self {
-        self.settings.idle_timeout = None;
+        self.settings = self.settings.without_idle_timeout();
         self
     }
 
@@ -114,7 +213,7 @@ impl<M: Send + 'static> ShardedEntity<M> {
     /// used. The limit is split evenly over the shards (each keeps `ceil(limit / shards)`).
     /// Default: no limit.
     pub fn with_active_entity_limit(mut self, limit: usize) -> Self {
-        self.settings.active_limit = Some(limit);
+        self.settings = self.settings.with_active_entity_limit(limit);
         self
     }
 
@@ -122,7 +221,7 @@ impl<M: Send + 'static> ShardedEntity<M> {
     /// (default 10,000); beyond that they go to dead letters and are counted in
     /// [`RegionStats::dropped_messages`](super::RegionStats::dropped_messages).
     pub fn with_buffer_size(mut self, messages: usize) -> Self {
-        self.settings.buffer_size = messages;
+        self.settings = self.settings.with_buffer_size(messages);
         self
     }
 

@@ -62,7 +62,7 @@ use parking_lot::Mutex;
 
 pub use entity::{
     DEFAULT_BUFFER_SIZE, DEFAULT_IDLE_TIMEOUT, DEFAULT_NUMBER_OF_SHARDS, EntityContext,
-    ShardedEntity,
+    ShardedEntity, ShardingSettings,
 };
 pub use error::ShardingError;
 pub use key::{EntityId, EntityTypeKey, ShardingEnvelope};
@@ -156,6 +156,50 @@ impl Sharding<'_> {
         Ok(region)
     }
 
+    /// [`init`](Self::init) with `settings` (shards, idle timeout, active entity limit,
+    /// buffer), e.g. for an event-sourced [`Entity`] type:
+    ///
+    /// ```
+    /// # use reactant::persistence::Persistence;
+    /// # use reactant::prelude::*;
+    /// # use reactant::sharding::ShardingSettings;
+    /// # use serde::{Deserialize, Serialize};
+    /// # use std::time::Duration;
+    /// #[derive(Clone, Debug, Serialize, Deserialize, Event)]
+    /// enum Counted { Added(u64) }
+    ///
+    /// #[derive(Default, Serialize, Deserialize, Entity)]
+    /// #[entity(type_key = "counter", event = Counted)]
+    /// struct Counter { total: u64 }
+    ///
+    /// #[entity]
+    /// impl Counter {
+    ///     fn apply(&mut self, event: &Counted) {
+    ///         let Counted::Added(n) = event;
+    ///         self.total += n;
+    ///     }
+    ///     pub fn total(&self) -> u64 { self.total }
+    /// }
+    ///
+    /// let system = ActorSystem::new("docs")?;
+    /// let settings = ShardingSettings::default()
+    ///     .with_number_of_shards(10)
+    ///     .with_idle_timeout(Duration::from_secs(30));
+    /// let counters = system
+    ///     .sharding()
+    ///     .init_with::<Counter>(Persistence::in_memory()?, settings)?;
+    /// assert_eq!(counters.stats().number_of_shards, 10);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn init_with<T: Shardable>(
+        &self,
+        entity: impl ShardingInit<T>,
+        settings: ShardingSettings,
+    ) -> Result<ShardRegion<T::Message>, ShardingError> {
+        let entity = entity.into_sharded_entity().with_settings(settings);
+        self.init::<ShardedEntity<T::Message>>(entity)
+    }
+
     /// The running region of `key`, if it was initialised (with this message type).
     pub fn region<M: Send + 'static>(&self, key: &EntityTypeKey<M>) -> Option<ShardRegion<M>> {
         self.system
@@ -208,8 +252,6 @@ impl<M: Send + 'static> ShardingInit<ShardedEntity<M>> for ShardedEntity<M> {
 
 impl<E: Entity> ShardingInit<E> for Arc<Persistence> {
     fn into_sharded_entity(self) -> ShardedEntity<E::Command> {
-        ShardedEntity::new(EntityTypeKey::new(E::TYPE_KEY), move |entity| {
-            E::behavior(entity.entity_id(), self.clone())
-        })
+        ShardedEntity::for_entity::<E>(self)
     }
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
 
-use super::entity::{Factory, Settings, StopMessage};
+use super::entity::{Factory, ShardingSettings as Settings, StopMessage};
 use super::key::{EntityId, ShardingEnvelope, shard_of};
 use super::shard::{Shard, ShardMsg};
 use super::table::{EntityHandle, Routed, ShardRoutes};
