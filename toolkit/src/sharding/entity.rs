@@ -188,16 +188,13 @@ impl<M: Send + 'static> ShardedEntity<M> {
         self
     }
 
-    /// How many shards the entity ids are hashed over (default 100). Keep it fixed for a data
-    /// folder's life: with persistence the entity id, not the shard, names the journal stream,
-    /// so changing it is safe, but it moves entities between shards.
+    /// See [`ShardingSettings::with_number_of_shards`] (default 100).
     pub fn with_number_of_shards(mut self, shards: u32) -> Self {
         self.settings = self.settings.with_number_of_shards(shards);
         self
     }
 
-    /// Passivates an entity that received no message for `timeout` (checked every quarter of
-    /// it, so it happens between `timeout` and 1.25 × `timeout`). Default: two minutes.
+    /// See [`ShardingSettings::with_idle_timeout`] (default: two minutes).
     pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
         self.settings = self.settings.with_idle_timeout(timeout);
         self
@@ -209,17 +206,13 @@ impl<M: Send + 'static> ShardedEntity<M> {
         self
     }
 
-    /// Keeps at most `limit` entities active: starting one more passivates the least recently
-    /// used. The limit is split evenly over the shards (each keeps `ceil(limit / shards)`).
-    /// Default: no limit.
+    /// See [`ShardingSettings::with_active_entity_limit`] (default: no limit).
     pub fn with_active_entity_limit(mut self, limit: usize) -> Self {
         self.settings = self.settings.with_active_entity_limit(limit);
         self
     }
 
-    /// How many messages one shard holds for its entities that are starting or passivating
-    /// (default 10,000); beyond that they go to dead letters and are counted in
-    /// [`RegionStats::dropped_messages`](super::RegionStats::dropped_messages).
+    /// See [`ShardingSettings::with_buffer_size`] (default 10,000).
     pub fn with_buffer_size(mut self, messages: usize) -> Self {
         self.settings = self.settings.with_buffer_size(messages);
         self
