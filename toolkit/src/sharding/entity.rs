@@ -18,6 +18,9 @@ pub const DEFAULT_NUMBER_OF_SHARDS: u32 = 100;
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Messages a shard holds for entities that are starting or passivating, unless configured.
 pub const DEFAULT_BUFFER_SIZE: usize = 10_000;
+/// How long a passivating entity may take to stop before its shard stops it, unless configured
+/// (Akka's default).
+pub const DEFAULT_PASSIVATION_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) type Factory<M> = dyn Fn(&EntityContext<M>) -> Behavior<M> + Send + Sync;
 pub(crate) type StopMessage<M> = dyn Fn() -> M + Send + Sync;
@@ -78,17 +81,20 @@ pub struct ShardingSettings {
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) active_limit: Option<usize>,
     pub(crate) buffer_size: usize,
+    pub(crate) stop_timeout: Duration,
 }
 
 impl Default for ShardingSettings {
     /// [`DEFAULT_NUMBER_OF_SHARDS`] shards, passivation after [`DEFAULT_IDLE_TIMEOUT`] idle, no
-    /// active entity limit, [`DEFAULT_BUFFER_SIZE`] held messages per shard.
+    /// active entity limit, [`DEFAULT_BUFFER_SIZE`] held messages per shard, and
+    /// [`DEFAULT_PASSIVATION_STOP_TIMEOUT`] for a passivating entity to stop.
     fn default() -> Self {
         Self {
             number_of_shards: DEFAULT_NUMBER_OF_SHARDS,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             active_limit: None,
             buffer_size: DEFAULT_BUFFER_SIZE,
+            stop_timeout: DEFAULT_PASSIVATION_STOP_TIMEOUT,
         }
     }
 }
@@ -132,6 +138,17 @@ impl ShardingSettings {
         self
     }
 
+    /// How long a passivating entity may take to stop (default 10 s, as in Akka). An entity
+    /// that ignores or stashes its stop message, or is still busy when the time is up, is
+    /// stopped by its shard: what it had stashed or not yet handled then goes to dead letters
+    /// (reason [`RecipientStopped`](crate::dead_letters::DeadLetterReason::RecipientStopped),
+    /// with a warning in the log), while the messages sent to its id since the passivation
+    /// began go to its next incarnation as usual.
+    pub fn with_passivation_stop_timeout(mut self, timeout: Duration) -> Self {
+        self.stop_timeout = timeout;
+        self
+    }
+
     /// The number of shards.
     pub fn number_of_shards(&self) -> u32 {
         self.number_of_shards
@@ -150,6 +167,11 @@ impl ShardingSettings {
     /// How many messages one shard holds for entities that cannot take them yet.
     pub fn buffer_size(&self) -> usize {
         self.buffer_size
+    }
+
+    /// How long a passivating entity may take to stop before its shard stops it.
+    pub fn passivation_stop_timeout(&self) -> Duration {
+        self.stop_timeout
     }
 }
 
@@ -215,6 +237,12 @@ impl<M: Send + 'static> ShardedEntity<M> {
     /// See [`ShardingSettings::with_buffer_size`] (default 10,000).
     pub fn with_buffer_size(mut self, messages: usize) -> Self {
         self.settings = self.settings.with_buffer_size(messages);
+        self
+    }
+
+    /// See [`ShardingSettings::with_passivation_stop_timeout`] (default 10 s).
+    pub fn with_passivation_stop_timeout(mut self, timeout: Duration) -> Self {
+        self.settings = self.settings.with_passivation_stop_timeout(timeout);
         self
     }
 

@@ -61,8 +61,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 pub use entity::{
-    DEFAULT_BUFFER_SIZE, DEFAULT_IDLE_TIMEOUT, DEFAULT_NUMBER_OF_SHARDS, EntityContext,
-    ShardedEntity, ShardingSettings,
+    DEFAULT_BUFFER_SIZE, DEFAULT_IDLE_TIMEOUT, DEFAULT_NUMBER_OF_SHARDS,
+    DEFAULT_PASSIVATION_STOP_TIMEOUT, EntityContext, ShardedEntity, ShardingSettings,
 };
 pub use error::ShardingError;
 pub use key::{EntityId, EntityTypeKey, ShardingEnvelope};

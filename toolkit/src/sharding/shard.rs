@@ -3,9 +3,9 @@
 //! limit, or at their own request), and when an entity stops, either forgets it or, if
 //! messages arrived meanwhile, starts its next incarnation with them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::entity::EntityContext;
 use super::key::EntityId;
@@ -27,6 +27,8 @@ pub(crate) enum ShardMsg {
     },
     /// The idle clock.
     Tick,
+    /// The oldest passivation may have run past its stop timeout.
+    StopTimeout,
 }
 
 impl Clone for ShardMsg {
@@ -41,6 +43,7 @@ impl Clone for ShardMsg {
                 incarnation: *incarnation,
             },
             Self::Tick => Self::Tick,
+            Self::StopTimeout => Self::StopTimeout,
         }
     }
 }
@@ -54,7 +57,20 @@ pub(crate) struct Shard<M: Send + 'static> {
     shard_id: u32,
     /// The running entities by actor id: which entity id and incarnation each is.
     children: HashMap<u64, (EntityId, u64)>,
+    /// The entities told to stop for passivation, oldest first, with their deadlines (one
+    /// timeout for all, so this is deadline order too). Entries of entities that stopped are
+    /// dropped from the front as they stop, and skipped when the timer fires.
+    stopping: VecDeque<Stopping<M>>,
 }
+
+struct Stopping<M: Send + 'static> {
+    deadline: Instant,
+    entity: ActorRef<M>,
+    actor_id: u64,
+}
+
+/// The timer of the oldest passivation's stop timeout.
+const STOP_TIMEOUT_TIMER: &str = "passivation-stop-timeout";
 
 impl<M: Send + 'static> Shard<M> {
     pub(crate) fn new(region: ShardRegion<M>, shard_id: u32) -> Self {
@@ -62,6 +78,7 @@ impl<M: Send + 'static> Shard<M> {
             region,
             shard_id,
             children: HashMap::new(),
+            stopping: VecDeque::new(),
         }
     }
 
@@ -123,16 +140,27 @@ impl<M: Send + 'static> Shard<M> {
                 None => Vec::new(),
             }
         };
-        self.stop_all(over_limit);
+        self.stop_all(ctx, over_limit);
     }
 
     /// Tells entities that are now passivating to stop: the stop message as the last message
     /// they accept, or else to stop once they have handled what they have. Either way their
     /// mailbox refuses later messages, which senders then route through the table.
-    fn stop_all(&self, entities: Vec<Arc<EntityHandle<M>>>) {
-        let core = self.core();
+    fn stop_all(&mut self, ctx: &mut Context<ShardMsg>, entities: Vec<Arc<EntityHandle<M>>>) {
+        if entities.is_empty() {
+            return;
+        }
+        let core = self.region.core();
+        let deadline = Instant::now() + core.settings.stop_timeout;
         for entity in entities {
             core.count_passivation();
+            if let Some(actor) = entity.actor.to_any() {
+                self.stopping.push_back(Stopping {
+                    deadline,
+                    entity: entity.actor.clone(),
+                    actor_id: actor.id(),
+                });
+            }
             match &core.stop_message {
                 // Refused only if the entity already stopped: nothing to do then.
                 Some(stop_message) => drop(entity.actor.tell_last(stop_message())),
@@ -143,12 +171,74 @@ impl<M: Send + 'static> Shard<M> {
                 }
             }
         }
+        self.arm_stop_timeout(ctx);
+    }
+
+    /// Starts the stop-timeout timer for the oldest passivation still running, if any.
+    fn arm_stop_timeout(&mut self, ctx: &mut Context<ShardMsg>) {
+        self.drop_stopped();
+        if let Some(oldest) = self.stopping.front()
+            && !ctx.timers().is_active(&STOP_TIMEOUT_TIMER)
+        {
+            let delay = oldest.deadline.saturating_duration_since(Instant::now());
+            ctx.timers()
+                .start_single(STOP_TIMEOUT_TIMER, ShardMsg::StopTimeout, delay);
+        }
+    }
+
+    /// Forgets the passivations at the front that have ended.
+    fn drop_stopped(&mut self) {
+        while self
+            .stopping
+            .front()
+            .is_some_and(|s| !self.children.contains_key(&s.actor_id))
+        {
+            self.stopping.pop_front();
+        }
+    }
+
+    /// Stops the passivating entities whose stop timeout has passed (Akka's
+    /// `handOffStopTimeout` for passivation).
+    fn stop_timed_out(&mut self, ctx: &mut Context<ShardMsg>) {
+        let now = Instant::now();
+        while let Some(oldest) = self.stopping.front()
+            && oldest.deadline <= now
+        {
+            let Some(Stopping {
+                entity, actor_id, ..
+            }) = self.stopping.pop_front()
+            else {
+                break;
+            };
+            let Some((id, incarnation)) = self.children.get(&actor_id) else {
+                continue;
+            };
+            let core = self.region.core();
+            if !core
+                .table(self.shard_id)
+                .lock()
+                .force_stop(id, *incarnation)
+            {
+                continue;
+            }
+            tracing::warn!(
+                type_key = %core.type_key,
+                entity_id = id.as_str(),
+                timeout = ?core.settings.stop_timeout,
+                "a passivating entity did not stop within its passivation stop timeout, so its \
+                 shard stops it; what it stashed or left unhandled goes to dead letters (stop \
+                 on the stop message, or raise with_passivation_stop_timeout)"
+            );
+            let _ = ctx.stop(&entity);
+        }
+        self.arm_stop_timeout(ctx);
     }
 
     fn entity_stopped(&mut self, ctx: &mut Context<ShardMsg>, entity: &AnyActorRef) {
         let Some((id, incarnation)) = self.children.remove(&entity.id()) else {
             return;
         };
+        self.drop_stopped();
         let restart = self
             .core()
             .table(self.shard_id)
@@ -182,7 +272,7 @@ impl<M: Send + 'static> Actor for Shard<M> {
                     .table(self.shard_id)
                     .lock()
                     .passivate(&entity_id, Some(incarnation));
-                self.stop_all(entity.into_iter().collect());
+                self.stop_all(ctx, entity.into_iter().collect());
             }
             ShardMsg::Tick => {
                 let idle = self
@@ -190,8 +280,9 @@ impl<M: Send + 'static> Actor for Shard<M> {
                     .table(self.shard_id)
                     .lock()
                     .passivate_idle(u64::from(IDLE_CHECKS_PER_TIMEOUT) + 1);
-                self.stop_all(idle);
+                self.stop_all(ctx, idle);
             }
+            ShardMsg::StopTimeout => self.stop_timed_out(ctx),
         }
     }
 

@@ -12,6 +12,7 @@
 //!   (absent) --first message--> Starting --shard spawned it--> Active
 //!   Active --passivate / entity gone--> Passivating --Terminated, nothing held--> (absent)
 //!                                        Passivating --Terminated, messages held--> Starting
+//!   Passivating --stop timeout--> Passivating, stop forced (its leftovers go to dead letters)
 //! ```
 //!
 //! An [`EntityRef`](super::EntityRef) that found its entity active keeps its
@@ -203,6 +204,24 @@ impl<M: Send + 'static> Table<'_, M> {
     }
 }
 
+impl<M: Send + 'static> ShardTable<M> {
+    /// The passivating incarnation `incarnation` of `id` did not stop in time and the shard
+    /// stops it: returns false if it is no longer passivating (it stopped meanwhile). What it
+    /// leaves unhandled then goes to dead letters: it may hold its own stop message, which
+    /// would passivate the next incarnation at once.
+    pub(crate) fn force_stop(&mut self, id: &EntityId, incarnation: u64) -> bool {
+        let Some(&index) = self.index.get(id) else {
+            return false;
+        };
+        let slot = &mut self.slots[index as usize];
+        if slot.incarnation != incarnation || !matches!(slot.state, SlotState::Passivating(_)) {
+            return false;
+        }
+        slot.stop_forced = true;
+        true
+    }
+}
+
 pub(crate) enum SlotState<M: Send + 'static> {
     Free,
     Starting(VecDeque<M>),
@@ -216,6 +235,9 @@ pub(crate) struct Slot<M: Send + 'static> {
     pub(crate) incarnation: u64,
     /// The idle-check epoch of the last message delivered.
     last_epoch: u64,
+    /// Set when the shard stopped this passivating incarnation after its stop timeout: what
+    /// it leaves unhandled is not held for the next one (see `hold_leftovers`).
+    stop_forced: bool,
     prev: u32,
     next: u32,
 }
@@ -498,7 +520,8 @@ impl<M: Send + 'static> ShardTable<M> {
         let Some(&index) = self.index.get(id) else {
             return msgs;
         };
-        if self.slots[index as usize].incarnation != incarnation {
+        let slot = &self.slots[index as usize];
+        if slot.incarnation != incarnation || slot.stop_forced {
             return msgs;
         }
         let count = msgs.len();
@@ -534,6 +557,7 @@ impl<M: Send + 'static> ShardTable<M> {
             SlotState::Passivating(held) if !held.is_empty() => {
                 let held = std::mem::take(held);
                 slot.state = SlotState::Starting(held);
+                slot.stop_forced = false;
                 self.passivating -= 1;
                 return true;
             }
@@ -554,6 +578,7 @@ impl<M: Send + 'static> ShardTable<M> {
             state,
             incarnation: 0,
             last_epoch: self.epoch,
+            stop_forced: false,
             prev: NIL,
             next: NIL,
         };
