@@ -2,13 +2,15 @@
 //! plain methods; a struct or enum with its attribute arguments. Building a model never fails
 //! and judges nothing: `valid` checks it, `expand` turns a valid one into code.
 
+use proc_macro2::TokenStream;
+use syn::punctuated::Punctuated;
 use syn::{
     DeriveInput, FnArg, GenericArgument, Ident, ImplItem, ImplItemFn, ItemImpl, Pat, PatType,
-    PathArguments, Receiver, ReturnType, Type, Visibility,
+    PathArguments, Receiver, ReturnType, Token, Type, Visibility,
 };
 
 use crate::attr::{ActorArgs, EntityAttrs, EntityImplArgs, EventAttrs};
-use crate::names;
+use crate::names::{self, InvalidVariant};
 
 /// An impl block and its methods.
 pub(crate) struct ImplBlock<'a> {
@@ -45,6 +47,43 @@ impl<'a> Method<'a> {
             .iter()
             .filter(|attr| attr.path().is_ident("doc"))
     }
+
+    /// The method's conditions, carried to everything it generates, so that a handler
+    /// compiled out takes its variant, match arm and ref method with it: each `#[cfg(..)]`,
+    /// and the `cfg(..)` parts of each `#[cfg_attr(predicate, ..)]`. Other attributes under
+    /// `cfg_attr` stay on the method alone.
+    pub(crate) fn cfgs(&self) -> Vec<TokenStream> {
+        let mut cfgs = Vec::new();
+        for attr in &self.item.attrs {
+            if attr.path().is_ident("cfg") {
+                cfgs.push(quote::quote!(#attr));
+            } else if attr.path().is_ident("cfg_attr")
+                && let Some(cfg_attr) = cfg_parts(attr)
+            {
+                cfgs.push(cfg_attr);
+            }
+        }
+        cfgs
+    }
+}
+
+/// `#[cfg_attr(predicate, cfg(a), inline, cfg(b))]` → `#[cfg_attr(predicate, cfg(a), cfg(b))]`,
+/// or `None` when it holds no `cfg`. An attribute that does not parse is left to the compiler.
+fn cfg_parts(attr: &syn::Attribute) -> Option<TokenStream> {
+    let syn::Meta::List(list) = &attr.meta else {
+        return None;
+    };
+    let parts = list
+        .parse_args_with(Punctuated::<syn::Meta, Token![,]>::parse_terminated)
+        .ok()?;
+    let mut parts = parts.into_iter();
+    let predicate = parts.next()?;
+    let cfgs: Vec<syn::Meta> = parts.filter(|meta| meta.path().is_ident("cfg")).collect();
+    if cfgs.is_empty() {
+        return None;
+    }
+    let pound = attr.pound_token;
+    Some(quote::quote!(#pound [cfg_attr(#predicate, #(#cfgs),*)]))
 }
 
 impl<'a> ImplBlock<'a> {
@@ -80,8 +119,11 @@ impl<'a> ImplBlock<'a> {
 /// extension trait.
 pub(crate) struct Handler<'a> {
     pub method: Method<'a>,
-    /// The variant: the method's name in UpperCamelCase.
+    /// The variant: the method's name in UpperCamelCase (a placeholder when that is not an
+    /// identifier, which `valid` reports from `invalid_variant`).
     pub variant: Ident,
+    /// Why the method's name gives no variant, if it does not.
+    pub invalid_variant: Option<InvalidVariant>,
     /// The `ctx: &mut Context<..>` argument (actors only), first after `self`.
     pub context: Option<&'a PatType>,
     /// The other arguments: the variant's fields.
@@ -106,6 +148,9 @@ pub(crate) struct EffectType<'a> {
     pub ty: &'a Type,
     /// The generic arguments as written.
     pub args: Vec<&'a GenericArgument>,
+    /// The path without its arguments (`Effect`, `reactant::persistence::Effect`), which the
+    /// generated code checks names Reactant's `Effect`.
+    pub constructor: syn::Path,
 }
 
 impl<'a> EffectType<'a> {
@@ -117,10 +162,11 @@ impl<'a> EffectType<'a> {
         }
     }
 
-    /// The reply type, for `Effect<Event, Reply>`.
+    /// The reply type: `Reply` in `Effect<Event, Reply>` and in the full
+    /// `Effect<Event, State, Reply>`.
     pub(crate) fn reply(&self) -> Option<&'a Type> {
-        match self.args.get(1) {
-            Some(GenericArgument::Type(reply)) => Some(reply),
+        match self.args.as_slice() {
+            [_, GenericArgument::Type(reply)] | [_, _, GenericArgument::Type(reply)] => Some(reply),
             _ => None,
         }
     }
@@ -155,9 +201,17 @@ impl<'a> Handler<'a> {
                 },
             },
         };
+        let (variant, invalid_variant) = match names::variant_of(method.name) {
+            Ok(variant) => (variant, None),
+            Err(invalid) => (
+                Ident::new("__ReactantInvalidVariant", method.name.span()),
+                Some(invalid),
+            ),
+        };
         Self {
             method,
-            variant: names::variant_of(method.name),
+            variant,
+            invalid_variant,
             context,
             fields: args.collect(),
             output,
@@ -187,21 +241,50 @@ pub(crate) fn is_context(ty: &Type) -> bool {
     }
 }
 
-/// `Effect<..>` (any path ending in `Effect`).
+/// Reactant's `Effect<..>`, as far as a spelling tells: `Effect<..>` itself (whatever it
+/// names in the user's scope, which the generated code checks is Reactant's), or a path to it
+/// through the crate (`reactant::persistence::Effect<..>`, `::reactant::prelude::Effect<..>`).
+/// Any other path ending in `Effect` (`sim::Effect<..>`) is some other type, and `Effect`
+/// without arguments cannot be Reactant's, whose event and state types have no default.
 pub(crate) fn effect_type(ty: &Type) -> Option<EffectType<'_>> {
     let Type::Path(path) = ty else { return None };
     if path.qself.is_some() {
         return None;
     }
-    let last = path.path.segments.last()?;
+    let segments: Vec<&syn::PathSegment> = path.path.segments.iter().collect();
+    let (last, before) = segments.split_last()?;
     if last.ident != "Effect" {
         return None;
     }
-    let args = match &last.arguments {
+    let reactant = match before {
+        [] => path.path.leading_colon.is_none(),
+        [krate, module] => {
+            krate.ident == "reactant"
+                && (module.ident == "persistence" || module.ident == "prelude")
+                && krate.arguments.is_none()
+                && module.arguments.is_none()
+        }
+        _ => false,
+    };
+    if !reactant {
+        return None;
+    }
+    let args: Vec<&GenericArgument> = match &last.arguments {
         PathArguments::AngleBracketed(args) => args.args.iter().collect(),
         _ => Vec::new(),
     };
-    Some(EffectType { ty, args })
+    if args.is_empty() {
+        return None;
+    }
+    let mut constructor = path.path.clone();
+    if let Some(last) = constructor.segments.last_mut() {
+        last.arguments = PathArguments::None;
+    }
+    Some(EffectType {
+        ty,
+        args,
+        constructor,
+    })
 }
 
 /// The lifecycle hooks an `#[actor]` impl block may define, forwarded from `Actor`.

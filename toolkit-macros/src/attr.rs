@@ -42,6 +42,9 @@ pub(crate) struct EntityAttrs {
     pub delete_events_on_snapshot: Option<LitBool>,
     /// `codec = expr`: the value given to `EventSourcedBehavior::codec`.
     pub codec: Option<Expr>,
+    /// The keys that unknown ones were taken for (`evnt` → `event`): that key is not reported
+    /// missing as well.
+    pub misspelt: Vec<&'static str>,
 }
 
 /// `#[event(name = "account-event", version = 2, tag = "account", upcast = path::to::fn)]`
@@ -141,57 +144,80 @@ pub(crate) fn entity_attrs(attrs: &[Attribute], errors: &mut Errors) -> EntityAt
     let mut parsed = EntityAttrs::default();
     for attr in attrs.iter().filter(|attr| attr.path().is_ident("entity")) {
         parsed.present = true;
-        let result = attr.parse_nested_meta(|meta| {
-            let key = key_of(&meta);
-            match key.as_str() {
-                "type_key" => set(
-                    errors,
-                    &meta,
-                    &mut parsed.type_key,
-                    str_value(&meta, "account"),
-                ),
-                "event" => set(errors, &meta, &mut parsed.event, type_value(&meta)),
-                "snapshot_every" => set(
-                    errors,
-                    &meta,
-                    &mut parsed.snapshot_every,
-                    int_value(&meta, "100"),
-                ),
-                "keep_snapshots" => set(
-                    errors,
-                    &meta,
-                    &mut parsed.keep_snapshots,
-                    int_value(&meta, "2"),
-                ),
-                "delete_events_on_snapshot" => set(
-                    errors,
-                    &meta,
-                    &mut parsed.delete_events_on_snapshot,
-                    bool_value(&meta),
-                ),
-                "codec" => set(
-                    errors,
-                    &meta,
-                    &mut parsed.codec,
-                    meta.value().and_then(|value| value.parse::<Expr>()).map(Ok),
-                ),
-                _ if ENTITY_IMPL_KEYS.contains(&key.as_str()) => {
-                    skip_value(meta.input)?;
-                    errors.at(
-                        &meta.path,
-                        format!("`{key}` names an item the impl block's `#[entity]` generates"),
-                        format!(
-                            "move `{key} = ..` to the impl block: `#[entity({key} = ..)] impl ..`"
-                        ),
-                    );
-                    Ok(())
-                }
-                _ => unknown(errors, &meta, "entity", ENTITY_KEYS, &key),
-            }
-        });
+        let result = attr.parse_nested_meta(|meta| entity_arg(&meta, &mut parsed, errors));
         errors.take(result);
     }
     parsed
+}
+
+/// Parses the arguments of `#[derive(Entity)]`'s attribute given to the `#[entity]` attribute
+/// macro instead (on a struct without the derive above it).
+pub(crate) fn entity_attrs_of(args: TokenStream, errors: &mut Errors) -> EntityAttrs {
+    let mut parsed = EntityAttrs {
+        present: true,
+        ..EntityAttrs::default()
+    };
+    let parser = syn::meta::parser(|meta| entity_arg(&meta, &mut parsed, errors));
+    let result = parser.parse2(args);
+    errors.take(result);
+    parsed
+}
+
+/// One argument of `#[entity(..)]` beside `#[derive(Entity)]`.
+fn entity_arg(
+    meta: &ParseNestedMeta,
+    parsed: &mut EntityAttrs,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    let key = key_of(meta);
+    match key.as_str() {
+        "type_key" => set(
+            errors,
+            meta,
+            &mut parsed.type_key,
+            str_value(meta, "account"),
+        ),
+        "event" => set(errors, meta, &mut parsed.event, type_value(meta)),
+        "snapshot_every" => set(
+            errors,
+            meta,
+            &mut parsed.snapshot_every,
+            int_value(meta, "100"),
+        ),
+        "keep_snapshots" => set(
+            errors,
+            meta,
+            &mut parsed.keep_snapshots,
+            int_value(meta, "2"),
+        ),
+        "delete_events_on_snapshot" => set(
+            errors,
+            meta,
+            &mut parsed.delete_events_on_snapshot,
+            bool_value(meta),
+        ),
+        "codec" => set(
+            errors,
+            meta,
+            &mut parsed.codec,
+            meta.value().and_then(|value| value.parse::<Expr>()).map(Ok),
+        ),
+        _ if ENTITY_IMPL_KEYS.contains(&key.as_str()) => {
+            skip_value(meta.input)?;
+            errors.at(
+                &meta.path,
+                format!("`{key}` names an item the impl block's `#[entity]` generates"),
+                format!("move `{key} = ..` to the impl block: `#[entity({key} = ..)] impl ..`"),
+            );
+            Ok(())
+        }
+        _ => {
+            if let Some(meant) = closest(&key, ENTITY_KEYS) {
+                parsed.misspelt.push(meant);
+            }
+            unknown(errors, meta, "entity", ENTITY_KEYS, &key)
+        }
+    }
 }
 
 /// Parses every `#[event(..)]` attribute of a type deriving `Event`.
@@ -278,7 +304,7 @@ fn unknown(
 }
 
 /// The known key nearest to a misspelt one, if it is near enough to be the one meant.
-fn closest<'k>(key: &str, keys: &[&'k str]) -> Option<&'k str> {
+pub(crate) fn closest<'k>(key: &str, keys: &[&'k str]) -> Option<&'k str> {
     keys.iter()
         .map(|known| (edit_distance(key, known), *known))
         .filter(|(distance, known)| *distance <= 2.max(known.len() / 4))

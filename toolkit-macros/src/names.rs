@@ -1,14 +1,83 @@
 //! Names the macros derive from the user's: message variants from handler names, and the
 //! method names a typed reference already has (a handler may not take them).
 
-use proc_macro2::Span;
 use syn::Ident;
 use syn::ext::IdentExt;
 
 /// `increment_by` → `IncrementBy`, `getX` → `GetX`, `r#type` → `Type`: the variant of a
-/// handler.
-pub(crate) fn variant_of(method: &Ident) -> Ident {
-    Ident::new(&upper_camel(&method.unraw().to_string()), method.span())
+/// handler, at the method's span; or, when that name is not an identifier (`__` gives nothing,
+/// `_1x` gives `1x`, `self_` gives the keyword `Self`), why not.
+pub(crate) fn variant_of(method: &Ident) -> Result<Ident, InvalidVariant> {
+    let name = upper_camel(&method.unraw().to_string());
+    if name.is_empty() {
+        return Err(InvalidVariant::Empty);
+    }
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(InvalidVariant::Digit(name));
+    }
+    if name == "Self" {
+        return Err(InvalidVariant::Keyword(name));
+    }
+    // The lexer decides what is an identifier (non-ASCII letters included); parsing reports
+    // anything else as an error, never a panic, unlike `Ident::new`.
+    match syn::parse_str::<Ident>(&name) {
+        Ok(mut variant) => {
+            variant.set_span(method.span());
+            Ok(variant)
+        }
+        Err(_) => Err(InvalidVariant::NotAnIdentifier(name)),
+    }
+}
+
+/// Why a handler's name gives no variant.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum InvalidVariant {
+    /// Only underscores: nothing is left.
+    Empty,
+    /// `_1x` → `1x`.
+    Digit(String),
+    /// `self_` → `Self`.
+    Keyword(String),
+    /// Any other string that is not an identifier.
+    NotAnIdentifier(String),
+}
+
+impl InvalidVariant {
+    /// What is wrong with the handler `method`, and how to fix it.
+    pub(crate) fn explain(&self, method: &Ident) -> (String, String) {
+        let method = method.unraw().to_string();
+        let letters = method.trim_start_matches('_');
+        match self {
+            InvalidVariant::Empty => (
+                format!(
+                    "the handler `{method}` has no message variant: its variant is its name in \
+                     UpperCamelCase without `_`, which leaves nothing"
+                ),
+                "rename the handler with a word in it, e.g. `run`".to_owned(),
+            ),
+            InvalidVariant::Digit(variant) => (
+                format!(
+                    "the handler `{method}` would become the message variant `{variant}`, which \
+                     is not an identifier: it starts with a digit"
+                ),
+                format!("rename the handler so that a letter comes first, e.g. `step_{letters}`"),
+            ),
+            InvalidVariant::Keyword(variant) => (
+                format!(
+                    "the handler `{method}` would become the message variant `{variant}`, which \
+                     is a keyword"
+                ),
+                format!("rename the handler, e.g. `{letters}info`"),
+            ),
+            InvalidVariant::NotAnIdentifier(variant) => (
+                format!(
+                    "the handler `{method}` would become the message variant `{variant}`, which \
+                     is not an identifier"
+                ),
+                "rename the handler with ASCII letters, e.g. `run`".to_owned(),
+            ),
+        }
+    }
 }
 
 fn upper_camel(name: &str) -> String {
@@ -23,9 +92,10 @@ fn upper_camel(name: &str) -> String {
     camel
 }
 
-/// The generated item `{Type}{suffix}` (`CounterMsg`, `AccountRef`), at the call site.
+/// The generated item `{Type}{suffix}` (`CounterMsg`, `AccountRef`), at the type's name, where
+/// a clash with another item of that name is reported.
 pub(crate) fn generated(type_name: &Ident, suffix: &str) -> Ident {
-    Ident::new(&format!("{}{suffix}", type_name.unraw()), Span::call_site())
+    Ident::new(&format!("{}{suffix}", type_name.unraw()), type_name.span())
 }
 
 /// Methods every `ActorRef` already answers to, as inherent methods or through traits it

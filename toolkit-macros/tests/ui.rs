@@ -9,4 +9,5 @@
 fn misuses_are_compile_errors_at_the_users_span() {
     let cases = trybuild::TestCases::new();
     cases.compile_fail("../tests/ui/*.rs");
+    cases.pass("../tests/ui/pass/*.rs");
 }

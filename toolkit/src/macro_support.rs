@@ -5,10 +5,17 @@
 //! derive writes the struct's settings into an [`EntitySettings`] impl and vouches for its
 //! event type with an [`EventOf`] impl; the impl block's expansion reads both back, so that a
 //! command handler persisting another type is an error at that type, in the user's code.
+//!
+//! The macros see spellings, not types: what only the type system can tell (that a reply type
+//! is an alias of `Effect`, that a handler's context is the actor's) is checked here, through
+//! traits whose `on_unimplemented` message says what is wrong at the user's token.
 
-use serde::Serialize;
+use std::marker::PhantomData;
+
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
+use crate::actor::Context;
 use crate::persistence::{Effect, Event, EventSourcedBehavior};
 
 /// The settings of an entity type, from `#[entity(..)]` beside `#[derive(Entity)]`.
@@ -36,20 +43,29 @@ pub trait EntitySettings: Sized + 'static {
     }
 }
 
-/// Implemented by `#[derive(Entity)]` for the entity's event type only: a command handler's
-/// `Effect<E, ..>` and `apply(&mut self, &E)` go through it, so a wrong `E` is reported at
-/// the user's `E`.
+/// Implemented by `#[derive(Entity)]` on the entity, for its event type only: a command
+/// handler's `Effect<E, ..>` and `apply(&mut self, &E)` go through it, so a wrong `E` is
+/// reported at the user's `E`. After an error in the derive's attribute that leaves the event
+/// type unknown, the derive implements it for every `E` (with [`NoEvent`] as the event), so that
+/// the impl block adds no errors of its own.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not the event type of entity `{S}`",
-    label = "`{S}` persists the type named in its `#[entity(event = ...)]`",
+    message = "`{E}` is not the event type of entity `{Self}`",
+    label = "`{Self}` persists the type named in its `#[entity(event = ...)]`",
     note = "use the entity's event type here, or change `event = ...` beside `#[derive(Entity)]`"
 )]
-pub trait EventOf<S: EntitySettings>: Sized {
-    /// The entity's event as this type (the same type).
-    fn from_entity_event(event: &S::Event) -> &Self;
+pub trait EventOf<E>: EntitySettings {
+    /// The entity's event as `E` (the same type).
+    fn from_entity_event(event: &Self::Event) -> &E;
     /// A command handler's effect as the entity's effect (the same type).
-    fn into_entity_effect(effect: Effect<Self, S>) -> Effect<S::Event, S>;
+    fn into_entity_effect(effect: Effect<E, Self>) -> Effect<Self::Event, Self>;
 }
+
+/// The event type of an entity whose `#[derive(Entity)]` attribute was in error (the error is
+/// reported; this only keeps the rest of the expansion quiet). It has no values.
+#[derive(Serialize, Deserialize)]
+pub enum NoEvent {}
+
+impl Event for NoEvent {}
 
 /// The snapshot settings of an entity type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,3 +109,137 @@ impl Snapshots {
 pub trait Storable: Serialize + DeserializeOwned + Send + Sync + 'static {}
 
 impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> Storable for T {}
+
+/// Tells an `Effect` apart from any other reply type, by its type rather than its spelling
+/// (`type AccountEffect = Effect<..>` is an `Effect` too): `ReplyType::<R>::new().kind()` is
+/// [`ReturnsEffect`] for an `Effect`, through the inherent method below, and [`PlainReply`]'s
+/// `NotAnEffect` for every other type.
+pub struct ReplyType<R>(PhantomData<fn() -> R>);
+
+impl<R> ReplyType<R> {
+    /// The probe for reply type `R`.
+    #[inline]
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<R> Default for ReplyType<R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E, S, R> ReplyType<Effect<E, S, R>> {
+    /// An `Effect`: inherent methods win over [`PlainReply::kind`].
+    #[inline]
+    pub const fn kind(&self) -> ReturnsEffect {
+        ReturnsEffect
+    }
+}
+
+/// The answer of [`ReplyType::kind`] for every type that is not an `Effect`.
+pub trait PlainReply {
+    /// Not an `Effect`.
+    #[inline]
+    fn kind(&self) -> NotAnEffect {
+        NotAnEffect
+    }
+}
+
+impl<R> PlainReply for ReplyType<R> {}
+
+/// The reply type is an `Effect`.
+pub struct ReturnsEffect;
+
+/// The reply type is not an `Effect`.
+pub struct NotAnEffect;
+
+/// A query of an `#[entity]`: its reply must not be an `Effect`, which would be sent back
+/// unexecuted instead of persisted.
+#[diagnostic::on_unimplemented(
+    message = "this returns an `Effect`: `#[entity]` takes it for a query, so the effect would be sent back as the reply and its events never persisted",
+    label = "an `Effect` under another name (an alias or a path `#[entity]` does not read as `Effect<..>`)",
+    note = "write the return type as `Effect<Event, Reply>` (or `Effect<Event>` without a reply): `#[entity]` sees spellings, not what an alias stands for"
+)]
+pub trait EntityQueryReply {}
+
+impl EntityQueryReply for NotAnEffect {}
+
+/// Checks an `#[entity]` query's reply type (see [`EntityQueryReply`]).
+#[inline]
+pub fn entity_query_reply<K: EntityQueryReply>(_kind: K) {}
+
+/// An `#[actor]` handler's reply: never an `Effect`, which only an entity executes.
+#[diagnostic::on_unimplemented(
+    message = "an `#[actor]` handler cannot return an `Effect`: nothing would persist it, it would be sent back as the reply",
+    label = "an `Effect`",
+    note = "`Effect` belongs to the command handlers of an `#[entity]` impl block; an actor changes its state in the handler and returns the reply itself"
+)]
+pub trait ActorReply {}
+
+impl ActorReply for NotAnEffect {}
+
+/// Checks an `#[actor]` handler's reply type (see [`ActorReply`]).
+#[inline]
+pub fn actor_reply<K: ActorReply>(_kind: K) {}
+
+/// A handler's (or hook's) `ctx: &mut C` argument: `C` must be the actor's `Context<M>`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not this actor's context, `Context<{M}>`",
+    label = "the generated `Actor` impl hands over a `&mut Context<{M}>`",
+    note = "write `ctx: &mut Context<{M}>` (or `Context<Self::Msg>`)"
+)]
+pub trait ContextOf<M: Send + 'static> {
+    /// The actor's context as `Self` (the same type).
+    fn from_actor_context(ctx: &mut Context<M>) -> &mut Self;
+}
+
+impl<M: Send + 'static> ContextOf<M> for Context<M> {
+    #[inline]
+    fn from_actor_context(ctx: &mut Context<M>) -> &mut Self {
+        ctx
+    }
+}
+
+/// What travels in a message (a handler's argument) must be `Send`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be sent to another thread, and a handler's argument travels in a message to the actor's thread",
+    label = "not `Send`",
+    note = "use a `Send` type (`Arc` instead of `Rc`, `Mutex` instead of `RefCell`), or build the value inside the actor"
+)]
+pub trait MessagePart {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Send + ?Sized> MessagePart for T {}
+
+/// Checks that a message's part is `Send` (see [`MessagePart`]).
+#[inline]
+pub fn message_part<T: MessagePart + ?Sized>() {}
+
+/// Gives every type an item to name it by without its generic arguments:
+/// `Effect::__reactant_type` is `<Effect<_, _, _> as AnyType>::__reactant_type`.
+pub trait AnyType {
+    /// The type, as a value of no size.
+    #[inline]
+    fn __reactant_type() -> PhantomData<Self> {
+        PhantomData
+    }
+}
+
+impl<T: ?Sized> AnyType for T {}
+
+/// Reactant's `Effect`, and no other type called `Effect`. One impl, so that the arguments
+/// of `Effect::__reactant_type` are inferred from it.
+#[diagnostic::on_unimplemented(
+    message = "this `Effect` is not Reactant's: `#[entity]` takes a command handler's `Effect<..>` for `reactant::persistence::Effect`",
+    label = "`Effect` names `{Self}` here",
+    note = "import Reactant's `Effect` (`use reactant::prelude::*;`); to return a type of your own called `Effect` from a query, write its path (`crate::module::Effect<..>`) or an alias"
+)]
+pub trait ReactantEffect {}
+
+impl ReactantEffect for Effect<(), (), ()> {}
+
+/// Checks that the path a command handler returns names Reactant's `Effect`.
+#[inline]
+pub fn reactant_effect<T: ReactantEffect>(_type: fn() -> PhantomData<T>) {}

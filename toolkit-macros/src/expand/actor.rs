@@ -1,11 +1,11 @@
 //! `#[actor]`: an impl block's public methods become the messages of an `Actor`.
 
-use super::{Protocol, impl_block, item_name_or_item, reply_arm};
+use super::{Protocol, context_argument, impl_block, item_name_or_item, reply_arm};
 use crate::ast::{Actor, HookKind};
 use crate::errors::Errors;
 use crate::{attr, names, valid};
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
 
 pub(crate) fn attribute(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
@@ -32,9 +32,10 @@ pub(crate) fn attribute(args: TokenStream, input: TokenStream) -> TokenStream {
 fn expand(actor: &Actor) -> TokenStream {
     let block = &actor.block;
     let item = block.item;
-    let type_name = block
-        .type_name
-        .expect("valid: the impl block's type has a name");
+    let Some(type_name) = block.type_name else {
+        // `valid` has reported it; nothing is expanded without a name.
+        return quote!(#item);
+    };
     let protocol = Protocol {
         block,
         handlers: &actor.handlers,
@@ -54,19 +55,33 @@ fn expand(actor: &Actor) -> TokenStream {
     let self_ty = &item.self_ty;
     let enum_name = &protocol.enum_name;
     let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
+    let msg = quote!(#enum_name #ty_generics);
     let arms = actor.handlers.iter().map(|handler| {
         let (pattern, bindings) = protocol.pattern(handler);
         let method = handler.method.name;
-        let context = handler.context.map(|_| quote!(__reactant_ctx,));
+        let context = handler.context.map(|ctx| {
+            let ctx = context_argument(ctx, &msg);
+            quote!(#ctx,)
+        });
         let call = quote!(Self::#method(self, #context #(#bindings),*));
         let arm = reply_arm(&handler.output, call);
-        quote!(#pattern => #arm,)
+        let cfgs = handler.method.cfgs();
+        quote!(#(#cfgs)* #pattern => #arm,)
     });
     let phantom_arm = protocol.phantom_arm();
     let hooks = actor.hooks.iter().map(|hook| {
         let method = hook.method.name;
-        let context = hook.context.then(|| quote!(__reactant_ctx,));
-        match hook.kind {
+        let context = hook
+            .method
+            .args()
+            .next()
+            .filter(|_| hook.context)
+            .map(|ctx| {
+                let ctx = context_argument(ctx, &msg);
+                quote!(#ctx,)
+            });
+        let cfgs = hook.method.cfgs();
+        let hook = match hook.kind {
             HookKind::OnSignal => quote! {
                 fn on_signal(
                     &mut self,
@@ -81,15 +96,14 @@ fn expand(actor: &Actor) -> TokenStream {
                     Self::#method(self, #context)
                 }
             },
-        }
+        };
+        quote!(#(#cfgs)* #hook)
     });
     let message_enum = protocol.message_enum();
     let ref_trait = protocol.ref_trait();
-    quote! {
-        #item
-
-        #message_enum
-
+    let send_checks = protocol.send_checks();
+    let where_clause = protocol.where_sendable(where_clause);
+    let actor_impl = quote_spanned! {protocol.name_span()=>
         #[automatically_derived]
         impl #impl_generics ::reactant::actor::Actor for #self_ty #where_clause {
             type Msg = #enum_name #ty_generics;
@@ -107,7 +121,16 @@ fn expand(actor: &Actor) -> TokenStream {
 
             #(#hooks)*
         }
+    };
+    quote! {
+        #item
+
+        #message_enum
+
+        #actor_impl
 
         #ref_trait
+
+        #send_checks
     }
 }

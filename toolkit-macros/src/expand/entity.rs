@@ -11,26 +11,45 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Block, DeriveInput, ImplItem, Item, ItemImpl, ReturnType, Stmt, Type};
 
-use super::{Protocol, impl_block, item_name_or_item};
+use super::{Protocol, ReplyOf, impl_block, item_name_or_item, not_an_effect};
 use crate::ast::{EntityImpl, EntityStruct, Output, effect_type};
+use crate::attr::EntityAttrs;
 use crate::errors::Errors;
 use crate::{attr, names, valid};
 
-/// `#[derive(Entity)]`.
+/// `#[derive(Entity)]`. After an error it still expands, with what it could read and
+/// defaults for the rest (serde's and thiserror's fallback), so that the impl block's `#[entity]`
+/// finds its settings and one mistake gives one error.
 pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
     let mut errors = Errors::default();
     let attrs = attr::entity_attrs(&input.attrs, &mut errors);
     let entity = EntityStruct { input, attrs };
     valid::entity_struct(&entity, &mut errors);
-    if !errors.is_empty() {
-        return errors.into_compile_errors();
+    if errors.is_empty() {
+        settings(&input.ident, &entity.attrs, true)
+    } else if input.generics.params.is_empty() {
+        let fallback = settings(&input.ident, &entity.attrs, false);
+        let errors = errors.into_compile_errors();
+        quote!(#errors #fallback)
+    } else {
+        // A generic entity is an error of its own; no impl would fit the type.
+        errors.into_compile_errors()
     }
-    let name = &input.ident;
-    let attrs = &entity.attrs;
-    let type_key = attrs.type_key.as_ref().expect("valid: a type key");
-    let event = attrs.event.as_ref().expect("valid: an event type");
-    let snapshots = match &attrs.snapshot_every {
-        Some(every) => {
+}
+
+/// The `EntitySettings` and `EventOf` impls of an entity. With `valid` false (the attribute had
+/// errors), each setting that may be wrong takes its default: the type's name for the type key,
+/// no snapshots, the default codec, and, without an event type, `EventOf` for every type.
+fn settings(name: &syn::Ident, attrs: &EntityAttrs, valid: bool) -> TokenStream {
+    let type_key = match (&attrs.type_key, valid) {
+        (Some(type_key), true) => quote!(#type_key),
+        _ => {
+            let name = name.to_string();
+            quote!(#name)
+        }
+    };
+    let snapshots = match (&attrs.snapshot_every, valid) {
+        (Some(every), true) => {
             let every = every.value;
             let keep = attrs.keep_snapshots.as_ref().map_or(2, |keep| keep.value);
             let delete = attrs
@@ -45,23 +64,64 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
                 }
             }
         }
-        None => quote!(::reactant::__private::Snapshots::NONE),
+        _ => quote!(::reactant::__private::Snapshots::NONE),
     };
-    let codec = attrs.codec.as_ref().map(|codec| {
+    let event = attrs.event.as_ref();
+    let event_ty = event.map_or_else(|| quote!(::reactant::__private::NoEvent), |e| quote!(#e));
+    let codec = attrs.codec.as_ref().filter(|_| valid).map(|codec| {
         quote! {
             fn codec<__ReactantCommand: ::core::marker::Send + 'static>(
                 __reactant_behavior: ::reactant::persistence::EventSourcedBehavior<
                     __ReactantCommand,
-                    #event,
+                    #event_ty,
                     Self,
                 >,
-            ) -> ::reactant::persistence::EventSourcedBehavior<__ReactantCommand, #event, Self> {
+            ) -> ::reactant::persistence::EventSourcedBehavior<__ReactantCommand, #event_ty, Self> {
                 __reactant_behavior.codec(#codec)
             }
         }
     });
-    let event_span = event.span();
-    let event_type = quote_spanned!(event_span=> type Event = #event;);
+    let event_type = match event {
+        Some(event) => quote_spanned!(event.span()=> type Event = #event;),
+        None => quote!(
+            type Event = ::reactant::__private::NoEvent;
+        ),
+    };
+    let event_of = match event {
+        Some(event) => quote! {
+            #[automatically_derived]
+            impl ::reactant::__private::EventOf<#event> for #name {
+                #[inline]
+                fn from_entity_event(__reactant_event: &#event) -> &#event {
+                    __reactant_event
+                }
+
+                #[inline]
+                fn into_entity_effect(
+                    __reactant_effect: ::reactant::persistence::Effect<#event, Self>,
+                ) -> ::reactant::persistence::Effect<#event, Self> {
+                    __reactant_effect
+                }
+            }
+        },
+        // Only after an error: the event type is unknown, so any type goes.
+        None => quote! {
+            #[automatically_derived]
+            impl<__ReactantEvent> ::reactant::__private::EventOf<__ReactantEvent> for #name {
+                fn from_entity_event(
+                    __reactant_event: &::reactant::__private::NoEvent,
+                ) -> &__ReactantEvent {
+                    match *__reactant_event {}
+                }
+
+                fn into_entity_effect(
+                    _: ::reactant::persistence::Effect<__ReactantEvent, Self>,
+                ) -> ::reactant::persistence::Effect<::reactant::__private::NoEvent, Self> {
+                    ::reactant::persistence::Effect::none()
+                }
+            }
+        },
+    };
     quote! {
         #[automatically_derived]
         impl ::reactant::__private::EntitySettings for #name {
@@ -71,41 +131,25 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
             #codec
         }
 
-        #[automatically_derived]
-        impl ::reactant::__private::EventOf<#name> for #event {
-            #[inline]
-            fn from_entity_event(__reactant_event: &Self) -> &Self {
-                __reactant_event
-            }
-
-            #[inline]
-            fn into_entity_effect(
-                __reactant_effect: ::reactant::persistence::Effect<Self, #name>,
-            ) -> ::reactant::persistence::Effect<Self, #name> {
-                __reactant_effect
-            }
-        }
+        #event_of
     }
 }
 
 /// `#[entity]` on an impl block.
 pub(crate) fn attribute(args: TokenStream, input: TokenStream) -> TokenStream {
+    if let Ok(Item::Struct(item)) = syn::parse2::<Item>(input.clone()) {
+        return on_struct(args, &item);
+    }
     let mut errors = Errors::default();
     let args = attr::entity_impl_args(args, &mut errors);
-    let item = match impl_block(input, &mut errors, |other, errors| match other {
-        Item::Struct(item) => errors.at(
-            &item.ident,
-            "on a struct, `#[entity(..)]` holds the arguments of `#[derive(Entity)]`, which \
-             is missing or comes after it",
-            "put `#[derive(Entity)]` above `#[entity(..)]`",
-        ),
-        other => errors.at(
+    let item = match impl_block(input, &mut errors, |other, errors| {
+        errors.at(
             item_name_or_item(other),
             "`#[entity]` goes on the impl block of an entity, whose public methods become \
              its commands",
             "write `#[entity] impl Account { fn apply(&mut self, event: &AccountEvent) { .. } \
              pub fn command(&self, ..) -> Effect<AccountEvent, Reply> { .. } }`",
-        ),
+        );
     }) {
         Ok(item) => item,
         Err(expansion) => return expansion,
@@ -120,11 +164,66 @@ pub(crate) fn attribute(args: TokenStream, input: TokenStream) -> TokenStream {
     expand(&entity, rewritten)
 }
 
+/// `#[entity(type_key = .., event = ..)]` on a struct without `#[derive(Entity)]` above it:
+/// the attribute macro got the derive's arguments. One error, at the struct's name; then the
+/// settings the derive would have written (with defaults for what may be wrong), so that the
+/// impl block's `#[entity]` adds no errors. A derive below the attribute is taken out: it would
+/// see no arguments, and report the same mistake again.
+fn on_struct(args: TokenStream, item: &syn::ItemStruct) -> TokenStream {
+    let mut item = item.clone();
+    let mut derived_below = false;
+    for attr in &mut item.attrs {
+        if !attr.path().is_ident("derive") {
+            continue;
+        }
+        let Ok(paths) = attr.parse_args_with(
+            syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+        ) else {
+            continue;
+        };
+        let is_entity =
+            |path: &syn::Path| path.segments.last().is_some_and(|s| s.ident == "Entity");
+        if paths.iter().any(is_entity) {
+            derived_below = true;
+            let others = paths.iter().filter(|path| !is_entity(path));
+            *attr = syn::parse_quote!(#[derive(#(#others),*)]);
+        }
+    }
+    let name = &item.ident;
+    let error = if derived_below {
+        crate::errors::error(
+            name,
+            "`#[entity(..)]` comes above `#[derive(Entity)]`, which reads it only from below",
+            "put `#[derive(Entity)]` above `#[entity(..)]`",
+        )
+    } else {
+        crate::errors::error(
+            name,
+            format!(
+                "`#[entity(..)]` on a struct holds the arguments of `#[derive(Entity)]`, which \
+                 `{name}` does not derive"
+            ),
+            "add `Entity` to the struct's derives, above `#[entity(..)]`: `#[derive(Entity)]`",
+        )
+    }
+    .into_compile_error();
+    // The arguments' own errors would be a second report of the same mistake.
+    let mut ignored = Errors::default();
+    let attrs = attr::entity_attrs_of(args, &mut ignored);
+    let fallback = if item.generics.params.is_empty() {
+        settings(name, &attrs, false)
+    } else {
+        TokenStream::new()
+    };
+    quote!(#item #error #fallback)
+}
+
 fn expand(entity: &EntityImpl, rewritten: ItemImpl) -> TokenStream {
     let block = &entity.block;
-    let type_name = block
-        .type_name
-        .expect("valid: the impl block's type has a name");
+    let Some(type_name) = block.type_name else {
+        // `valid` has reported it.
+        return quote!(#rewritten);
+    };
     let protocol = Protocol {
         block,
         handlers: &entity.commands,
@@ -152,17 +251,17 @@ fn expand(entity: &EntityImpl, rewritten: ItemImpl) -> TokenStream {
     let event_ty =
         quote_spanned!(self_ty.span()=> <Self as ::reactant::persistence::Entity>::Event);
     let command = &protocol.enum_name;
-    let apply = entity.apply.expect("valid: an apply method");
-    let apply_event = apply
-        .args()
-        .next()
-        .map(|arg| match &*arg.ty {
+    let Some(apply_event) = entity.apply.and_then(|apply| {
+        apply.args().next().map(|arg| match &*arg.ty {
             Type::Reference(reference) => (*reference.elem).clone(),
             other => other.clone(),
         })
-        .expect("valid: apply takes the event");
+    }) else {
+        // `valid` has reported it.
+        return quote!(#rewritten);
+    };
     let from_entity_event = quote_spanned!(apply_event.span()=>
-        <#apply_event as ::reactant::__private::EventOf<Self>>::from_entity_event
+        <Self as ::reactant::__private::EventOf<#apply_event>>::from_entity_event
     );
     let arms = entity.commands.iter().map(|command| {
         let (pattern, bindings) = protocol.pattern(command);
@@ -173,28 +272,42 @@ fn expand(entity: &EntityImpl, rewritten: ItemImpl) -> TokenStream {
                 #call;
                 ::reactant::persistence::Effect::none()
             }),
-            Output::Value(_) => quote!({
-                ::reactant::actor::ActorRef::tell(&__reactant_reply_to, #call);
-                ::reactant::persistence::Effect::none()
-            }),
+            Output::Value(reply) => {
+                let check = not_an_effect(reply, ReplyOf::EntityQuery);
+                quote!({
+                    #check
+                    ::reactant::actor::ActorRef::tell(&__reactant_reply_to, #call);
+                    ::reactant::persistence::Effect::none()
+                })
+            }
             Output::Effect(effect) => {
-                let event = effect.event().expect("valid: an event type");
-                let into_entity_effect = quote_spanned!(event.span()=>
-                    <#event as ::reactant::__private::EventOf<Self>>::into_entity_effect
-                );
+                let into_entity_effect = effect.event().map(|event| {
+                    quote_spanned!(event.span()=>
+                        <Self as ::reactant::__private::EventOf<#event>>::into_entity_effect
+                    )
+                });
+                let reactant_effect = reactant_effect(&effect.constructor);
                 match effect.reply() {
-                    None => quote!(#into_entity_effect(#call)),
-                    Some(_) => quote!(#into_entity_effect(
-                        ::reactant::persistence::Effect::with_reply_to(#call, __reactant_reply_to)
-                    )),
+                    None => quote!({
+                        #reactant_effect
+                        #into_entity_effect(#call)
+                    }),
+                    Some(_) => quote!({
+                        #reactant_effect
+                        #into_entity_effect(
+                            ::reactant::persistence::Effect::with_reply_to(#call, __reactant_reply_to)
+                        )
+                    }),
                 }
             }
         };
-        quote!(#pattern => #body,)
+        let cfgs = command.method.cfgs();
+        quote!(#(#cfgs)* #pattern => #body,)
     });
+    let where_sendable = protocol.where_sendable(None);
     let entity_impl = quote_spanned! {self_ty.span()=>
         #[automatically_derived]
-        impl ::reactant::persistence::Entity for #self_ty {
+        impl ::reactant::persistence::Entity for #self_ty #where_sendable {
             const TYPE_KEY: &'static str = #settings::TYPE_KEY;
             type Event = #settings::Event;
             type Command = #command;
@@ -221,6 +334,7 @@ fn expand(entity: &EntityImpl, rewritten: ItemImpl) -> TokenStream {
     };
     let command_enum = protocol.message_enum();
     let ref_trait = protocol.ref_trait();
+    let send_checks = protocol.send_checks();
     quote! {
         #rewritten
 
@@ -229,6 +343,8 @@ fn expand(entity: &EntityImpl, rewritten: ItemImpl) -> TokenStream {
         #entity_impl
 
         #ref_trait
+
+        #send_checks
     }
 }
 
@@ -253,6 +369,11 @@ fn with_effect_types(item: &ItemImpl) -> ItemImpl {
             [
                 syn::GenericArgument::Type(event),
                 syn::GenericArgument::Type(reply),
+            ]
+            | [
+                syn::GenericArgument::Type(event),
+                _,
+                syn::GenericArgument::Type(reply),
             ] => (event.clone(), Some(reply.clone())),
             _ => continue,
         };
@@ -264,6 +385,21 @@ fn with_effect_types(item: &ItemImpl) -> ItemImpl {
         prepend_alias(&mut method.block, &self_ty, span);
     }
     item
+}
+
+/// A statement that fails to compile, at the user's `Effect`, unless that path names
+/// Reactant's `Effect`: a type of the user's that happens to be called `Effect` is not taken
+/// for it. `Effect::__reactant_type` names the type without its arguments (any type has the
+/// item, through `AnyType`), and `ReactantEffect` has one impl, which fixes them.
+fn reactant_effect(constructor: &syn::Path) -> TokenStream {
+    let span = constructor.span();
+    quote_spanned! {span=>
+        {
+            #[allow(unused_imports)]
+            use ::reactant::__private::AnyType as _;
+            ::reactant::__private::reactant_effect(#constructor::__reactant_type);
+        }
+    }
 }
 
 /// `type Effect<E, R = ()> = ::reactant::persistence::Effect<E, Account, R>;` at the top of a

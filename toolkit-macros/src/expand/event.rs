@@ -6,6 +6,7 @@ use quote::quote;
 use syn::DeriveInput;
 
 use crate::ast::EventType;
+use crate::attr::EventAttrs;
 use crate::errors::Errors;
 use crate::{attr, valid};
 
@@ -13,17 +14,43 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
     let mut errors = Errors::default();
     let attrs = attr::event_attrs(&input.attrs, &mut errors);
     let event = EventType { input, attrs };
-    valid::event(&event, &mut errors);
-    if !errors.is_empty() {
-        return errors.into_compile_errors();
+    let borrows = valid::event(&event, &mut errors);
+    if errors.is_empty() {
+        event_impl(input, &event.attrs, true)
+    } else if !borrows {
+        // The error, and the impl with defaults for what may be wrong (serde's and thiserror's
+        // fallback): every use of the type as an event then compiles, and one mistake gives one
+        // error.
+        let fallback = event_impl(input, &event.attrs, false);
+        let errors = errors.into_compile_errors();
+        quote!(#errors #fallback)
+    } else {
+        // A borrowing event has no impl that could compile.
+        errors.into_compile_errors()
     }
+}
+
+/// The `Event` impl. With `valid` false (the attribute had errors), the manifest is the default
+/// one (the type's name, version 1), without tags or upcaster.
+fn event_impl(input: &DeriveInput, attrs: &EventAttrs, valid: bool) -> TokenStream {
     let ident = &input.ident;
-    let attrs = &event.attrs;
-    let name = attrs.name.as_ref().map_or_else(
-        || syn::ext::IdentExt::unraw(ident).to_string(),
-        |name| name.value(),
-    );
-    let version = attrs.version.as_ref().map_or(1, |version| version.value);
+    let name = match (&attrs.name, valid) {
+        (Some(name), true) => name.value(),
+        _ => syn::ext::IdentExt::unraw(ident).to_string(),
+    };
+    let version = match (&attrs.version, valid) {
+        (Some(version), true) => version.value,
+        _ => 1,
+    };
+    let attrs = &EventAttrs {
+        tags: if valid {
+            attrs.tags.clone()
+        } else {
+            Vec::new()
+        },
+        upcast: attrs.upcast.clone().filter(|_| valid),
+        ..EventAttrs::default()
+    };
     let tags = (!attrs.tags.is_empty()).then(|| {
         let tags = &attrs.tags;
         quote! {

@@ -7,7 +7,8 @@ pub(crate) mod entity;
 pub(crate) mod event;
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{Generics, Ident, Item, ItemImpl, Type};
 
@@ -37,6 +38,13 @@ impl Protocol<'_> {
         &self.block.item.generics
     }
 
+    /// The span of the impl block's type name (the call site if it has none).
+    pub(crate) fn name_span(&self) -> Span {
+        self.block
+            .type_name
+            .map_or_else(Span::call_site, syn::Ident::span)
+    }
+
     fn type_name(&self) -> String {
         self.block
             .type_name
@@ -57,26 +65,31 @@ impl Protocol<'_> {
         );
         let variants = self.handlers.iter().map(|handler| {
             let variant = &handler.variant;
+            let cfgs = handler.method.cfgs();
             let docs = handler_docs(handler, &type_name);
             let fields = self.fields(handler).map(|(name, ty)| {
                 let doc = format!(" The argument `{name}`.");
                 quote!(#[doc = #doc] #name: #ty)
             });
+            // At the user's reply type: a reply that is not `Send` is reported there.
             let reply_to = handler.output.reply().map(|reply| {
+                let span = reply.span();
                 let reply = self.without_self(reply);
+                let actor_ref = quote_spanned!(span=> ::reactant::actor::ActorRef<#reply>);
                 quote!(
                     #[doc = " Where the reply goes."]
-                    reply_to: ::reactant::actor::ActorRef<#reply>,
+                    reply_to: #actor_ref,
                 )
             });
             if is_unit(handler) {
-                quote!(#(#docs)* #variant,)
+                quote!(#(#cfgs)* #(#docs)* #variant,)
             } else {
-                quote!(#(#docs)* #variant { #(#fields,)* #reply_to },)
+                quote!(#(#cfgs)* #(#docs)* #variant { #(#fields,)* #reply_to },)
             }
         });
         let phantom = self.phantom_variant();
-        quote! {
+        // At the type's name: a clash with another item of this name is reported there.
+        quote_spanned! {self.name_span()=>
             #[doc = #doc]
             #[allow(dead_code, private_interfaces, clippy::enum_variant_names, clippy::large_enum_variant)]
             pub enum #enum_name #generics #where_clause {
@@ -163,9 +176,11 @@ impl Protocol<'_> {
             .iter()
             .zip(&signatures)
             .map(|(handler, signature)| {
+                let cfgs = handler.method.cfgs();
                 let docs = handler_docs(handler, &type_name);
-                quote!(#(#docs)* #signature;)
+                quote!(#(#cfgs)* #(#docs)* #signature;)
             });
+        let where_clause = self.where_sendable(where_clause);
         let impls = self.targets.iter().map(|target| {
             let methods = self.handlers.iter().zip(&signatures).map(|(handler, signature)| {
                 let variant = &handler.variant;
@@ -178,7 +193,8 @@ impl Protocol<'_> {
                         reply_to: __reactant_reply_to,
                     })),
                 };
-                quote!(#[inline] #signature { #body })
+                let cfgs = handler.method.cfgs();
+                quote!(#(#cfgs)* #[inline] #signature { #body })
             });
             quote! {
                 #[automatically_derived]
@@ -187,13 +203,64 @@ impl Protocol<'_> {
                 }
             }
         });
-        quote! {
+        quote_spanned! {self.name_span()=>
             #[doc = #doc]
             #[allow(dead_code, private_interfaces, private_bounds, clippy::too_many_arguments)]
             pub trait #trait_name #generics #where_clause {
                 #(#declarations)*
             }
             #(#impls)*
+        }
+    }
+
+    /// The impl block's where clause, and that the message enum and the replies are `Send`,
+    /// for the impls that need it (`Actor`, `Entity`, the ref trait's). Under `for<..>` a bound
+    /// is not checked where it is written: an impl whose messages are not `Send` does not
+    /// apply, and the one error is elsewhere, at the user's type: [`Protocol::send_checks`] for
+    /// an argument, the enum's `reply_to: ActorRef<Reply>` for a reply. Without it, each
+    /// generated impl would report it again, at the attribute.
+    pub(crate) fn where_sendable(&self, where_clause: Option<&syn::WhereClause>) -> TokenStream {
+        let enum_name = &self.enum_name;
+        let (_, ty_generics, _) = self.generics().split_for_impl();
+        let predicates = where_clause
+            .map(|clause| &clause.predicates)
+            .into_iter()
+            .flatten();
+        let replies = self
+            .handlers
+            .iter()
+            .filter_map(|handler| handler.output.reply().map(|reply| self.without_self(reply)));
+        quote! {
+            where
+                #(#predicates,)*
+                for<'__reactant> #enum_name #ty_generics: ::core::marker::Send,
+                #(for<'__reactant> #replies: ::core::marker::Send + 'static,)*
+        }
+    }
+
+    /// A check, at each argument's type, that it is `Send` (replies are checked where the
+    /// enum's `reply_to: ActorRef<Reply>` names them).
+    pub(crate) fn send_checks(&self) -> TokenStream {
+        let (impl_generics, _, where_clause) = self.generics().split_for_impl();
+        let checks = self.handlers.iter().flat_map(|handler| {
+            let cfgs = handler.method.cfgs();
+            handler
+                .fields
+                .iter()
+                .map(move |arg| {
+                    let span = arg.ty.span();
+                    let ty = self.without_self(&arg.ty);
+                    quote_spanned!(span=> #(#cfgs)* ::reactant::__private::message_part::<#ty>();)
+                })
+                .collect::<Vec<_>>()
+        });
+        quote! {
+            const _: () = {
+                #[allow(dead_code, clippy::extra_unused_type_parameters)]
+                fn __reactant_arguments_are_send #impl_generics () #where_clause {
+                    #(#checks)*
+                }
+            };
         }
     }
 
@@ -260,11 +327,56 @@ impl VisitMut for ReplaceSelf<'_> {
     }
 }
 
+/// Which macro a reply is checked for: what an `Effect` as a reply means differs.
+#[derive(Clone, Copy)]
+pub(crate) enum ReplyOf {
+    Actor,
+    EntityQuery,
+}
+
+/// A statement that fails to compile, at the user's reply type, if that type is an `Effect`
+/// under any name (an alias the macro cannot read): `reactant::__private::ReplyType` tells by
+/// the type, not the spelling.
+pub(crate) fn not_an_effect(reply: &Type, of: ReplyOf) -> TokenStream {
+    let span = reply.span();
+    let check = match of {
+        ReplyOf::Actor => quote_spanned!(span=> ::reactant::__private::actor_reply),
+        ReplyOf::EntityQuery => quote_spanned!(span=> ::reactant::__private::entity_query_reply),
+    };
+    quote_spanned! {span=>
+        {
+            #[allow(unused_imports)]
+            use ::reactant::__private::PlainReply as _;
+            #check(::reactant::__private::ReplyType::<#reply>::new().kind());
+        }
+    }
+}
+
+/// The context argument handed to a handler or hook that takes `ctx: &mut C`: the actor's
+/// context as `C`, which fails to compile at the user's `C` unless it is the actor's
+/// `Context<Msg>`.
+pub(crate) fn context_argument(ctx: &syn::PatType, msg: &TokenStream) -> TokenStream {
+    let ty = match &*ctx.ty {
+        Type::Reference(reference) => &*reference.elem,
+        other => other,
+    };
+    let span = ty.span();
+    quote_spanned! {span=>
+        <#ty as ::reactant::__private::ContextOf<#msg>>::from_actor_context(__reactant_ctx)
+    }
+}
+
 /// What a handler's output becomes in the generated `handle`: the call, then the reply.
 pub(crate) fn reply_arm(output: &Output, call: TokenStream) -> TokenStream {
     match output.reply() {
         None => quote!({ #call; }),
-        Some(_) => quote!(::reactant::actor::ActorRef::tell(&__reactant_reply_to, #call)),
+        Some(reply) => {
+            let check = not_an_effect(reply, ReplyOf::Actor);
+            quote!({
+                #check
+                ::reactant::actor::ActorRef::tell(&__reactant_reply_to, #call)
+            })
+        }
     }
 }
 

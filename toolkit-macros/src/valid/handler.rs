@@ -16,6 +16,10 @@ pub(super) fn handler(handler: &Handler, role: Role, errors: &mut Errors) {
     let method = &handler.method;
     let sig = &method.item.sig;
     let name = method.name;
+    if let Some(invalid) = &handler.invalid_variant {
+        let (problem, fix) = invalid.explain(name);
+        errors.at(name, problem, fix);
+    }
     if let Some(asyncness) = &sig.asyncness {
         let fix = match role {
             Role::Actor => {
@@ -234,12 +238,15 @@ pub(super) fn apply(apply: &Method, errors: &mut Errors) {
     }
 }
 
-/// Two handlers whose names give the same variant (`do_it` and `doIt`).
+/// Two handlers whose names give the same variant (`do_it` and `doIt`). Two handlers under
+/// different `#[cfg]`s may share a name: at most one of them is compiled (or the compiler
+/// says so).
 pub(super) fn variants(handlers: &[Handler], errors: &mut Errors) {
     let mut seen: HashMap<String, &Handler> = HashMap::new();
-    for handler in handlers {
+    for handler in handlers.iter().filter(|h| h.invalid_variant.is_none()) {
         let variant = handler.variant.to_string();
         match seen.get(&variant) {
+            Some(first) if exclusive_cfgs(first, handler) => {}
             Some(first) => errors.at(
                 handler.method.name,
                 format!(
@@ -253,4 +260,13 @@ pub(super) fn variants(handlers: &[Handler], errors: &mut Errors) {
             }
         }
     }
+}
+
+/// Whether two handlers sit under `#[cfg]`s that differ, so that they may not both exist.
+fn exclusive_cfgs(a: &Handler, b: &Handler) -> bool {
+    let (a, b) = (a.method.cfgs(), b.method.cfgs());
+    let text = |cfgs: Vec<proc_macro2::TokenStream>| {
+        cfgs.iter().map(ToString::to_string).collect::<Vec<_>>()
+    };
+    !a.is_empty() && !b.is_empty() && text(a) != text(b)
 }

@@ -10,7 +10,9 @@ mod owned;
 
 use syn::{Data, Fields, GenericParam, ReceiverKind};
 
-use crate::ast::{Actor, EntityImpl, EntityStruct, EventType, HookKind, ImplBlock, Output};
+use crate::ast::{
+    Actor, EffectType, EntityImpl, EntityStruct, EventType, HookKind, ImplBlock, Output,
+};
 use crate::errors::Errors;
 
 /// Which macro a handler belongs to: the rules and the hints differ.
@@ -96,22 +98,93 @@ pub(crate) fn entity_impl(entity: &EntityImpl, errors: &mut Errors) {
     for command in &entity.commands {
         handler::handler(command, Role::Entity, errors);
         if let Output::Effect(effect) = &command.output {
-            let well_formed = matches!(effect.args.len(), 1 | 2)
-                && effect
-                    .args
-                    .iter()
-                    .all(|arg| matches!(arg, syn::GenericArgument::Type(_)));
-            if !well_formed {
-                errors.at(
-                    effect.ty,
-                    "a command handler returns `Effect<Event>` or `Effect<Event, Reply>`",
-                    "write the event type, then the reply type if the command is answered: \
-                     `Effect<AccountEvent, u64>` (the macro adds the state type)",
-                );
-            }
+            effect_parameters(block, effect, errors);
         }
     }
     handler::variants(&entity.commands, errors);
+}
+
+/// A command handler's `Effect<Event, Reply>` (or `Effect<Event>`, or the full
+/// `Effect<Event, State, Reply>`), whose second parameter can only mean one thing: the reply.
+/// `Effect<Event, Account>` in `Account`'s block reads like the hand-written entity's
+/// `Effect<Event, State>`, and would silently reply an `Account`: it is an error.
+fn effect_parameters(block: &ImplBlock, effect: &EffectType, errors: &mut Errors) {
+    let types: Vec<&syn::Type> = effect
+        .args
+        .iter()
+        .filter_map(|arg| match arg {
+            syn::GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        })
+        .collect();
+    let type_name = block
+        .type_name
+        .map_or_else(|| "Account".to_owned(), ToString::to_string);
+    let event = types
+        .first()
+        .map_or_else(|| "AccountEvent".to_owned(), |event| tidy(event));
+    if types.len() != effect.args.len() || !matches!(types.len(), 1..=3) {
+        errors.at(
+            effect.ty,
+            "a command handler returns `Effect<Event>` or `Effect<Event, Reply>`",
+            format!(
+                "write the event type, then the reply type if the command is answered: \
+                 `Effect<{event}, u64>` (the macro adds the state type)"
+            ),
+        );
+        return;
+    }
+    let is_state = |ty: &syn::Type| is_self_type(block, ty);
+    match types.as_slice() {
+        [_, reply] if is_state(reply) => errors.at(
+            reply,
+            format!(
+                "in an `#[entity]` block, the second parameter of `Effect<Event, Reply>` is the \
+                 reply: this command would reply a whole `{type_name}` (the state type is \
+                 filled in by the macro)"
+            ),
+            format!(
+                "write `Effect<{event}>` for a command without a reply, or \
+                 `Effect<{event}, Reply>` with its reply type; to reply the state itself, write \
+                 it in full: `Effect<{event}, Self, {type_name}>`"
+            ),
+        ),
+        [_, state, _] if !is_state(state) => errors.at(
+            state,
+            format!(
+                "the state parameter of `Effect<Event, State, Reply>` is the entity's own type, \
+                 `{type_name}`"
+            ),
+            format!("write `Effect<{event}, Self, ..>`, or `Effect<{event}, Reply>`"),
+        ),
+        _ => {}
+    }
+}
+
+/// `Self`, or the impl block's own type as written (`Account`, `crate::Account`).
+fn is_self_type(block: &ImplBlock, ty: &syn::Type) -> bool {
+    let syn::Type::Path(path) = ty else {
+        return false;
+    };
+    if path.qself.is_some() {
+        return false;
+    }
+    if path.path.is_ident("Self") {
+        return true;
+    }
+    let self_ty = &block.item.self_ty;
+    tidy(ty) == tidy(self_ty)
+        || block.type_name.is_some_and(|name| {
+            path.path
+                .segments
+                .last()
+                .is_some_and(|last| last.ident == *name && last.arguments.is_none())
+        })
+}
+
+/// A type as one string, without the spaces tokens print with.
+fn tidy(ty: &syn::Type) -> String {
+    quote::quote!(#ty).to_string().replace(' ', "")
 }
 
 pub(crate) fn entity_struct(entity: &EntityStruct, errors: &mut Errors) {
@@ -153,14 +226,15 @@ pub(crate) fn entity_struct(entity: &EntityStruct, errors: &mut Errors) {
         return;
     }
     match &attrs.type_key {
+        None if attrs.misspelt.contains(&"type_key") => {}
         None => errors.at(
             &input.ident,
             "the entity has no `type_key`",
             "add `type_key = \"account\"` to `#[entity(..)]`: the first part of each persistence id",
         ),
-        Some(key) if key.value().is_empty() => errors.at(
+        Some(key) if key.value().trim().is_empty() => errors.at(
             key,
-            "the `type_key` is empty",
+            "the `type_key` is blank",
             "name the entity type, e.g. `type_key = \"account\"`",
         ),
         Some(key) if key.value().contains('|') => errors.at(
@@ -171,7 +245,7 @@ pub(crate) fn entity_struct(entity: &EntityStruct, errors: &mut Errors) {
         ),
         Some(_) => {}
     }
-    if attrs.event.is_none() {
+    if attrs.event.is_none() && !attrs.misspelt.contains(&"event") {
         errors.at(
             &input.ident,
             "the entity has no `event` type",
@@ -214,7 +288,8 @@ pub(crate) fn entity_struct(entity: &EntityStruct, errors: &mut Errors) {
     }
 }
 
-pub(crate) fn event(event: &EventType, errors: &mut Errors) {
+/// Returns whether the event borrows (see `owned::event_owns_its_data`).
+pub(crate) fn event(event: &EventType, errors: &mut Errors) -> bool {
     let input = event.input;
     if let Data::Union(data) = &input.data {
         errors.at(
@@ -234,17 +309,22 @@ pub(crate) fn event(event: &EventType, errors: &mut Errors) {
         );
     }
     if let Some(name) = &attrs.name
-        && name.value().is_empty()
+        && name.value().trim().is_empty()
     {
         errors.at(
             name,
-            "the manifest name is empty",
+            "the manifest name is blank",
             "give a stable name, e.g. `name = \"account-event\"`",
         );
     }
-    for tag in attrs.tags.iter().filter(|tag| tag.value().is_empty()) {
-        errors.at(tag, "a tag cannot be empty", "write `tag = \"account\"`");
+    for tag in attrs
+        .tags
+        .iter()
+        .filter(|tag| tag.value().trim().is_empty())
+    {
+        errors.at(tag, "a tag cannot be blank", "write `tag = \"account\"`");
     }
+    owned::event_owns_its_data(input, errors)
 }
 
 /// What any impl block under the macros must be.
@@ -280,13 +360,68 @@ fn impl_block(block: &ImplBlock, role: Role, errors: &mut Errors) {
     }
     if role == Role::Actor {
         for param in &item.generics.params {
-            if let GenericParam::Lifetime(lifetime) = param {
-                errors.at(
+            match param {
+                GenericParam::Lifetime(lifetime) => errors.at(
                     lifetime,
                     "an actor cannot hold borrowed data: actors are `'static`",
                     "remove the lifetime parameter and own the data (`String`, `Vec<T>`, `Arc<T>`)",
-                );
+                ),
+                GenericParam::Type(param) => sendable(item, param, errors),
+                GenericParam::Const(_) => {}
             }
         }
     }
+}
+
+/// A type parameter of an actor is `Send + 'static`, written out (in its bounds or the where
+/// clause): its values travel in messages to the actor's thread, and the actor outlives any
+/// borrow. Without it, every generated impl would fail, once each; this is one error, at the
+/// parameter. A bound that implies `Send` (a trait of the user's) does not count: the macro
+/// reads spellings.
+fn sendable(item: &syn::ItemImpl, param: &syn::TypeParam, errors: &mut Errors) {
+    let ident = &param.ident;
+    let mut bounds: Vec<&syn::TypeParamBound> = param.bounds.iter().collect();
+    if let Some(where_clause) = &item.generics.where_clause {
+        for predicate in &where_clause.predicates {
+            if let syn::WherePredicate::Type(predicate) = predicate
+                && matches!(&predicate.bounded_ty, syn::Type::Path(path)
+                    if path.qself.is_none() && path.path.is_ident(ident))
+            {
+                bounds.extend(predicate.bounds.iter());
+            }
+        }
+    }
+    let send = bounds.iter().any(|bound| {
+        matches!(bound, syn::TypeParamBound::Trait(bound)
+            if bound.path.segments.last().is_some_and(|last| last.ident == "Send"))
+    });
+    let is_static = bounds.iter().any(|bound| {
+        matches!(bound, syn::TypeParamBound::Lifetime(lifetime) if lifetime.ident == "static")
+    });
+    if send && is_static {
+        return;
+    }
+    let missing = match (send, is_static) {
+        (false, false) => "Send + 'static",
+        (false, true) => "Send",
+        _ => "'static",
+    };
+    let written: Vec<String> = param
+        .bounds
+        .iter()
+        .map(|bound| quote::quote!(#bound).to_string().replace(' ', ""))
+        .collect();
+    let fix = if written.is_empty() {
+        format!("write `{ident}: {missing}`")
+    } else {
+        format!("write `{ident}: {} + {missing}`", written.join(" + "))
+    };
+    errors.at(
+        ident,
+        format!(
+            "the actor's type parameter `{ident}` needs `{missing}`: its values travel in \
+             messages to the actor's thread, and an actor outlives any borrow"
+        ),
+        fix,
+    );
 }

@@ -1,0 +1,47 @@
+use reactant::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize, Event)]
+pub enum AccountEvent {
+    Deposited { amount: u64 },
+}
+
+#[derive(Default, Serialize, Deserialize, Entity)]
+#[entity(type_key = "", event = AccountEvent, snapshot_every = 0)]
+pub struct Account {
+    balance: u64,
+}
+
+#[derive(Default, Serialize, Deserialize, Entity)]
+#[entity(type_key = "ledger", evnt = AccountEvent)]
+pub struct Ledger {
+    balance: u64,
+}
+
+#[entity]
+impl Account {
+    fn apply(&mut self, event: &AccountEvent) {
+        match event {
+            AccountEvent::Deposited { amount } => self.balance += amount,
+        }
+    }
+
+    pub fn deposit(&self, amount: u64) -> Effect<AccountEvent, u64> {
+        Effect::persist(AccountEvent::Deposited { amount }).then_reply(|s| s.balance)
+    }
+}
+
+#[entity]
+impl Ledger {
+    fn apply(&mut self, event: &AccountEvent) {
+        match event {
+            AccountEvent::Deposited { amount } => self.balance += amount,
+        }
+    }
+
+    pub fn deposit(&self, amount: u64) -> Effect<AccountEvent, u64> {
+        Effect::persist(AccountEvent::Deposited { amount }).then_reply(|s| s.balance)
+    }
+}
+
+fn main() {}
