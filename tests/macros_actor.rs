@@ -241,3 +241,69 @@ fn the_generated_code_needs_no_imports() {
     tally.add(3);
     assert_eq!(tally.total().wait(Duration::from_secs(5)).unwrap(), 5);
 }
+
+/// Handlers of issue 15's "refused, though reasonable": arguments of function types borrow only
+/// when called, `&'static str` is `'static`, and a handler under a `#[cfg]` that is off leaves
+/// nothing behind.
+#[derive(Default)]
+struct Filter {
+    rules: Vec<Box<dyn Fn(&str) -> bool + Send>>,
+    labels: Vec<&'static str>,
+}
+
+#[actor]
+impl Filter {
+    pub fn add_rule(&mut self, rule: Box<dyn Fn(&str) -> bool + Send>) {
+        self.rules.push(rule);
+    }
+
+    pub fn add_fn(&mut self, rule: fn(&str) -> bool) {
+        self.rules.push(Box::new(rule));
+    }
+
+    pub fn label(&mut self, label: &'static str) {
+        self.labels.push(label);
+    }
+
+    pub fn labels(&self) -> Vec<&'static str> {
+        self.labels.clone()
+    }
+
+    pub fn accepts(&self, text: String) -> bool {
+        self.rules.iter().all(|rule| rule(&text))
+    }
+
+    #[cfg(any())]
+    pub fn never_compiled(&self, missing: NoSuchType) -> NoSuchType {
+        missing
+    }
+
+    #[cfg(not(any()))]
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+}
+
+#[test]
+fn function_arguments_static_strs_and_cfg_handlers() {
+    let system = ActorSystem::new("macros-actor-args").expect("system");
+    let filter = system.spawn(Filter::default(), "filter").expect("spawn");
+    filter.add_fn(|text| !text.is_empty());
+    filter.add_rule(Box::new(|text| text.len() < 8));
+    filter.label("short");
+    assert!(
+        filter
+            .accepts("hello".to_owned())
+            .wait(WAIT)
+            .expect("reply")
+    );
+    assert!(
+        !filter
+            .accepts("far too long".to_owned())
+            .wait(WAIT)
+            .expect("reply")
+    );
+    assert_eq!(filter.labels().wait(WAIT).expect("reply"), ["short"]);
+    assert_eq!(filter.rule_count().wait(WAIT).expect("reply"), 2);
+    system.shutdown();
+}

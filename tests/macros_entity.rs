@@ -387,3 +387,76 @@ fn the_codec_from_the_attribute_stores_events_and_snapshots() {
     assert!(common::eventually(|| snapshot().is_some()));
     assert_eq!(snapshot(), Some((2, br#"{"total":3}"#.to_vec())));
 }
+
+/// A type of the user's called `Effect`, which `#[entity]` does not take for Reactant's.
+mod sim {
+    #[derive(Debug, PartialEq, Eq)]
+    pub struct Effect<T>(pub T);
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, Event)]
+enum WalletEvent {
+    Credited { amount: u64 },
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Entity)]
+#[entity(type_key = "wallet", event = WalletEvent)]
+struct Wallet {
+    balance: u64,
+}
+
+/// Every spelling of a command's effect that means one thing (issue 15).
+#[entity]
+impl Wallet {
+    fn apply(&mut self, event: &WalletEvent) {
+        match event {
+            WalletEvent::Credited { amount } => self.balance += amount,
+        }
+    }
+
+    /// `Effect<Event, Reply>`: the reply is the new balance.
+    pub fn credit(&self, amount: u64) -> Effect<WalletEvent, u64> {
+        Effect::persist(WalletEvent::Credited { amount }).then_reply(|s| s.balance)
+    }
+
+    /// The full form, `Effect<Event, State, Reply>`, replying the whole state.
+    pub fn credit_and_show(&self, amount: u64) -> Effect<WalletEvent, Self, Wallet> {
+        Effect::persist(WalletEvent::Credited { amount }).then_reply(Wallet::clone)
+    }
+
+    /// Reactant's `Effect` by its path through the crate.
+    pub fn credit_by_path(&self, amount: u64) -> reactant::persistence::Effect<WalletEvent> {
+        Effect::persist(WalletEvent::Credited { amount })
+    }
+
+    /// A query returning the user's own `Effect`: answered from memory, persists nothing.
+    pub fn simulate(&self, amount: u64) -> sim::Effect<u64> {
+        sim::Effect(self.balance + amount)
+    }
+
+    /// Compiled out: no variant, no arm, no ref method.
+    #[cfg(any())]
+    pub fn never_compiled(&self, missing: NoSuchType) -> Effect<WalletEvent, NoSuchType> {
+        Effect::reply(missing)
+    }
+
+    pub fn balance(&self) -> u64 {
+        self.balance
+    }
+}
+
+#[test]
+fn every_spelling_of_a_commands_effect_persists_and_a_users_effect_is_a_query() {
+    let system = common::system("macro-entity-spellings");
+    let persistence = Persistence::in_memory().unwrap();
+    let wallet = system
+        .spawn(Wallet::behavior("w-1", persistence.clone()), "w-1")
+        .expect("spawn the wallet");
+    assert_eq!(wallet.credit(10).wait(WAIT).unwrap(), 10);
+    assert_eq!(wallet.credit_and_show(5).wait(WAIT).unwrap().balance, 15);
+    wallet.credit_by_path(1);
+    assert_eq!(wallet.simulate(100).wait(WAIT).unwrap(), sim::Effect(116));
+    assert_eq!(wallet.balance().wait(WAIT).unwrap(), 16);
+    let pid = PersistenceId::of("wallet", "w-1");
+    assert_eq!(persistence.journal().highest_sequence_nr(&pid).unwrap(), 3);
+}

@@ -486,5 +486,16 @@ fn path_value(meta: &ParseNestedMeta) -> syn::Result<syn::Result<Path>> {
             format!("write `{key} = {}`, without quotes", name.value()),
         )));
     }
-    Ok(Ok(input.parse()?))
+    // An expression path, so that it can be called as written: `f`, `m::f`, `f::<T>`.
+    let expr: Expr = input.parse()?;
+    Ok(match expr {
+        Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => Ok(path.path),
+        other => Err(error(
+            &other,
+            format!("`{key}` takes the path of a function"),
+            format!(
+                "write `{key} = upcast_account_event` (a function, with the signature of `Event::upcast`)"
+            ),
+        )),
+    })
 }

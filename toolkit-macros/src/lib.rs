@@ -40,6 +40,8 @@ mod attr;
 mod errors;
 mod expand;
 mod names;
+#[cfg(test)]
+mod no_panic;
 mod valid;
 
 use proc_macro::TokenStream;

@@ -16,8 +16,8 @@ impl Counter {
     }
 
     #[cfg(any())]
-    pub fn only_when_off(&self, missing: DoesNotExist) -> u64 {
-        missing.0
+    pub fn only_when_off(&self, missing: DoesNotExist) -> DoesNotExist {
+        missing
     }
 
     #[cfg_attr(any(), cfg(any()))]

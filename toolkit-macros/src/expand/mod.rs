@@ -226,9 +226,12 @@ impl Protocol<'_> {
             .map(|clause| &clause.predicates)
             .into_iter()
             .flatten();
+        // A where clause cannot hold `#[cfg]`: the reply of a handler under one is left out
+        // (if it is compiled and not `Send`, the impls report it too).
         let replies = self
             .handlers
             .iter()
+            .filter(|handler| handler.method.cfgs().is_empty())
             .filter_map(|handler| handler.output.reply().map(|reply| self.without_self(reply)));
         quote! {
             where
