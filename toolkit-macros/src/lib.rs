@@ -117,7 +117,12 @@ use syn::{DeriveInput, parse_macro_input};
 ///   A handler returning `R` is an **ask**: the variant gets a `reply_to: ActorRef<R>` field,
 ///   the actor tells it the return value, and the ref method returns `Pending<R>`.
 /// - A handler may take the actor's context first, right after `self`:
-///   `ctx: &mut Context<CounterMsg>` (any path ending in `Context`).
+///   `ctx: &mut Context<CounterMsg>` (any path ending in `Context`; the generated code checks it
+///   is this actor's).
+/// - `#[cfg(..)]` on a handler (and the `cfg(..)` parts of a `#[cfg_attr(..)]`) go onto its
+///   variant, its match arm and its ref methods: a handler compiled out leaves nothing behind.
+/// - A handler cannot return an `Effect` (under any name): effects belong to the command
+///   handlers of an [`macro@entity`], which persist them.
 /// - `Self` in a handler's argument or return type means the actor's type.
 /// - Doc comments of a handler are carried to its variant and to its ref method.
 /// - The ref trait must be in scope to call its methods (`use crate::counter::CounterRef`).
@@ -132,7 +137,9 @@ use syn::{DeriveInput, parse_macro_input};
 /// # Generic actors
 ///
 /// `#[actor] impl<T: Clone + Send + 'static> Store<T> { .. }` gives `StoreMsg<T>` and
-/// `StoreRef<T>`, with the impl block's bounds (`T` must make the messages `Send + 'static`).
+/// `StoreRef<T>`, with the impl block's bounds. Each type parameter must be bounded by `Send`
+/// and `'static`, written out (in its bounds or the where clause; the macro reads spellings, so
+/// a trait of yours that implies them does not count).
 /// The enum then has a hidden variant that cannot be built, so that every type parameter is
 /// used. An actor cannot have lifetime parameters.
 ///
@@ -145,10 +152,17 @@ use syn::{DeriveInput, parse_macro_input};
 ///
 /// An `async`, `unsafe` or generic handler, a lifetime parameter, `self` by value, a borrowed
 /// argument or reply (`&str`, `Cow<'a, str>`, `impl Trait`), an argument that is a pattern, a
-/// context that is not the first argument, two handlers whose variants collide (`do_it` and
-/// `doIt`), a handler named like a method `ActorRef` has already (`tell`, `ask`, `path`,
-/// `clone`, ..), an argument called `reply_to` in an ask, a public or misshapen lifecycle hook,
-/// an unknown argument, and the attribute on a trait impl or on anything but an impl block.
+/// context that is not the first argument or of another actor, two handlers whose variants
+/// collide (`do_it` and `doIt`), a handler whose name gives no variant (`__`, `_1x`, `self_`), a
+/// handler named like a method `ActorRef` has already (`tell`, `ask`, `path`, `clone`, ..), an
+/// argument called `reply_to` in an ask, an argument or reply that is not `Send`, a reply that
+/// is an `Effect`, a type parameter without `Send + 'static`, a public or misshapen lifecycle
+/// hook, an unknown argument, and the attribute on a trait impl or on anything but an impl
+/// block.
+///
+/// Owned means: no reference or lifetime but `'static` (a `&'static str` is accepted), no
+/// `impl Trait`. A function type owns its data whatever it borrows when called:
+/// `fn(&str) -> bool` and `Box<dyn Fn(&str) -> bool + Send>` are accepted.
 #[proc_macro_attribute]
 pub fn actor(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::actor::attribute(args.into(), input.into()).into()
@@ -207,7 +221,10 @@ pub fn actor(args: TokenStream, input: TokenStream) -> TokenStream {
 ///   other one to the function.
 ///
 /// A generic event type is an event wherever its parameters make it storable (serializable,
-/// `Send + Sync + 'static`).
+/// `Send + Sync + 'static`). An event owns its data: a lifetime parameter or a reference field
+/// (even `&'static str`, which cannot be read back from storage) is an error, as are a blank
+/// `name` or `tag`. After an error in `#[event(..)]` the type still implements `Event` (with
+/// the default manifest), so that one mistake gives one error.
 #[proc_macro_derive(Event, attributes(event))]
 pub fn derive_event(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
@@ -239,7 +256,7 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 /// # Arguments of `#[entity(..)]` (after the derive)
 ///
 /// - `type_key = ".."` (required): the entity type's name, the first part of each persistence
-///   id (`"account|acc-1"`) and the sharding key. It cannot contain `|`.
+///   id (`"account|acc-1"`) and the sharding key. It cannot be blank or contain `|`.
 /// - `event = Type` (required): the type the command handlers persist.
 /// - `snapshot_every = N`: a snapshot every N events (default: none).
 /// - `keep_snapshots = K`: how many snapshots to keep (default 2; needs `snapshot_every`).
@@ -248,6 +265,9 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 /// - `codec = expr`: the `reactant::persistence::Codec` that stores the
 ///   entity's events and snapshots (default: MessagePack), e.g. `codec = MyCodec` for a unit
 ///   struct implementing it.
+///
+/// After an error in these arguments the derive still writes the settings (with defaults for
+/// what is wrong), so that the impl block's `#[entity]` adds no errors of its own.
 #[proc_macro_derive(Entity, attributes(entity))]
 pub fn derive_entity(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
@@ -346,7 +366,20 @@ pub fn derive_entity(input: TokenStream) -> TokenStream {
 ///   (`::reactant::persistence::Effect<Event, Self, Reply>`) and starts the method's body with
 ///   `type Effect<E, R = ()> = ::reactant::persistence::Effect<E, Account, R>;`, so that
 ///   `Effect::persist(..)` there knows the state's type. This holds for every method of the
-///   block returning `Effect<..>` with one or two arguments.
+///   block returning `Effect<..>`.
+/// - One spelling, one meaning: the second parameter is always the reply. The state type there
+///   (`Effect<AccountEvent, Account>` or `Effect<AccountEvent, Self>`, the parameters of a
+///   hand-written entity's `Effect<Event, State>`) is an error, since it would reply a whole
+///   `Account`; to do that, name the state in the runtime's full form,
+///   `Effect<AccountEvent, Self, Account>`.
+/// - What is Reactant's `Effect`: the macro sees spellings, not types. `Effect<..>` and
+///   `reactant::persistence::Effect<..>` (or `reactant::prelude::`) are commands, and the
+///   generated code checks that `Effect` names Reactant's there (a type of yours called `Effect`
+///   in scope is an error, not taken for it). Any other path (`sim::Effect<u64>`) or an alias is
+///   a query; the generated code checks by type that a query's reply is not an `Effect`, so
+///   `type AccountEffect = Effect<..>` returned from a command is an error, never an effect sent
+///   back unexecuted.
+/// - `#[cfg(..)]` on a command goes onto everything generated for it, as for `#[actor]`.
 /// - Arguments and replies own their data, as for `#[actor]`; doc comments are carried over.
 ///
 /// # Arguments
@@ -358,8 +391,10 @@ pub fn derive_entity(input: TokenStream) -> TokenStream {
 ///
 /// Those of `#[actor]`'s handlers, and: a command handler taking `&mut self`; no `apply`, or
 /// one with another signature; a command handler persisting a type other than the
-/// `event = ..` of `#[derive(Entity)]` (reported at that type); a missing `#[derive(Entity)]`;
-/// a generic entity.
+/// `event = ..` of `#[derive(Entity)]` (reported at that type); the state as the reply of
+/// `Effect<Event, Reply>`; a query returning an `Effect`; a missing `#[derive(Entity)]`, or its
+/// arguments given to a struct without it (one error: the settings are still generated); a
+/// generic entity.
 #[proc_macro_attribute]
 pub fn entity(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::entity::attribute(args.into(), input.into()).into()

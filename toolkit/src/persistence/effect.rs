@@ -9,10 +9,17 @@ use crate::actor::ActorRef;
 /// in order **after** the action is done — after the events are durable and applied, for a
 /// persist — and see the state as it is then.
 ///
-/// `E` is the event type, `S` the state, `R` the type of the reply (`()` when the command
-/// carries its own reply address; use [`then_reply_to`](Self::then_reply_to) then). A type
-/// alias names the effect of an entity once, so the closures of the side effects know the
-/// state's type:
+/// Its parameters are `Effect<Event, State, Reply>`: `E` is the event type, `S` the state, `R`
+/// the type of the reply (`()`, the default, when there is none or the command carries its own
+/// reply address; use [`then_reply_to`](Self::then_reply_to) then). That full form is the one
+/// spelling that names the state. In an `#[entity]` impl block a command handler writes
+/// `Effect<Event, Reply>`, or `Effect<Event>` without a reply, and the macro fills the state in:
+/// there a second parameter is always the reply (`Effect<AccountEvent, Account>` in `Account`'s
+/// block is a compile error), and the return type must be spelt `Effect<..>`, not an alias,
+/// which the macro cannot see through (a command returning an alias is refused).
+///
+/// For an entity written by hand, an alias names the effect once, so that the closures of the
+/// side effects know the state's type:
 ///
 /// ```
 /// use reactant::prelude::*;
@@ -21,7 +28,7 @@ use crate::actor::ActorRef;
 /// #[derive(Default)]
 /// struct Account { balance: u64 }
 /// enum AccountEvent { Deposited { amount: u64 } }
-/// type AccountEffect = Effect<AccountEvent, Account>;
+/// type AccountEffect = Effect<AccountEvent, Account, ()>;
 ///
 /// fn deposit(amount: u64, reply_to: ActorRef<u64>) -> AccountEffect {
 ///     AccountEffect::persist(AccountEvent::Deposited { amount })
