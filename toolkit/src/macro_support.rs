@@ -229,17 +229,18 @@ pub trait AnyType {
 
 impl<T: ?Sized> AnyType for T {}
 
-/// Reactant's `Effect`, and no other type called `Effect`. One impl, so that the arguments
-/// of `Effect::__reactant_type` are inferred from it.
+/// Reactant's `Effect` of entity `S`, and no other type called `Effect`. One impl, so that the
+/// arguments of `Effect::__reactant_type` are inferred from it (and from `S`, the entity): the
+/// prelude's `Effect`, and an alias of the user's that fixes the state, both pass.
 #[diagnostic::on_unimplemented(
     message = "this `Effect` is not Reactant's: `#[entity]` takes a command handler's `Effect<..>` for `reactant::persistence::Effect`",
     label = "`Effect` names `{Self}` here",
     note = "import Reactant's `Effect` (`use reactant::prelude::*;`); to return a type of your own called `Effect` from a query, write its path (`crate::module::Effect<..>`) or an alias"
 )]
-pub trait ReactantEffect {}
+pub trait ReactantEffect<S> {}
 
-impl ReactantEffect for Effect<(), (), ()> {}
+impl<S> ReactantEffect<S> for Effect<(), S, ()> {}
 
-/// Checks that the path a command handler returns names Reactant's `Effect`.
+/// Checks that the path a command handler of entity `S` returns names Reactant's `Effect`.
 #[inline]
-pub fn reactant_effect<T: ReactantEffect>(_type: fn() -> PhantomData<T>) {}
+pub fn reactant_effect<T: ReactantEffect<S>, S>(_type: fn() -> PhantomData<T>) {}

@@ -49,6 +49,35 @@ impl Account {
     }
 }
 
+/// An alias of the user's called `Effect`, standing for Reactant's with the state filled in.
+mod aliased {
+    use reactant::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    use super::AccountEvent;
+
+    pub type Effect<E, R = ()> = reactant::persistence::Effect<E, Ledger, R>;
+
+    #[derive(Default, Serialize, Deserialize, Entity)]
+    #[entity(type_key = "ledger", event = AccountEvent)]
+    pub struct Ledger {
+        total: u64,
+    }
+
+    #[entity]
+    impl Ledger {
+        fn apply(&mut self, event: &AccountEvent) {
+            match event {
+                AccountEvent::Deposited { amount } => self.total += amount,
+            }
+        }
+
+        pub fn record(&self, amount: u64) -> Effect<AccountEvent, u64> {
+            Effect::persist(AccountEvent::Deposited { amount }).then_reply(|s| s.total)
+        }
+    }
+}
+
 mod plain {
     use reactant::prelude::{ActorRef, actor};
 

@@ -390,14 +390,15 @@ fn with_effect_types(item: &ItemImpl) -> ItemImpl {
 /// A statement that fails to compile, at the user's `Effect`, unless that path names
 /// Reactant's `Effect`: a type of the user's that happens to be called `Effect` is not taken
 /// for it. `Effect::__reactant_type` names the type without its arguments (any type has the
-/// item, through `AnyType`), and `ReactantEffect` has one impl, which fixes them.
+/// item, through `AnyType`); `ReactantEffect<Self>` has one impl, which infers them, so an
+/// alias of the user's that fixes the state passes too.
 fn reactant_effect(constructor: &syn::Path) -> TokenStream {
     let span = constructor.span();
     quote_spanned! {span=>
         {
             #[allow(unused_imports)]
             use ::reactant::__private::AnyType as _;
-            ::reactant::__private::reactant_effect(#constructor::__reactant_type);
+            ::reactant::__private::reactant_effect::<_, Self>(#constructor::__reactant_type);
         }
     }
 }
