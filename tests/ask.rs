@@ -85,7 +85,17 @@ fn ask_times_out_when_no_reply_comes() {
     let outcome = silent
         .ask(|reply_to| Double { n: 1, reply_to })
         .wait(timeout);
-    assert_eq!(outcome, Err(AskError::Timeout(timeout)));
+    let Err(AskError::Timeout(timed_out)) = outcome else {
+        panic!("expected a timeout, got {outcome:?}");
+    };
+    assert_eq!(timed_out.after(), timeout);
+    assert_eq!(
+        timed_out.target().actor_path(),
+        Some(&silent.path()),
+        "the timeout names the asked actor"
+    );
+    assert_eq!(timed_out.request_type(), std::any::type_name::<Double>());
+    assert_eq!(timed_out.reply_type(), "u64");
     assert!(asked.elapsed() >= timeout, "not before the timeout");
     // Replying after the asker gave up is harmless.
     for reply_to in kept.lock().drain(..) {

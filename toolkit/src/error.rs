@@ -74,27 +74,216 @@ pub enum BuildError {
 }
 
 /// Why an ask produced no reply.
+///
+/// Every variant prints as a sentence that says what happened and what to do. The enum may
+/// grow: match the variants you handle and add a wildcard arm.
+///
+/// ```
+/// use reactant::prelude::*;
+/// use std::time::Duration;
+///
+/// let system = ActorSystem::new("docs")?;
+/// let silent = system.spawn(Behaviors::receive_message(|reply_to: ActorRef<u64>| {
+///     std::mem::forget(reply_to); // keeps the request and never answers
+///     Behaviors::same()
+/// }), "silent")?;
+/// match silent.ask(|reply_to| reply_to).wait(Duration::from_millis(20)) {
+///     Err(AskError::Timeout(timeout)) => {
+///         assert_eq!(timeout.after(), Duration::from_millis(20));
+///         assert_eq!(timeout.target().to_string(), "the actor /user/silent");
+///         assert!(timeout.to_string().contains("no reply of type u64"));
+///     }
+///     other => panic!("expected a timeout, got {other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AskError {
-    /// No reply within the timeout.
-    #[error("no reply within {0:?}: the target is slow or overloaded, or the timeout is too short")]
-    Timeout(Duration),
+    /// No reply within the timeout. The [`AskTimeout`] says what the ask was for.
+    #[error("{0}")]
+    Timeout(AskTimeout),
     /// The target had stopped; the request went to dead letters.
-    #[error("the target has stopped; the request went to dead letters")]
+    #[error(
+        "the target has stopped, so the request went to dead letters; watch it to know when it \
+         stops, or ask the actor that replaced it"
+    )]
     TargetStopped,
     /// The target received the request and dropped its reply address without replying.
-    #[error("the target dropped the request without replying")]
+    #[error(
+        "the target dropped the request without replying; make its handler reply on every path \
+         (or keep the reply address to answer later)"
+    )]
     NoReply,
     /// The target failed (panicked) while handling the request; its supervisor decides what
     /// happens to it next.
-    #[error("the target failed while handling the request")]
+    #[error(
+        "the target failed while handling the request; its supervisor decides whether it \
+         restarts, so ask again once it is back if the request is safe to repeat"
+    )]
     TargetFailed,
     /// Waiting here would block a dispatcher thread (and could deadlock the system).
     #[error(
         "Pending::wait was called on a dispatcher thread, where blocking could deadlock the system; \
-         inside an actor use ctx.ask, whose reply arrives as a message"
+         inside an actor use ctx.ask or Pending::pipe_to, whose outcome arrives as a message"
     )]
     WouldBlockDispatcher,
+    /// The reply came, but the function given to [`Pending::map`](crate::ask::Pending::map)
+    /// panicked on it (the panic's message is kept). The thread that delivered the reply is
+    /// unharmed.
+    #[error(
+        "the reply came but the function given to Pending::map panicked on it ({0}); make the \
+         mapping total, e.g. map to a Result instead of panicking"
+    )]
+    MapFailed(String),
+}
+
+/// What an [`AskError::Timeout`] says: how long the asker waited, whom it asked, and the types
+/// of its request and of the reply it expected. It prints as a sentence, for example: *the
+/// actor /user/greeter sent no reply of type u64 within 100ms to a request of type
+/// my_app::Greet; it may be slow or overloaded, or it kept the request without answering:
+/// raise the timeout, or make sure it answers every request.*
+///
+/// ```
+/// use reactant::prelude::*;
+/// use std::time::Duration;
+///
+/// let system = ActorSystem::new("docs")?;
+/// let silent = system.spawn(Behaviors::receive_message(|reply_to: ActorRef<String>| {
+///     std::mem::forget(reply_to);
+///     Behaviors::same()
+/// }), "silent")?;
+/// let Err(AskError::Timeout(timeout)) = silent.ask(|reply_to| reply_to).wait(Duration::ZERO)
+/// else {
+///     panic!("nobody answers");
+/// };
+/// assert_eq!(timeout.after(), Duration::ZERO);
+/// assert_eq!(timeout.target().actor_path(), Some(&silent.path()));
+/// assert_eq!(timeout.target().entity_id(), None);
+/// assert_eq!(timeout.reply_type(), std::any::type_name::<String>());
+/// assert_eq!(timeout.request_type(), std::any::type_name::<ActorRef<String>>());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AskTimeout {
+    after: Duration,
+    target: AskTarget,
+    request_type: &'static str,
+    reply_type: &'static str,
+}
+
+impl AskTimeout {
+    pub(crate) fn new(
+        after: Duration,
+        target: AskTarget,
+        request_type: &'static str,
+        reply_type: &'static str,
+    ) -> Self {
+        Self {
+            after,
+            target,
+            request_type,
+            reply_type,
+        }
+    }
+
+    /// How long the asker waited.
+    pub fn after(&self) -> Duration {
+        self.after
+    }
+
+    /// Whom the ask was sent to.
+    pub fn target(&self) -> &AskTarget {
+        &self.target
+    }
+
+    /// The Rust type of the request (the asked actor's message type), as
+    /// [`std::any::type_name`] writes it.
+    pub fn request_type(&self) -> &'static str {
+        self.request_type
+    }
+
+    /// The Rust type of the reply that did not come, as [`std::any::type_name`] writes it.
+    pub fn reply_type(&self) -> &'static str {
+        self.reply_type
+    }
+}
+
+impl std::fmt::Display for AskTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} sent no reply of type {} within {:?} to a request of type {}; it may be slow or \
+             overloaded, or it kept the request without answering: raise the timeout, or make \
+             sure it answers every request",
+            self.target, self.reply_type, self.after, self.request_type
+        )
+    }
+}
+
+/// Whom an ask was sent to, as an [`AskTimeout`] names it: an actor by path, or a sharded
+/// entity by type key and id. It prints as `the actor /user/greeter` or
+/// `the entity "acc-1" of type "account"`.
+///
+/// (A struct with accessors rather than a public enum: variants named `Actor` or `Entity`
+/// would clash with the traits of those names in the compiler's messages.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AskTarget(TargetKind);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TargetKind {
+    Actor(ActorPath),
+    Entity { type_key: String, entity_id: String },
+}
+
+impl AskTarget {
+    pub(crate) fn actor(path: ActorPath) -> Self {
+        Self(TargetKind::Actor(path))
+    }
+
+    pub(crate) fn entity(type_key: String, entity_id: String) -> Self {
+        Self(TargetKind::Entity {
+            type_key,
+            entity_id,
+        })
+    }
+
+    /// The path of the asked actor (or other reference, such as a message adapter); `None`
+    /// for a sharded entity.
+    pub fn actor_path(&self) -> Option<&ActorPath> {
+        match &self.0 {
+            TargetKind::Actor(path) => Some(path),
+            TargetKind::Entity { .. } => None,
+        }
+    }
+
+    /// The type key of the asked sharded entity, e.g. `account`; `None` for an actor.
+    pub fn type_key(&self) -> Option<&str> {
+        match &self.0 {
+            TargetKind::Entity { type_key, .. } => Some(type_key),
+            TargetKind::Actor(_) => None,
+        }
+    }
+
+    /// The id of the asked sharded entity, e.g. `acc-1`; `None` for an actor.
+    pub fn entity_id(&self) -> Option<&str> {
+        match &self.0 {
+            TargetKind::Entity { entity_id, .. } => Some(entity_id),
+            TargetKind::Actor(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for AskTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            TargetKind::Actor(path) => write!(f, "the actor {path}"),
+            TargetKind::Entity {
+                type_key,
+                entity_id,
+            } => write!(f, "the entity {entity_id:?} of type {type_key:?}"),
+        }
+    }
 }
 
 /// A stash is full; the message is handed back so that nothing is lost.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::cell::{ActorCell, AdaptFn, CellControl};
 use super::path::ActorPath;
-use crate::ask::{Pending, PromiseRecipient};
+use crate::ask::{AskAbout, Pending, PromiseRecipient};
 
 /// A typed, cheap-to-clone address of an actor that accepts messages of type `M`.
 ///
@@ -119,9 +119,60 @@ impl<M: Send + 'static> ActorRef<M> {
         R: Send + 'static,
         F: FnOnce(ActorRef<R>) -> M,
     {
-        let (reply_to, pending) = PromiseRecipient::pair(self.to_any());
+        let (reply_to, pending) = PromiseRecipient::pair(AskAbout::of::<M, R>(self));
         self.tell(make_request(reply_to));
         pending
+    }
+
+    /// A reference that accepts `N` and sends `f(n)` to this actor: how to hand out a
+    /// narrower or different protocol (a reply address, a subscriber) without a [`Context`](
+    /// crate::actor::Context). Akka's `narrow` is the special case `contramap(Into::into)`.
+    ///
+    /// The new reference has this one's path, reports this actor from
+    /// [`to_any`](Self::to_any) (so watching it watches the actor, and it compares equal to
+    /// the actor's [`AnyActorRef`]), and costs one allocation that holds `f`. `f` runs on the
+    /// sender's thread as part of [`tell`](Self::tell), so the converted messages keep their
+    /// order with everything else that sender sends to the actor; keep it a plain conversion
+    /// (a panic in it unwinds into the sender). To convert in the receiving actor's own turn
+    /// instead, use [`Context::message_adapter`](crate::actor::Context::message_adapter).
+    ///
+    /// ```
+    /// use reactant::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// enum Ledger { Credit(u64), Debit(u64) }
+    /// struct Deposited(u64);
+    ///
+    /// let system = ActorSystem::new("docs")?;
+    /// let (entries_tx, entries) = std::sync::mpsc::channel();
+    /// let ledger = system.spawn(Behaviors::receive_message(move |entry| {
+    ///     let _ = entries_tx.send(match entry {
+    ///         Ledger::Credit(amount) => amount as i64,
+    ///         Ledger::Debit(amount) => -(amount as i64),
+    ///     });
+    ///     Behaviors::same()
+    /// }), "ledger")?;
+    /// let deposits: ActorRef<Deposited> = ledger.contramap(|Deposited(amount)| Ledger::Credit(amount));
+    /// assert_eq!(deposits.path(), ledger.path());
+    /// assert!(deposits.to_any().is_some_and(|actor| ledger == actor));
+    /// deposits.tell(Deposited(5));
+    /// ledger.tell(Ledger::Debit(2));
+    /// let wait = Duration::from_secs(3);
+    /// assert_eq!((entries.recv_timeout(wait)?, entries.recv_timeout(wait)?), (5, -2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[doc(alias = "narrow")]
+    #[doc(alias = "map_input")]
+    #[doc(alias = "adapt")]
+    pub fn contramap<N, F>(&self, f: F) -> ActorRef<N>
+    where
+        N: Send + 'static,
+        F: Fn(N) -> M + Send + Sync + 'static,
+    {
+        ActorRef::from_recipient(Arc::new(Contramapped {
+            target: self.clone(),
+            f,
+        }))
     }
 
     /// The actor's path, e.g. `/user/orders/order-17`.
@@ -154,6 +205,31 @@ impl<M: Send + 'static> ActorRef<M> {
             RefInner::Cell(cell) => Arc::as_ptr(cell).cast(),
             RefInner::Other(other) => Arc::as_ptr(other).cast(),
         }
+    }
+}
+
+/// An [`ActorRef`] that converts what it is sent (see [`ActorRef::contramap`]).
+struct Contramapped<M: Send + 'static, F> {
+    target: ActorRef<M>,
+    f: F,
+}
+
+impl<N, M, F> Recipient<N> for Contramapped<M, F>
+where
+    N: Send + 'static,
+    M: Send + 'static,
+    F: Fn(N) -> M + Send + Sync + 'static,
+{
+    fn tell(&self, msg: N) {
+        self.target.tell((self.f)(msg));
+    }
+
+    fn path(&self) -> ActorPath {
+        self.target.path()
+    }
+
+    fn actor(&self) -> Option<AnyActorRef> {
+        self.target.to_any()
     }
 }
 

@@ -15,7 +15,7 @@ use super::path::{ActorPath, validate_name};
 use super::signal::{ActorFailure, Escalation, Signal};
 use super::stash::StashBuffer;
 use super::system::{Props, SystemCore};
-use crate::ask::AskCallback;
+use crate::ask::{AskAbout, AskCallback};
 use crate::error::{AskError, SpawnError, StopError};
 use crate::timers::Timers;
 
@@ -273,7 +273,9 @@ impl<M: Send + 'static> Context<M> {
     }
 
     /// Asks `target` without blocking: the reply, or the timeout, arrives as this actor's own
-    /// message `map_result(outcome)`. Exactly one such message arrives per ask.
+    /// message `map_result(outcome)`. Exactly one such message arrives per ask. For a reply
+    /// asked another way (an `#[actor]` ref's method, an entity's `ask`), use
+    /// [`Pending::pipe_to`](crate::ask::Pending::pipe_to), which delivers it the same way.
     pub fn ask<Req, Res, F, G>(
         &mut self,
         target: &ActorRef<Req>,
@@ -289,7 +291,7 @@ impl<M: Send + 'static> Context<M> {
         let me = self.cell();
         let reply_to = AskCallback::start(
             ActorRef::from_cell(me.clone()),
-            target.to_any(),
+            AskAbout::of::<Req, Res>(target),
             timeout,
             me.system().scheduler(),
             Box::new(map_result),
@@ -316,6 +318,11 @@ impl<M: Send + 'static> Context<M> {
     }
 
     // ----- used by the cell and runtime extensions -----
+
+    /// The system's scheduler (for the timeout of a `Pending::pipe_to`).
+    pub(crate) fn scheduler(&self) -> crate::timers::SchedulerHandle {
+        self.cell().system().scheduler()
+    }
 
     /// A handle that runs closures inside this actor's turns, from any thread (see
     /// [`InternalFn`]).
