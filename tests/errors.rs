@@ -1,10 +1,15 @@
 //! Bad input gets a typed error that says what happened, never a panic: taken or invalid
-//! names, unknown dispatchers, invalid settings, spawning where it cannot be done.
+//! names, unknown dispatchers, invalid settings, spawning where it cannot be done. Errors print
+//! as sentences that say what to do, and an ask's timeout says what the ask was for.
 
 mod common;
 
+use std::time::Duration;
+
 use common::{eventually, recv, system};
 use crossbeam_channel::unbounded;
+use reactant::error::AskTimeout;
+use reactant::persistence::{InvalidPersistenceId, PersistenceId};
 use reactant::prelude::*;
 
 const INVALID_NAMES: [&str; 6] = ["", "$reserved", "a/b", "with space", "é", "tab\t"];
@@ -18,6 +23,7 @@ fn every_runtime_error_is_a_std_error() {
     assert_error::<AskError>();
     assert_error::<StopError>();
     assert_error::<StashOverflow<u32>>();
+    assert_error::<InvalidPersistenceId>();
 }
 
 #[test]
@@ -326,4 +332,123 @@ fn a_stash_overflow_is_an_error_value_not_a_panic() {
         .expect("spawn");
     assert_eq!(recv(&result_rx), Err(("no room", 0)));
     system.shutdown();
+}
+
+/// A sentence: not a `Debug` dump, and with a second clause that says what to do.
+#[track_caller]
+fn assert_sentence(message: &str) {
+    assert!(
+        !message.contains("AskError") && !message.contains('{') && !message.starts_with(' '),
+        "reads like a Debug dump: {message}"
+    );
+    assert!(
+        message.contains("; "),
+        "says only what happened, not what to do: {message}"
+    );
+}
+
+/// The timeout of an ask of `target`, which never answers.
+fn timeout_of(target: &ActorRef<ActorRef<String>>, after: Duration) -> AskTimeout {
+    match target.ask(|reply_to| reply_to).wait(after) {
+        Err(AskError::Timeout(timeout)) => timeout,
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_ask_error_prints_a_sentence_that_says_what_to_do() {
+    let system = system("asksentences");
+    let kept = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let silent = {
+        let kept = kept.clone();
+        system
+            .spawn(
+                Behaviors::receive_message(move |reply_to: ActorRef<String>| {
+                    kept.lock().push(reply_to);
+                    Behaviors::same()
+                }),
+                "silent",
+            )
+            .expect("spawn")
+    };
+    let timeout = timeout_of(&silent, Duration::from_millis(20));
+    for error in [
+        AskError::Timeout(timeout),
+        AskError::TargetStopped,
+        AskError::NoReply,
+        AskError::TargetFailed,
+        AskError::WouldBlockDispatcher,
+        AskError::MapFailed("boom".into()),
+    ] {
+        assert_sentence(&error.to_string());
+    }
+    system.shutdown();
+}
+
+#[test]
+fn an_ask_timeout_names_the_actor_the_request_and_the_reply_it_waited_for() {
+    let system = system("asktimeoutnames");
+    let kept = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let silent = {
+        let kept = kept.clone();
+        system
+            .spawn(
+                Behaviors::receive_message(move |reply_to: ActorRef<String>| {
+                    kept.lock().push(reply_to);
+                    Behaviors::same()
+                }),
+                "silent",
+            )
+            .expect("spawn")
+    };
+    let timeout = timeout_of(&silent, Duration::from_millis(25));
+    assert_eq!(timeout.after(), Duration::from_millis(25));
+    assert_eq!(timeout.target().actor_path(), Some(&silent.path()));
+    assert_eq!(timeout.reply_type(), std::any::type_name::<String>());
+    assert_eq!(
+        timeout.request_type(),
+        std::any::type_name::<ActorRef<String>>()
+    );
+    let message = AskError::Timeout(timeout).to_string();
+    for part in [
+        "the actor /user/silent",
+        "no reply of type alloc::string::String",
+        "within 25ms",
+        "raise the timeout",
+    ] {
+        assert!(message.contains(part), "{part:?} missing from: {message}");
+    }
+    system.shutdown();
+}
+
+#[test]
+fn an_empty_persistence_id_is_refused_as_a_value_from_outside_text() {
+    assert_eq!(PersistenceId::try_new(""), Err(InvalidPersistenceId::Empty));
+    assert_eq!(
+        "".parse::<PersistenceId>(),
+        Err(InvalidPersistenceId::Empty)
+    );
+    assert_eq!(
+        PersistenceId::try_from(String::new()),
+        Err(InvalidPersistenceId::Empty)
+    );
+    assert_eq!(
+        PersistenceId::try_from(""),
+        Err(InvalidPersistenceId::Empty)
+    );
+    assert_eq!(
+        "account|1".parse::<PersistenceId>(),
+        Ok(PersistenceId::of("account", "1"))
+    );
+    let why = InvalidPersistenceId::Empty.to_string();
+    assert!(why.contains("PersistenceId::of"), "says what to do: {why}");
+    assert!(!PersistenceId::of("", "").as_str().is_empty());
+}
+
+#[test]
+fn an_empty_persistence_id_spelled_in_code_is_a_bug_that_panics_with_the_way_out() {
+    let panic = std::panic::catch_unwind(|| PersistenceId::new("")).expect_err("refused");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("cannot be empty"), "{message}");
+    assert!(message.contains("PersistenceId::try_new"), "{message}");
 }

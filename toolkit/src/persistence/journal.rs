@@ -13,25 +13,35 @@ pub type SequenceNr = u64;
 pub struct PersistenceId(Arc<str>);
 
 impl PersistenceId {
-    /// A persistence id from its full text.
+    /// A persistence id from its full text, for text the program itself spells (a literal, a
+    /// constant, a format of non-empty parts).
     ///
     /// # Panics
     ///
-    /// If `id` is empty: an empty id names no stream (as in Akka, where `PersistenceId` refuses
-    /// it at construction). Use [`try_new`](Self::try_new) for text that is not known to be
-    /// valid.
+    /// If `id` is empty: an empty id names no stream (Akka's `PersistenceId` refuses it at
+    /// construction too). As with an out-of-bounds `Vec` index, that is a bug in the calling
+    /// code, not a condition to handle. Text that comes from outside the program (an argument,
+    /// a file, a request) goes through [`try_new`](Self::try_new), [`str::parse`] or
+    /// `TryFrom`, which return [`InvalidPersistenceId`] instead; [`of`](Self::of) never
+    /// makes an empty id.
     ///
     /// ```
-    /// use reactant::persistence::PersistenceId;
+    /// use reactant::persistence::{InvalidPersistenceId, PersistenceId};
     ///
     /// assert_eq!(PersistenceId::new("account|1").as_str(), "account|1");
-    /// assert!(PersistenceId::try_new("").is_err());
+    /// assert_eq!(PersistenceId::try_new(""), Err(InvalidPersistenceId::Empty));
+    /// assert_eq!("".parse::<PersistenceId>(), Err(InvalidPersistenceId::Empty));
+    /// let typed: Result<PersistenceId, _> = "account|1".try_into();
+    /// assert_eq!(typed, Ok(PersistenceId::of("account", "1")));
     /// assert!(std::panic::catch_unwind(|| PersistenceId::new("")).is_err());
     /// ```
     pub fn new(id: impl Into<Arc<str>>) -> Self {
         match Self::try_new(id) {
             Ok(id) => id,
-            Err(error) => panic!("{error}"),
+            Err(error) => panic!(
+                "PersistenceId::new: {error}; for text from outside the program use \
+                 PersistenceId::try_new (or str::parse), which returns the error instead"
+            ),
         }
     }
 
@@ -52,6 +62,33 @@ impl PersistenceId {
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl std::str::FromStr for PersistenceId {
+    type Err = InvalidPersistenceId;
+
+    /// The same as [`PersistenceId::try_new`].
+    fn from_str(id: &str) -> Result<Self, Self::Err> {
+        Self::try_new(id)
+    }
+}
+
+impl TryFrom<&str> for PersistenceId {
+    type Error = InvalidPersistenceId;
+
+    /// The same as [`PersistenceId::try_new`].
+    fn try_from(id: &str) -> Result<Self, Self::Error> {
+        Self::try_new(id)
+    }
+}
+
+impl TryFrom<String> for PersistenceId {
+    type Error = InvalidPersistenceId;
+
+    /// The same as [`PersistenceId::try_new`].
+    fn try_from(id: String) -> Result<Self, Self::Error> {
+        Self::try_new(id)
     }
 }
 
