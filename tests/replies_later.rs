@@ -126,6 +126,10 @@ fn map_passes_a_dropped_reply_address_through_as_no_reply() {
 
 #[test]
 fn a_panicking_map_function_is_a_failure_of_the_ask_and_spares_the_replying_actor() {
+    enum Gate {
+        Hold(Double),
+        Release,
+    }
     // One worker: had the panic killed it, or failed the replier, nothing below would answer.
     let system = ActorSystem::builder()
         .name("mappanic")
@@ -133,29 +137,57 @@ fn a_panicking_map_function_is_a_failure_of_the_ask_and_spares_the_replying_acto
         .build()
         .expect("a system");
     let (signals_tx, signals_rx) = unbounded();
-    let doubler = system
-        .spawn(
-            doubler().receive_signal(move |_, signal| {
-                let _ = signals_tx.send(format!("{signal:?}"));
-                Behaviors::same()
-            }),
-            "doubler",
-        )
-        .expect("spawn");
+    let held = Arc::new(Mutex::new(Vec::new()));
+    // Replies only when released, so that the mapping is in place first and runs on this
+    // actor's dispatcher thread, inside its turn.
+    let gate = {
+        let held = held.clone();
+        system
+            .spawn(
+                Behaviors::receive_message(move |msg| {
+                    match msg {
+                        Gate::Hold(request) => held.lock().push(request),
+                        Gate::Release => {
+                            for Double { n, reply_to } in held.lock().drain(..) {
+                                reply_to.tell(2 * n);
+                            }
+                        }
+                    }
+                    Behaviors::same()
+                })
+                .receive_signal(move |_, signal| {
+                    let _ = signals_tx.send(format!("{signal:?}"));
+                    Behaviors::same()
+                }),
+                "gate",
+            )
+            .expect("spawn")
+    };
     for round in 0..20u64 {
-        let outcome = doubler
-            .ask(|reply_to| Double { n: round, reply_to })
-            .map(|n| -> u64 { panic!("cannot map {n}") })
-            .wait(WAIT);
-        match outcome {
+        let threads = Arc::new(Mutex::new(String::new()));
+        let pending = {
+            let threads = threads.clone();
+            gate.ask(|reply_to| Gate::Hold(Double { n: round, reply_to }))
+                .map(move |n| -> u64 {
+                    *threads.lock() = std::thread::current().name().unwrap_or("").to_owned();
+                    panic!("cannot map {n}")
+                })
+        };
+        gate.tell(Gate::Release);
+        match pending.wait(WAIT) {
             Err(AskError::MapFailed(why)) => {
                 assert!(why.contains(&format!("cannot map {}", 2 * round)), "{why}");
             }
             other => panic!("expected MapFailed, got {other:?}"),
         }
+        let thread = threads.lock().clone();
+        assert!(thread.starts_with("mappanic-default-"), "{thread}");
     }
+    assert!(held.lock().is_empty());
+    let last = gate.ask(|reply_to| Gate::Hold(Double { n: 4, reply_to }));
+    gate.tell(Gate::Release);
     assert_eq!(
-        doubler.ask(|reply_to| Double { n: 4, reply_to }).wait(WAIT),
+        last.wait(WAIT),
         Ok(8),
         "the replier and its dispatcher thread still serve"
     );
@@ -302,6 +334,52 @@ fn pipe_to_delivers_a_failure_when_the_asked_actor_stops_without_replying() {
     assert!(eventually(|| leaving.is_terminated()));
     asker.tell(Piper::Ask(leaving, 2, WAIT));
     assert_eq!(recv(&outcomes_rx).0, Err(AskError::TargetStopped));
+    assert_quiet(&outcomes_rx);
+    system.shutdown();
+}
+
+#[test]
+fn pipe_to_delivers_target_stopped_for_a_request_queued_behind_the_targets_stop() {
+    enum Leaving {
+        Stop,
+        Request(ActorRef<u64>),
+    }
+    let system = system("pipequeued");
+    let leaving = system
+        .spawn(
+            Behaviors::receive_message(|msg| match msg {
+                Leaving::Stop => Behaviors::stopped(),
+                Leaving::Request(reply_to) => {
+                    reply_to.tell(1);
+                    Behaviors::same()
+                }
+            }),
+            "leaving",
+        )
+        .expect("spawn");
+    let (outcomes_tx, outcomes_rx) = unbounded();
+    let asker = system
+        .spawn(
+            Behaviors::receive(
+                move |ctx, msg: Result<ActorRef<Leaving>, Result<u64, AskError>>| {
+                    match msg {
+                        Ok(target) => {
+                            // Both from this actor, so the stop is read first.
+                            target.tell(Leaving::Stop);
+                            target.ask(Leaving::Request).pipe_to(ctx, WAIT, Err);
+                        }
+                        Err(outcome) => {
+                            let _ = outcomes_tx.send(outcome);
+                        }
+                    }
+                    Behaviors::same()
+                },
+            ),
+            "asker",
+        )
+        .expect("spawn");
+    asker.tell(Ok(leaving));
+    assert_eq!(recv(&outcomes_rx), Err(AskError::TargetStopped));
     assert_quiet(&outcomes_rx);
     system.shutdown();
 }

@@ -263,6 +263,8 @@ impl<R: Send + 'static> Pending<R> {
     /// assert_eq!(prices_rx.recv_timeout(Duration::from_secs(3))?, Ok(84));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[doc(alias = "pipe_to_self")]
+    #[doc(alias = "pipeToSelf")]
     pub fn pipe_to<M, F>(self, ctx: &Context<M>, timeout: Duration, map_result: F)
     where
         M: Send + 'static,
