@@ -245,9 +245,11 @@ fn the_generated_code_needs_no_imports() {
 /// Handlers of issue 15's "refused, though reasonable": arguments of function types borrow only
 /// when called, `&'static str` is `'static`, and a handler under a `#[cfg]` that is off leaves
 /// nothing behind.
+type Rule = Box<dyn Fn(&str) -> bool + Send>;
+
 #[derive(Default)]
 struct Filter {
-    rules: Vec<Box<dyn Fn(&str) -> bool + Send>>,
+    rules: Vec<Rule>,
     labels: Vec<&'static str>,
 }
 

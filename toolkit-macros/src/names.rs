@@ -92,10 +92,13 @@ fn upper_camel(name: &str) -> String {
     camel
 }
 
-/// The generated item `{Type}{suffix}` (`CounterMsg`, `AccountRef`), at the type's name, where
-/// a clash with another item of that name is reported.
+/// The generated item `{Type}{suffix}` (`CounterMsg`, `AccountRef`), at the call site: a span of
+/// the user's would make lints see generated items as the user's code.
 pub(crate) fn generated(type_name: &Ident, suffix: &str) -> Ident {
-    Ident::new(&format!("{}{suffix}", type_name.unraw()), type_name.span())
+    Ident::new(
+        &format!("{}{suffix}", type_name.unraw()),
+        proc_macro2::Span::call_site(),
+    )
 }
 
 /// Methods every `ActorRef` already answers to, as inherent methods or through traits it

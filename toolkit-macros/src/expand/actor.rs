@@ -5,7 +5,7 @@ use crate::ast::{Actor, HookKind};
 use crate::errors::Errors;
 use crate::{attr, names, valid};
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::quote;
 
 pub(crate) fn attribute(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
@@ -103,7 +103,7 @@ fn expand(actor: &Actor) -> TokenStream {
     let ref_trait = protocol.ref_trait();
     let send_checks = protocol.send_checks();
     let where_clause = protocol.where_sendable(where_clause);
-    let actor_impl = quote_spanned! {protocol.name_span()=>
+    let actor_impl = quote! {
         #[automatically_derived]
         impl #impl_generics ::reactant::actor::Actor for #self_ty #where_clause {
             type Msg = #enum_name #ty_generics;

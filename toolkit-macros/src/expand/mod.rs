@@ -38,13 +38,6 @@ impl Protocol<'_> {
         &self.block.item.generics
     }
 
-    /// The span of the impl block's type name (the call site if it has none).
-    pub(crate) fn name_span(&self) -> Span {
-        self.block
-            .type_name
-            .map_or_else(Span::call_site, syn::Ident::span)
-    }
-
     fn type_name(&self) -> String {
         self.block
             .type_name
@@ -88,8 +81,7 @@ impl Protocol<'_> {
             }
         });
         let phantom = self.phantom_variant();
-        // At the type's name: a clash with another item of this name is reported there.
-        quote_spanned! {self.name_span()=>
+        quote! {
             #[doc = #doc]
             #[allow(dead_code, private_interfaces, clippy::enum_variant_names, clippy::large_enum_variant)]
             pub enum #enum_name #generics #where_clause {
@@ -203,7 +195,7 @@ impl Protocol<'_> {
                 }
             }
         });
-        quote_spanned! {self.name_span()=>
+        quote! {
             #[doc = #doc]
             #[allow(dead_code, private_interfaces, private_bounds, clippy::too_many_arguments)]
             pub trait #trait_name #generics #where_clause {
