@@ -28,11 +28,6 @@ impl Account {
     pub fn top_up(&self, amount: u64) -> Effect<AccountEvent, Self> {
         Effect::persist(AccountEvent::Deposited { amount })
     }
-
-    // The full form names the state: it must be the entity.
-    pub fn credit(&self, amount: u64) -> Effect<AccountEvent, u64, u64> {
-        Effect::persist(AccountEvent::Deposited { amount })
-    }
 }
 
 fn main() {}

@@ -162,6 +162,14 @@ impl<'a> EffectType<'a> {
         }
     }
 
+    /// The state type of the full `Effect<Event, State, Reply>`.
+    pub(crate) fn state(&self) -> Option<&'a Type> {
+        match self.args.as_slice() {
+            [_, GenericArgument::Type(state), _] => Some(state),
+            _ => None,
+        }
+    }
+
     /// The reply type: `Reply` in `Effect<Event, Reply>` and in the full
     /// `Effect<Event, State, Reply>`.
     pub(crate) fn reply(&self) -> Option<&'a Type> {

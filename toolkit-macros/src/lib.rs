@@ -368,10 +368,10 @@ pub fn derive_entity(input: TokenStream) -> TokenStream {
 ///   `Effect::persist(..)` there knows the state's type. This holds for every method of the
 ///   block returning `Effect<..>`.
 /// - One spelling, one meaning: the second parameter is always the reply. The state type there
-///   (`Effect<AccountEvent, Account>` or `Effect<AccountEvent, Self>`, the parameters of a
-///   hand-written entity's `Effect<Event, State>`) is an error, since it would reply a whole
-///   `Account`; to do that, name the state in the runtime's full form,
-///   `Effect<AccountEvent, Self, Account>`.
+///   (`Effect<AccountEvent, Account>`, `Effect<AccountEvent, Self>` or an alias of the state,
+///   the parameters of a hand-written entity's `Effect<Event, State>`) is an error, since it
+///   would reply a whole `Account`; to do that, name the state in the runtime's full form,
+///   `Effect<AccountEvent, Self, Account>`, whose state must be the entity (checked by type).
 /// - What is Reactant's `Effect`: the macro sees spellings, not types. `Effect<..>` and
 ///   `reactant::persistence::Effect<..>` (or `reactant::prelude::`) are commands, and the
 ///   generated code checks that `Effect` names Reactant's there (a type of yours called `Effect`

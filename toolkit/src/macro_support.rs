@@ -244,3 +244,77 @@ impl<S> ReactantEffect<S> for Effect<(), S, ()> {}
 /// Checks that the path a command handler of entity `S` returns names Reactant's `Effect`.
 #[inline]
 pub fn reactant_effect<T: ReactantEffect<S>, S>(_type: fn() -> PhantomData<T>) {}
+
+/// Tells whether a command's reply type is the entity's own type, by type rather than spelling
+/// (an alias of the state too): `SameType::<(Reply, Entity)>::new().kind()` is [`ReplyIsState`]
+/// when the two are one type, and [`OtherReply`]'s `ReplyIsOther` otherwise.
+pub struct SameType<P>(PhantomData<fn() -> P>);
+
+impl<P> SameType<P> {
+    /// The probe for the pair `P`.
+    #[inline]
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<P> Default for SameType<P> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> SameType<(T, T)> {
+    /// One type twice: inherent methods win over [`OtherReply::kind`].
+    #[inline]
+    pub const fn kind(&self) -> ReplyIsState {
+        ReplyIsState
+    }
+}
+
+/// The answer of [`SameType::kind`] for two different types.
+pub trait OtherReply {
+    /// Two types.
+    #[inline]
+    fn kind(&self) -> ReplyIsOther {
+        ReplyIsOther
+    }
+}
+
+impl<P> OtherReply for SameType<P> {}
+
+/// The reply type is the entity's own type.
+pub struct ReplyIsState;
+
+/// The reply type is another type.
+pub struct ReplyIsOther;
+
+/// `Effect<Event, Reply>` in an `#[entity]` block: the reply is not the state type, which the
+/// two-parameter form of a hand-written entity (`Effect<Event, State>`) would put there.
+#[diagnostic::on_unimplemented(
+    message = "this command would reply the whole state: in an `#[entity]` block the second parameter of `Effect<Event, Reply>` is the reply, not the state",
+    label = "the entity's own type, as the reply",
+    note = "write `Effect<Event>` for a command without a reply, or `Effect<Event, Reply>` with its reply type; to reply the state itself, name it in full: `Effect<Event, Self, Reply>`"
+)]
+pub trait ReplyNotState {}
+
+impl ReplyNotState for ReplyIsOther {}
+
+/// Checks a command's reply type (see [`ReplyNotState`]).
+#[inline]
+pub fn reply_not_state<K: ReplyNotState>(_kind: K) {}
+
+/// The state parameter of a command's full `Effect<Event, State, Reply>`: the entity itself,
+/// under any name (an alias too).
+#[diagnostic::on_unimplemented(
+    message = "the state parameter of `Effect<Event, State, Reply>` is the entity's own type, `{S}`",
+    label = "not `{S}`",
+    note = "write `Effect<Event, Self, Reply>`, or `Effect<Event, Reply>` (the macro fills the state in)"
+)]
+pub trait EntityState<S> {}
+
+impl<S> EntityState<S> for S {}
+
+/// Checks the state parameter `T` of a command of entity `S` (see [`EntityState`]).
+#[inline]
+pub fn entity_state<T: EntityState<S>, S>() {}

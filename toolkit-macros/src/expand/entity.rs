@@ -286,7 +286,20 @@ fn expand(entity: &EntityImpl, rewritten: ItemImpl) -> TokenStream {
                         <Self as ::reactant::__private::EventOf<#event>>::into_entity_effect
                     )
                 });
-                let reactant_effect = reactant_effect(&effect.constructor);
+                let mut reactant_effect = reactant_effect(&effect.constructor);
+                // The full form's state is the entity (the return type says `Self` once
+                // rewritten): checked by type, at the user's state.
+                if let Some(state) = effect.state() {
+                    reactant_effect.extend(quote_spanned!(state.span()=>
+                        ::reactant::__private::entity_state::<#state, Self>();
+                    ));
+                }
+                // `Effect<Event, State>` through an alias of the state; the full form names the
+                // state, and may reply it.
+                let reply_not_state = effect
+                    .reply()
+                    .filter(|_| effect.args.len() == 2)
+                    .map(reply_not_state);
                 match effect.reply() {
                     None => quote!({
                         #reactant_effect
@@ -294,6 +307,7 @@ fn expand(entity: &EntityImpl, rewritten: ItemImpl) -> TokenStream {
                     }),
                     Some(_) => quote!({
                         #reactant_effect
+                        #reply_not_state
                         #into_entity_effect(
                             ::reactant::persistence::Effect::with_reply_to(#call, __reactant_reply_to)
                         )
@@ -399,6 +413,21 @@ fn reactant_effect(constructor: &syn::Path) -> TokenStream {
             #[allow(unused_imports)]
             use ::reactant::__private::AnyType as _;
             ::reactant::__private::reactant_effect::<_, Self>(#constructor::__reactant_type);
+        }
+    }
+}
+
+/// A statement that fails to compile, at the user's reply type, if it is the entity's own type
+/// under another name (an alias of the state, which the macro cannot read).
+fn reply_not_state(reply: &Type) -> TokenStream {
+    let span = reply.span();
+    quote_spanned! {span=>
+        {
+            #[allow(unused_imports)]
+            use ::reactant::__private::OtherReply as _;
+            ::reactant::__private::reply_not_state(
+                ::reactant::__private::SameType::<(#reply, Self)>::new().kind(),
+            );
         }
     }
 }

@@ -149,14 +149,8 @@ fn effect_parameters(block: &ImplBlock, effect: &EffectType, errors: &mut Errors
                  it in full: `Effect<{event}, Self, {type_name}>`"
             ),
         ),
-        [_, state, _] if !is_state(state) => errors.at(
-            state,
-            format!(
-                "the state parameter of `Effect<Event, State, Reply>` is the entity's own type, \
-                 `{type_name}`"
-            ),
-            format!("write `Effect<{event}, Self, ..>`, or `Effect<{event}, Reply>`"),
-        ),
+        // The full form's state is checked by type in the generated code (an alias of the
+        // state is the state).
         _ => {}
     }
 }
