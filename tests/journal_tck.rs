@@ -243,6 +243,7 @@ macro_rules! journal_tck {
             deleted_events_leave_their_tags,
             advancing_the_highest_makes_the_stream_continue_after_it,
             advancing_the_highest_below_it_changes_nothing,
+            remembered_entities_are_listed_per_type_until_forgotten,
             // SnapshotStoreSpec
             loading_a_snapshot_of_an_unknown_stream_finds_none,
             loading_with_a_timestamp_bound_before_every_snapshot_finds_none,

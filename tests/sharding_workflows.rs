@@ -171,3 +171,264 @@ fn an_entity_that_stops_in_time_is_not_stopped_twice() {
     assert_eq!(stats.active_entities + stats.passivating_entities, 0);
     assert_eq!(starts.load(Ordering::SeqCst), 20);
 }
+
+/// What the long-running entities are told.
+#[derive(Clone)]
+enum Task {
+    /// Begin: start a timer to self every 20 ms; with `remember`, ask to be kept running.
+    Begin { remember: bool },
+    /// The entity's own timer.
+    Tick,
+    /// Done: forget (if remembered).
+    Finish,
+    /// Passivate.
+    Passivate,
+    /// Fail.
+    Boom,
+}
+
+/// What the long-running entities report: (entity id, what happened).
+type Events = crossbeam_channel::Sender<(String, &'static str)>;
+
+fn long_running(
+    key: &str,
+    events: &Events,
+    configure: impl FnOnce(ShardedEntity<Task>) -> ShardedEntity<Task>,
+) -> ShardedEntity<Task> {
+    let events = events.clone();
+    configure(ShardedEntity::new(
+        EntityTypeKey::<Task>::new(key),
+        move |entity| {
+            let entity = entity.clone();
+            let events = events.clone();
+            let id = entity.entity_id().to_owned();
+            let _ = events.send((id.clone(), "started"));
+            let on_signal = {
+                let (events, id) = (events.clone(), id.clone());
+                move |_ctx: &mut Context<Task>, signal: &Signal| {
+                    if matches!(signal, Signal::PostStop) {
+                        let _ = events.send((id.clone(), "stopped"));
+                    }
+                    Behaviors::same()
+                }
+            };
+            Behaviors::receive(move |ctx, task: Task| {
+                match task {
+                    Task::Begin { remember } => {
+                        if remember {
+                            entity.remember().expect("the type can remember");
+                        }
+                        ctx.timers().start_fixed_rate(
+                            "tick",
+                            Task::Tick,
+                            Duration::from_millis(20),
+                        );
+                    }
+                    Task::Tick => {
+                        let _ = events.send((id.clone(), "tick"));
+                    }
+                    Task::Finish => entity.forget().expect("the type can remember"),
+                    Task::Passivate => entity.passivate(),
+                    Task::Boom => panic!("boom"),
+                }
+                Behaviors::same()
+            })
+            .receive_signal(on_signal)
+        },
+    ))
+}
+
+/// Waits for `what` from entity `id`, skipping everything else.
+#[track_caller]
+fn wait_for(rx: &crossbeam_channel::Receiver<(String, &'static str)>, id: &str, what: &str) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok((from, seen)) if from == id && seen == what => return,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    panic!("{id} did not report {what:?} within {WAIT:?}");
+}
+
+/// Whether `id` reports `what` within `quiet`.
+fn reports_within(
+    rx: &crossbeam_channel::Receiver<(String, &'static str)>,
+    id: &str,
+    what: &str,
+    quiet: Duration,
+) -> bool {
+    let deadline = std::time::Instant::now() + quiet;
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok((from, seen)) if from == id && seen == what => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// The rule (Akka's): only messages through sharding count as activity. An entity busy with
+/// its own timers (or adapter replies, or `ctx.ask` outcomes) is idle to its shard.
+#[test]
+fn idle_passivation_counts_only_messages_sent_through_sharding() {
+    let system = common::system("sharding-idle-rule");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let region = system
+        .sharding()
+        .init(long_running("idle-rule", &tx, |e| {
+            e.with_idle_timeout(Duration::from_millis(200))
+        }))
+        .expect("the region starts");
+    region.entity("t").tell(Task::Begin { remember: false });
+    wait_for(&rx, "t", "tick");
+    wait_for(&rx, "t", "stopped");
+    assert_eq!(region.stats().passivations, 1);
+}
+
+#[test]
+fn a_remembered_entity_is_never_passivated_for_idleness_or_the_limit_until_it_forgets() {
+    let system = common::system("sharding-remembered-idle");
+    let persistence = reactant::persistence::Persistence::in_memory().expect("persistence");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let region = system
+        .sharding()
+        .init(long_running("remembered-idle", &tx, |e| {
+            e.with_idle_timeout(Duration::from_millis(100))
+                .with_number_of_shards(1)
+                .with_active_entity_limit(1)
+                .with_remember_entities(persistence.clone())
+        }))
+        .expect("the region starts");
+    region.entity("kept").tell(Task::Begin { remember: true });
+    wait_for(&rx, "kept", "tick");
+    // Over the limit of one: the newcomer stays, and so does the remembered one.
+    region.entity("other").tell(Task::Begin { remember: false });
+    wait_for(&rx, "other", "tick");
+    assert!(
+        !reports_within(&rx, "kept", "stopped", Duration::from_millis(500)),
+        "a remembered entity was passivated"
+    );
+    assert_eq!(
+        persistence.journal().remembered("remembered-idle").unwrap(),
+        ["kept"]
+    );
+    region.entity("kept").tell(Task::Finish);
+    wait_for(&rx, "kept", "stopped");
+    assert!(eventually(|| persistence
+        .journal()
+        .remembered("remembered-idle")
+        .unwrap()
+        .is_empty()));
+}
+
+#[test]
+fn remembered_entities_start_by_themselves_when_their_region_starts_again() {
+    let persistence = reactant::persistence::Persistence::in_memory().expect("persistence");
+    {
+        let system = common::system("sharding-remembered-run-1");
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let region = system
+            .sharding()
+            .init(long_running("saga", &tx, |e| {
+                e.with_remember_entities(persistence.clone())
+            }))
+            .expect("the region starts");
+        for id in ["a", "b"] {
+            region.entity(id).tell(Task::Begin { remember: true });
+            wait_for(&rx, id, "tick");
+        }
+        region.entity("c").tell(Task::Begin { remember: false });
+        region.entity("b").tell(Task::Finish);
+        wait_for(&rx, "c", "tick");
+        assert!(eventually(|| persistence
+            .journal()
+            .remembered("saga")
+            .unwrap()
+            == ["a"]));
+        system.shutdown();
+    }
+    // The process again: nothing is sent, and the unfinished one runs.
+    let system = common::system("sharding-remembered-run-2");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let region = system
+        .sharding()
+        .init(long_running("saga", &tx, |e| {
+            e.with_remember_entities(persistence.clone())
+        }))
+        .expect("the region starts");
+    wait_for(&rx, "a", "started");
+    assert!(eventually(|| region.stats().active_entities == 1));
+    assert!(!reports_within(&rx, "b", "started", common::QUIET));
+    assert_eq!(region.stats().entities_started, 1);
+}
+
+#[test]
+fn a_remembered_entity_that_fails_starts_again_after_its_backoff() {
+    let system = common::system("sharding-remembered-fails");
+    let persistence = reactant::persistence::Persistence::in_memory().expect("persistence");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let region = system
+        .sharding()
+        .init(long_running("fails", &tx, |e| {
+            e.with_remember_entities(persistence.clone())
+                .with_remembered_restart_backoff(Duration::from_millis(100))
+        }))
+        .expect("the region starts");
+    let entity = region.entity("f");
+    entity.tell(Task::Begin { remember: true });
+    wait_for(&rx, "f", "started");
+    wait_for(&rx, "f", "tick");
+    entity.tell(Task::Boom);
+    wait_for(&rx, "f", "stopped");
+    // No message sent: the shard starts it again.
+    wait_for(&rx, "f", "started");
+    assert_eq!(region.stats().entities_started, 2);
+    // Passivating is how a remembered entity says it is done (as in Akka): it forgets itself.
+    entity.tell(Task::Begin { remember: true });
+    wait_for(&rx, "f", "tick");
+    entity.tell(Task::Passivate);
+    wait_for(&rx, "f", "stopped");
+    assert!(!reports_within(
+        &rx,
+        "f",
+        "started",
+        Duration::from_millis(400)
+    ));
+    assert!(eventually(|| persistence
+        .journal()
+        .remembered("fails")
+        .unwrap()
+        .is_empty()));
+}
+
+#[test]
+fn remembering_without_a_store_is_a_typed_error_that_says_what_to_configure() {
+    let system = common::system("sharding-remember-no-store");
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let region = system
+        .sharding()
+        .init(ShardedEntity::new(
+            EntityTypeKey::<()>::new("no-store"),
+            move |entity| {
+                let (entity, tx) = (entity.clone(), tx.clone());
+                Behaviors::receive_message(move |()| {
+                    let _ = tx.send(entity.remember());
+                    Behaviors::same()
+                })
+            },
+        ))
+        .expect("the region starts");
+    region.entity("x").tell(());
+    let refused = rx
+        .recv_timeout(WAIT)
+        .expect("the entity answers")
+        .expect_err("there is no store");
+    let text = refused.to_string();
+    assert!(
+        text.contains("with_remember_entities") && text.contains("\"x\""),
+        "{text}"
+    );
+}

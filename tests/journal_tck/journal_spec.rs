@@ -383,3 +383,28 @@ pub(crate) fn advancing_the_highest_below_it_changes_nothing(store: &Store) {
     );
     write_all(&*store.journal, vec![atomic(vec![event(&pid(), 6)])]);
 }
+
+/// Not in Akka's journal spec (its remember-entities store is separate): the sharded entities
+/// remembered per entity type, for sharding to start again after a restart.
+pub(crate) fn remembered_entities_are_listed_per_type_until_forgotten(store: &Store) {
+    let journal = &*store.journal;
+    assert_eq!(journal.remembered("saga").unwrap(), Vec::<String>::new());
+    journal.set_remembered("saga", "t-1", true).unwrap();
+    journal.set_remembered("saga", "t-2", true).unwrap();
+    // Idempotent, and type keys that prefix one another stay apart.
+    journal.set_remembered("saga", "t-2", true).unwrap();
+    journal.set_remembered("sag", "at-9", true).unwrap();
+    journal.set_remembered("saga-2", "t-3", true).unwrap();
+    journal.set_remembered("saga", "", true).unwrap();
+    journal.set_remembered("saga", "t-1", false).unwrap();
+    journal
+        .set_remembered("saga", "never-remembered", false)
+        .unwrap();
+    let mut saga = journal.remembered("saga").unwrap();
+    saga.sort();
+    assert_eq!(saga, ["", "t-2"]);
+    assert_eq!(journal.remembered("sag").unwrap(), ["at-9"]);
+    assert_eq!(journal.remembered("saga-2").unwrap(), ["t-3"]);
+    // Not events: no global offset, nothing to replay.
+    assert_eq!(by_tag(journal, "saga", 0, u64::MAX), (vec![], 0));
+}

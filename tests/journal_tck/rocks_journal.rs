@@ -727,3 +727,25 @@ fn a_reader_of_a_live_journal_never_reports_damage_and_its_view_only_grows() {
     assert_eq!(replay_all(&*kept, &id).len(), kept_saw);
     assert!(reads > 0, "no read happened beside the writer");
 }
+
+#[test]
+fn remembered_entities_survive_reopening_and_a_read_only_open_lists_them() {
+    let folder = folder();
+    {
+        let journal = RocksJournal::open(folder.path()).unwrap();
+        journal.set_remembered("saga", "t-1", true).unwrap();
+        journal.set_remembered("saga", "t-2", true).unwrap();
+        journal.set_remembered("saga", "t-2", false).unwrap();
+    }
+    {
+        let journal = RocksJournal::open(folder.path()).unwrap();
+        assert_eq!(journal.remembered("saga").unwrap(), ["t-1"]);
+    }
+    let reader = RocksJournal::open_read_only(folder.path()).unwrap();
+    assert_eq!(reader.remembered("saga").unwrap(), ["t-1"]);
+    let refused = reader.set_remembered("saga", "t-3", true).unwrap_err();
+    assert!(
+        refused.to_string().contains("read-only"),
+        "a read-only journal names why it refuses: {refused}"
+    );
+}

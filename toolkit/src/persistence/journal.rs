@@ -219,6 +219,34 @@ pub trait Journal: Send + Sync + 'static {
         )))
     }
 
+    /// Records durably that the sharded entity `entity_id` of the entity type `type_key` is
+    /// remembered (`remembered: true`: sharding starts it again when its region starts, after
+    /// a crash or a restart of the process) or forgets it (`false`). Idempotent.
+    ///
+    /// The default refuses, naming this method: a journal that wraps another forwards it.
+    fn set_remembered(
+        &self,
+        type_key: &str,
+        entity_id: &str,
+        remembered: bool,
+    ) -> Result<(), JournalError> {
+        let _ = remembered;
+        Err(JournalError::Storage(format!(
+            "the sharded entity {type_key}|{entity_id} asked to be remembered, and this journal \
+             cannot store remembered entities: implement `Journal::set_remembered` and \
+             `Journal::remembered` (a wrapper forwards them to the journal it wraps)"
+        )))
+    }
+
+    /// The ids of the remembered entities of `type_key` (see
+    /// [`set_remembered`](Self::set_remembered)), in no particular order.
+    ///
+    /// The default has none: a journal that cannot remember has nothing remembered.
+    fn remembered(&self, type_key: &str) -> Result<Vec<String>, JournalError> {
+        let _ = type_key;
+        Ok(Vec::new())
+    }
+
     /// Calls `on_event` with the events carrying `tag` whose global offset is greater than
     /// `after_offset`, in offset order, at most `max` of them. Returns the highest offset seen
     /// (or `after_offset` if none).

@@ -29,6 +29,8 @@ struct JournalState {
     /// Global offset → (stream, sequence number), for `events_by_tag`.
     by_offset: BTreeMap<u64, (PersistenceId, SequenceNr)>,
     last_offset: u64,
+    /// Remembered sharded entities: type key → entity ids.
+    remembered: HashMap<String, std::collections::BTreeSet<String>>,
 }
 
 #[derive(Default)]
@@ -45,6 +47,35 @@ impl InMemoryJournal {
 }
 
 impl Journal for InMemoryJournal {
+    fn set_remembered(
+        &self,
+        type_key: &str,
+        entity_id: &str,
+        remembered: bool,
+    ) -> Result<(), JournalError> {
+        let mut state = self.state.lock();
+        if remembered {
+            state
+                .remembered
+                .entry(type_key.to_owned())
+                .or_default()
+                .insert(entity_id.to_owned());
+        } else if let Some(ids) = state.remembered.get_mut(type_key) {
+            ids.remove(entity_id);
+        }
+        Ok(())
+    }
+
+    fn remembered(&self, type_key: &str) -> Result<Vec<String>, JournalError> {
+        Ok(self
+            .state
+            .lock()
+            .remembered
+            .get(type_key)
+            .map(|ids| ids.iter().cloned().collect())
+            .unwrap_or_default())
+    }
+
     fn write(&self, writes: &[AtomicWrite]) -> Result<Vec<Result<(), Rejection>>, JournalError> {
         let mut state = self.state.lock();
         let mut results = Vec::with_capacity(writes.len());

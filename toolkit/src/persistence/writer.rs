@@ -50,7 +50,12 @@ pub type Completion = Box<dyn FnOnce(Result<(), AppendError>) + Send>;
 struct Request {
     write: AtomicWrite,
     done: Completion,
+    /// Another journal call, made in queue order between batches (`write` is empty then).
+    job: Option<Job>,
 }
+
+/// A journal call that must be durable in order with the appends around it.
+pub(crate) type Job = Box<dyn FnOnce(&dyn Journal) -> Result<(), JournalError> + Send>;
 
 /// How the writer has batched so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -151,9 +156,26 @@ impl JournalWriter {
 
     /// Queues an atomic write; `done` is called once it is durable, rejected or failed.
     pub fn append(&self, write: AtomicWrite, done: Completion) {
-        if let Err(crossbeam_channel::SendError(request)) =
-            self.requests.send(Request { write, done })
-        {
+        self.send(Request {
+            write,
+            done,
+            job: None,
+        });
+    }
+
+    /// Queues another journal call (e.g. [`Journal::set_remembered`]): it runs on the writer
+    /// thread after every append queued before it is durable, and before any queued after it;
+    /// `done` is called once with its outcome.
+    pub(crate) fn run_in_order(&self, job: Job, done: Completion) {
+        self.send(Request {
+            write: AtomicWrite { events: Vec::new() },
+            done,
+            job: Some(job),
+        });
+    }
+
+    fn send(&self, request: Request) {
+        if let Err(crossbeam_channel::SendError(request)) = self.requests.send(request) {
             (request.done)(Err(AppendError::Failed(JournalError::Closed)));
         }
     }
@@ -249,11 +271,31 @@ fn run(journal: &dyn Journal, incoming: &Receiver<Request>, completed: &Complete
     // closely; after a large batch, the next requests come from many entities that the
     // dispatcher threads are still running, and a polling writer would take their CPU.
     let mut poll = true;
-    while let Some(first) = next_request(incoming, poll) {
+    // A job that ended the last batch: it runs next, alone.
+    let mut carried: Option<Request> = None;
+    while let Some(first) = carried.take().or_else(|| next_request(incoming, poll)) {
+        if let Request {
+            done,
+            job: Some(job),
+            ..
+        } = first
+        {
+            let outcome = match crate::supervision::panic::catch(|| job(journal)) {
+                Ok(outcome) => outcome.map_err(AppendError::Failed),
+                Err(panic) => Err(AppendError::Panicked(panic.message().to_owned())),
+            };
+            complete(completed, vec![(done, outcome)], &mut writes);
+            poll = true;
+            continue;
+        }
         let mut events = first.write.events.len();
         batch.push(first);
         while events < MAX_BATCH_EVENTS {
             match incoming.try_recv() {
+                Ok(request) if request.job.is_some() => {
+                    carried = Some(request);
+                    break;
+                }
                 Ok(request) => {
                     events += request.write.events.len();
                     batch.push(request);
@@ -527,5 +569,60 @@ mod tests {
             )
         ));
         assert_eq!(outcomes[2], ("c|1", Ok(())));
+    }
+
+    #[test]
+    fn a_job_runs_after_the_appends_queued_before_it_and_before_those_after_it() {
+        let journal = Arc::new(InMemoryJournal::new());
+        let writer = JournalWriter::start(journal.clone(), "test").expect("writer");
+        let (tx, rx) = crossbeam_channel::unbounded();
+        for round in 0..200u64 {
+            let pid = format!("ordered|{round}");
+            let append = |seq: SequenceNr, tx: crossbeam_channel::Sender<String>| {
+                writer.append(
+                    AtomicWrite {
+                        events: vec![event(&pid, seq)],
+                    },
+                    Box::new(move |outcome| {
+                        let _ = tx.send(format!("append {seq}: {}", outcome.is_ok()));
+                    }),
+                );
+            };
+            append(1, tx.clone());
+            let seen_by_job = {
+                let (pid, tx) = (PersistenceId::new(pid.clone()), tx.clone());
+                Box::new(move |journal: &dyn Journal| {
+                    let highest = journal.highest_sequence_nr(&pid)?;
+                    let _ = tx.send(format!("job saw {highest}"));
+                    // A failing and a panicking job are that job's outcome only.
+                    match round % 3 {
+                        0 => Ok(()),
+                        1 => Err(JournalError::Storage("no".into())),
+                        _ => panic!("the job broke"),
+                    }
+                })
+            };
+            let done_tx = tx.clone();
+            writer.run_in_order(
+                seen_by_job,
+                Box::new(move |outcome| {
+                    let _ = done_tx.send(format!("job done: {}", outcome.is_ok()));
+                }),
+            );
+            append(2, tx.clone());
+            let got: Vec<String> = (0..4)
+                .map(|_| rx.recv_timeout(Duration::from_secs(10)).expect("progress"))
+                .collect();
+            assert_eq!(
+                got,
+                [
+                    "append 1: true".to_owned(),
+                    "job saw 1".to_owned(),
+                    format!("job done: {}", round % 3 == 0),
+                    "append 2: true".to_owned(),
+                ],
+                "round {round}"
+            );
+        }
     }
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::error::ShardingError;
 use super::key::{EntityId, EntityTypeKey};
 use super::region::{EntityRef, ShardRegion};
 use super::shard::ShardMsg;
@@ -21,6 +22,10 @@ pub const DEFAULT_BUFFER_SIZE: usize = 10_000;
 /// How long a passivating entity may take to stop before its shard stops it, unless configured
 /// (Akka's default).
 pub const DEFAULT_PASSIVATION_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a remembered entity that stopped without forgetting itself (it failed, or stopped
+/// itself) waits before its shard starts it again, unless configured (Akka's
+/// `entity-restart-backoff`).
+pub const DEFAULT_REMEMBERED_RESTART_BACKOFF: Duration = Duration::from_secs(10);
 
 pub(crate) type Factory<M> = dyn Fn(&EntityContext<M>) -> Behavior<M> + Send + Sync;
 pub(crate) type StopMessage<M> = dyn Fn() -> M + Send + Sync;
@@ -59,6 +64,7 @@ pub struct ShardedEntity<M: Send + 'static> {
     pub(crate) factory: Arc<Factory<M>>,
     pub(crate) settings: ShardingSettings,
     pub(crate) stop_message: Option<Arc<StopMessage<M>>>,
+    pub(crate) remember: Option<Arc<Persistence>>,
 }
 
 /// How a region shards, buffers and passivates: for
@@ -82,12 +88,14 @@ pub struct ShardingSettings {
     pub(crate) active_limit: Option<usize>,
     pub(crate) buffer_size: usize,
     pub(crate) stop_timeout: Duration,
+    pub(crate) remembered_restart_backoff: Duration,
 }
 
 impl Default for ShardingSettings {
     /// [`DEFAULT_NUMBER_OF_SHARDS`] shards, passivation after [`DEFAULT_IDLE_TIMEOUT`] idle, no
     /// active entity limit, [`DEFAULT_BUFFER_SIZE`] held messages per shard, and
-    /// [`DEFAULT_PASSIVATION_STOP_TIMEOUT`] for a passivating entity to stop.
+    /// [`DEFAULT_PASSIVATION_STOP_TIMEOUT`] for a passivating entity to stop, and
+    /// [`DEFAULT_REMEMBERED_RESTART_BACKOFF`] before a remembered entity starts again.
     fn default() -> Self {
         Self {
             number_of_shards: DEFAULT_NUMBER_OF_SHARDS,
@@ -95,6 +103,7 @@ impl Default for ShardingSettings {
             active_limit: None,
             buffer_size: DEFAULT_BUFFER_SIZE,
             stop_timeout: DEFAULT_PASSIVATION_STOP_TIMEOUT,
+            remembered_restart_backoff: DEFAULT_REMEMBERED_RESTART_BACKOFF,
         }
     }
 }
@@ -111,6 +120,14 @@ impl ShardingSettings {
     /// Passivates an entity that received no message through sharding for `timeout` (checked
     /// every quarter of it, so it happens between `timeout` and 1.25 × `timeout`). Default: two
     /// minutes.
+    ///
+    /// Only messages sent through sharding count — through the region, an [`EntityRef`], or
+    /// [`EntityContext::entity_ref`] — as in Akka. What an entity sends itself does not: its
+    /// timers, message-adapter replies and `ctx.ask` outcomes arrive straight in its mailbox,
+    /// so an entity that only waits for those is idle, and its timers stop with it. An entity
+    /// with unfinished work that no message through sharding will wake (a saga waiting for a
+    /// reply or a retry timer) calls [`EntityContext::remember`]: it is then never passivated
+    /// for idleness, and it starts again after a crash.
     pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = Some(timeout);
         self
@@ -124,7 +141,8 @@ impl ShardingSettings {
 
     /// Keeps at most `limit` entities active: starting one more passivates the least recently
     /// used. The limit is split evenly over the shards (each keeps `ceil(limit / shards)`).
-    /// Default: no limit.
+    /// Remembered entities ([`EntityContext::remember`]) are never passivated for it and do
+    /// not count toward it. Default: no limit.
     pub fn with_active_entity_limit(mut self, limit: usize) -> Self {
         self.active_limit = Some(limit);
         self
@@ -146,6 +164,15 @@ impl ShardingSettings {
     /// began go to its next incarnation as usual.
     pub fn with_passivation_stop_timeout(mut self, timeout: Duration) -> Self {
         self.stop_timeout = timeout;
+        self
+    }
+
+    /// How long a remembered entity (see [`EntityContext::remember`]) that stopped without
+    /// forgetting itself — it failed for good, or stopped itself — waits before its shard
+    /// starts it again (default 10 s, Akka's `entity-restart-backoff`). Messages sent to it
+    /// meanwhile are held for it.
+    pub fn with_remembered_restart_backoff(mut self, backoff: Duration) -> Self {
+        self.remembered_restart_backoff = backoff;
         self
     }
 
@@ -173,6 +200,11 @@ impl ShardingSettings {
     pub fn passivation_stop_timeout(&self) -> Duration {
         self.stop_timeout
     }
+
+    /// How long a remembered entity that stopped waits before it starts again.
+    pub fn remembered_restart_backoff(&self) -> Duration {
+        self.remembered_restart_backoff
+    }
 }
 
 impl<M: Send + 'static> ShardedEntity<M> {
@@ -190,6 +222,7 @@ impl<M: Send + 'static> ShardedEntity<M> {
             factory: Arc::new(move |ctx: &EntityContext<M>| factory(ctx).into()),
             settings: ShardingSettings::default(),
             stop_message: None,
+            remember: None,
         }
     }
 
@@ -199,9 +232,20 @@ impl<M: Send + 'static> ShardedEntity<M> {
     where
         E: Entity<Command = M>,
     {
+        let store = persistence.clone();
         ShardedEntity::new(EntityTypeKey::new(E::TYPE_KEY), move |entity| {
             E::behavior(entity.entity_id(), persistence.clone())
         })
+        .with_remember_entities(store)
+    }
+
+    /// Lets this type's entities ask to be remembered ([`EntityContext::remember`]): stored in
+    /// `persistence`'s journal, they start again by themselves when the region starts after a
+    /// crash or a restart of the process. Event-sourced entity types
+    /// ([`for_entity`](Self::for_entity), `init::<E>(persistence)`) use their persistence.
+    pub fn with_remember_entities(mut self, persistence: Arc<Persistence>) -> Self {
+        self.remember = Some(persistence);
+        self
     }
 
     /// All the region's settings at once (replacing any set before).
@@ -243,6 +287,12 @@ impl<M: Send + 'static> ShardedEntity<M> {
     /// See [`ShardingSettings::with_passivation_stop_timeout`] (default 10 s).
     pub fn with_passivation_stop_timeout(mut self, timeout: Duration) -> Self {
         self.settings = self.settings.with_passivation_stop_timeout(timeout);
+        self
+    }
+
+    /// See [`ShardingSettings::with_remembered_restart_backoff`] (default 10 s).
+    pub fn with_remembered_restart_backoff(mut self, backoff: Duration) -> Self {
+        self.settings = self.settings.with_remembered_restart_backoff(backoff);
         self
     }
 
@@ -294,9 +344,84 @@ impl<M: Send + 'static> EntityContext<M> {
         self.region.entity_ref(self.entity_id.clone())
     }
 
+    /// Keeps this entity running until it [`forget`](Self::forget)s itself or
+    /// [`passivate`](Self::passivate)s (Akka's remember-entities, for one entity): it is no
+    /// longer passivated for idleness or over the active entity limit; if it fails or stops
+    /// itself, its shard starts it again after
+    /// [`remembered_restart_backoff`](ShardingSettings::with_remembered_restart_backoff); and
+    /// after a crash or a restart of the process it starts again by itself as soon as its
+    /// region is initialised. For work in progress that must finish — a saga waiting for a
+    /// reply or a timer — which no message through sharding would otherwise wake.
+    ///
+    /// Durable in the journal of the entity type's persistence, in order with the entity's
+    /// writes: remember before persisting the event that starts the work, and the record is
+    /// stored no later than that event. Returns at once; a failed write is logged as an error
+    /// (the entity then runs on, remembered only until the process ends).
+    ///
+    /// Fails only if the entity type has no store for remembered entities (see
+    /// [`ShardedEntity::with_remember_entities`]).
+    pub fn remember(&self) -> Result<(), ShardingError> {
+        self.set_remembered(true)
+    }
+
+    /// Ends [`remember`](Self::remember): the work is done. The entity passivates for
+    /// idleness again, and does not start again after a restart of the process.
+    pub fn forget(&self) -> Result<(), ShardingError> {
+        self.set_remembered(false)
+    }
+
+    /// Whether this entity is remembered now.
+    pub fn is_remembered(&self) -> bool {
+        let core = self.region.core();
+        core.table(self.shard_id)
+            .lock()
+            .is_remembered(&self.entity_id, self.incarnation)
+    }
+
+    fn set_remembered(&self, remembered: bool) -> Result<(), ShardingError> {
+        let core = self.region.core();
+        let Some(store) = &core.remember else {
+            return Err(ShardingError::NoRememberStore {
+                type_key: core.type_key.to_string(),
+                entity_id: self.entity_id.to_string(),
+            });
+        };
+        let changed = core.table(self.shard_id).lock().set_remembered(
+            &self.entity_id,
+            self.incarnation,
+            remembered,
+        );
+        if changed {
+            let (type_key, entity_id) = (core.type_key.clone(), self.entity_id.shared_text());
+            store.set_remembered(
+                type_key.clone(),
+                entity_id.clone(),
+                remembered,
+                Box::new(move |outcome| {
+                    if let Err(error) = outcome {
+                        tracing::error!(
+                            type_key = %type_key,
+                            entity_id = %entity_id,
+                            remembered,
+                            %error,
+                            "could not store that a sharded entity is remembered (or forgotten); \
+                             it runs on, but a restart of the process will not bring it back (or \
+                             will start it once more)"
+                        );
+                    }
+                }),
+            );
+        }
+        Ok(())
+    }
+
     /// Asks the shard to passivate this entity (Akka's `Passivate`): messages that arrive
-    /// meanwhile are held and start a new incarnation after this one has stopped.
+    /// meanwhile are held and start a new incarnation after this one has stopped. A
+    /// remembered entity is forgotten first (as in Akka: passivating is how it says it is done).
     pub fn passivate(&self) {
+        if self.region.core().remember.is_some() && self.is_remembered() {
+            let _ = self.forget();
+        }
         self.shard.tell(ShardMsg::Passivate {
             entity_id: self.entity_id.clone(),
             incarnation: self.incarnation,

@@ -194,6 +194,13 @@ impl From<EntityId> for String {
     }
 }
 
+impl EntityId {
+    /// The id's text, shared.
+    pub(crate) fn shared_text(&self) -> Arc<str> {
+        self.text.clone()
+    }
+}
+
 impl std::ops::Deref for EntityId {
     type Target = str;
 

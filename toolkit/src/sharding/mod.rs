@@ -18,6 +18,24 @@
 //! them and clones them into its envelopes pays no allocation and no hashing per message.
 //! Messages for one entity keep their send order.
 //!
+//! # Passivation, and work that must finish
+//!
+//! An entity is passivated (stopped, to start again on its next message) when it asks
+//! ([`EntityContext::passivate`]), when it is over the active entity limit (least recently
+//! used first), or when it is idle: no message **through sharding** — the region, an
+//! [`EntityRef`] — for the idle timeout. As in Akka, an entity's own traffic does not count:
+//! its timers, message-adapter replies and `ctx.ask` outcomes go straight to its mailbox, so an
+//! entity that only waits for them is idle, and its timers stop with it. A passivating entity
+//! that does not stop within the passivation stop timeout (10 s) is stopped by its shard.
+//!
+//! An entity with unfinished work that no message through sharding will wake — a saga waiting
+//! for a reply or a retry — calls [`EntityContext::remember`] (Akka's remember-entities, per
+//! entity): it is never passivated automatically, starts again after a backoff if it fails or
+//! stops itself, and starts by itself when its region is initialised after a crash or a
+//! restart of the process. It calls [`EntityContext::forget`] (or passivates) when it is done.
+//! Remembered entities are stored in the journal of the entity type's persistence
+//! ([`ShardedEntity::with_remember_entities`]; event-sourced types use theirs).
+//!
 //! Actor paths: `/user/sharding-{type_key}/{shard}/{entity_id}` (an id that is not a valid
 //! actor name runs under an anonymous name).
 //!
@@ -62,7 +80,8 @@ use parking_lot::Mutex;
 
 pub use entity::{
     DEFAULT_BUFFER_SIZE, DEFAULT_IDLE_TIMEOUT, DEFAULT_NUMBER_OF_SHARDS,
-    DEFAULT_PASSIVATION_STOP_TIMEOUT, EntityContext, ShardedEntity, ShardingSettings,
+    DEFAULT_PASSIVATION_STOP_TIMEOUT, DEFAULT_REMEMBERED_RESTART_BACKOFF, EntityContext,
+    ShardedEntity, ShardingSettings,
 };
 pub use error::ShardingError;
 pub use key::{EntityId, EntityTypeKey, ShardingEnvelope};
@@ -135,17 +154,30 @@ impl Sharding<'_> {
                     requested,
                 });
         }
+        // Read before the region starts: a region that cannot know what to restart does not.
+        let remembered = match &entity.remember {
+            Some(persistence) => persistence
+                .journal()
+                .remembered(&type_key)
+                .map_err(|source| ShardingError::Remembered {
+                    type_key: type_key.clone(),
+                    source,
+                })?,
+            None => Vec::new(),
+        };
         let region = ShardRegion::start(
             entity.key.shared_name(),
             entity.settings,
             entity.factory,
             entity.stop_message,
+            entity.remember,
             self.system,
         )
         .map_err(|source| ShardingError::Spawn {
             type_key: type_key.clone(),
             source,
         })?;
+        region.start_remembered(remembered);
         regions.insert(
             type_key,
             Registered {

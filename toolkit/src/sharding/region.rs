@@ -19,6 +19,7 @@ use crate::actor::{Actor, ActorPath, ActorRef, ActorSystem, AnyActorRef, Context
 use crate::ask::{Pending, PromiseRecipient};
 use crate::dead_letters::DeadLetterReason;
 use crate::error::SpawnError;
+use crate::persistence::Persistence;
 use crate::sync::SpinLock;
 
 pub(crate) struct RegionCore<M: Send + 'static> {
@@ -26,6 +27,8 @@ pub(crate) struct RegionCore<M: Send + 'static> {
     pub(crate) settings: Settings,
     pub(crate) factory: Arc<Factory<M>>,
     pub(crate) stop_message: Option<Arc<StopMessage<M>>>,
+    /// Where remembered entities are stored, if they can be.
+    pub(crate) remember: Option<Arc<Persistence>>,
     /// Per shard, each on its own cache lines: senders to neighbouring shards share nothing.
     tables: Box<[CachePadded<ShardRoutes<M>>]>,
     /// The region's actor: parent of the shards, which it starts on demand.
@@ -195,6 +198,7 @@ impl<M: Send + 'static> ShardRegion<M> {
         settings: Settings,
         factory: Arc<Factory<M>>,
         stop_message: Option<Arc<StopMessage<M>>>,
+        remember: Option<Arc<Persistence>>,
         system: &ActorSystem,
     ) -> Result<Self, SpawnError> {
         let shards = settings.number_of_shards as usize;
@@ -207,6 +211,7 @@ impl<M: Send + 'static> ShardRegion<M> {
                 settings,
                 factory,
                 stop_message,
+                remember,
                 actor: OnceLock::new(),
                 system: system.core().clone(),
                 started: AtomicU64::new(0),
@@ -227,6 +232,22 @@ impl<M: Send + 'static> ShardRegion<M> {
 
     pub(crate) fn core(&self) -> &RegionCore<M> {
         &self.core
+    }
+
+    /// Starts the entities remembered when the region was last running.
+    pub(crate) fn start_remembered(&self, ids: Vec<String>) {
+        let shards = self.core.settings.number_of_shards;
+        for id in ids {
+            let id = EntityId::from(id);
+            let shard = id.shard(shards);
+            if self.core.tables[shard as usize]
+                .lock()
+                .start_remembered(&id)
+                && let Some(actor) = self.core.actor.get()
+            {
+                actor.tell(RegionMsg::Start { shard, id });
+            }
+        }
     }
 
     pub(crate) fn weak_core(&self) -> std::sync::Weak<RegionCore<M>> {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::entity::EntityContext;
 use super::key::EntityId;
 use super::region::{RegionCore, ShardRegion};
-use super::table::EntityHandle;
+use super::table::{AfterStop, EntityHandle};
 use crate::actor::cell::{Control, LeftoversFn};
 use crate::actor::path::validate_name;
 use crate::actor::{Actor, ActorRef, AnyActorRef, Context, Props, Signal};
@@ -68,6 +68,10 @@ struct Stopping<M: Send + 'static> {
     entity: ActorRef<M>,
     actor_id: u64,
 }
+
+/// The timer that starts a remembered entity again after its backoff.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct RememberedRestart(EntityId);
 
 /// The timer of the oldest passivation's stop timeout.
 const STOP_TIMEOUT_TIMER: &str = "passivation-stop-timeout";
@@ -239,13 +243,29 @@ impl<M: Send + 'static> Shard<M> {
             return;
         };
         self.drop_stopped();
-        let restart = self
+        let after = self
             .core()
             .table(self.shard_id)
             .lock()
             .stopped(&id, incarnation);
-        if restart {
-            self.start(ctx, id);
+        match after {
+            AfterStop::Forget => {}
+            AfterStop::StartNow => self.start(ctx, id),
+            AfterStop::StartLater => {
+                let backoff = self.core().settings.remembered_restart_backoff;
+                tracing::info!(
+                    type_key = %self.core().type_key,
+                    entity_id = id.as_str(),
+                    ?backoff,
+                    "a remembered entity stopped without forgetting itself; it starts again \
+                     after its backoff"
+                );
+                ctx.timers().start_single(
+                    RememberedRestart(id.clone()),
+                    ShardMsg::Start(id),
+                    backoff,
+                );
+            }
         }
     }
 }

@@ -13,7 +13,13 @@
 //!   Active --passivate / entity gone--> Passivating --Terminated, nothing held--> (absent)
 //!                                        Passivating --Terminated, messages held--> Starting
 //!   Passivating --stop timeout--> Passivating, stop forced (its leftovers go to dead letters)
+//!   Active / Passivating --Terminated, remembered, nothing held--> Starting (started after
+//!                                                                  the restart backoff)
+//!   (absent) --remembered by an earlier run, region starts--> Starting
 //! ```
+//!
+//! A remembered slot (the entity called `EntityContext::remember`) is skipped by idle and
+//! over-limit passivation (moved to the head of the recency list instead).
 //!
 //! An [`EntityRef`](super::EntityRef) that found its entity active keeps its
 //! [`EntityHandle`] and sends straight to the mailbox while the handle says `active`, without
@@ -189,7 +195,7 @@ impl<M: Send + 'static> Table<'_, M> {
         self.table.passivate_idle(self.active, idle_epochs)
     }
 
-    pub(crate) fn stopped(&mut self, id: &EntityId, incarnation: u64) -> bool {
+    pub(crate) fn stopped(&mut self, id: &EntityId, incarnation: u64) -> AfterStop {
         self.table.stopped(self.active, id, incarnation)
     }
 
@@ -220,6 +226,54 @@ impl<M: Send + 'static> ShardTable<M> {
         slot.stop_forced = true;
         true
     }
+
+    /// Marks incarnation `incarnation` of `id` remembered or not; true if that changed.
+    pub(crate) fn set_remembered(
+        &mut self,
+        id: &EntityId,
+        incarnation: u64,
+        remembered: bool,
+    ) -> bool {
+        let Some(&index) = self.index.get(id) else {
+            return false;
+        };
+        let slot = &mut self.slots[index as usize];
+        if slot.incarnation != incarnation || slot.remembered == remembered {
+            return false;
+        }
+        slot.remembered = remembered;
+        if remembered {
+            self.remembered += 1;
+        } else {
+            self.remembered -= 1;
+        }
+        true
+    }
+
+    /// Whether `id`, in incarnation `incarnation`, is remembered.
+    pub(crate) fn is_remembered(&self, id: &EntityId, incarnation: u64) -> bool {
+        self.index.get(id).is_some_and(|&index| {
+            let slot = &self.slots[index as usize];
+            slot.incarnation == incarnation && slot.remembered
+        })
+    }
+
+    /// A remembered entity of an earlier run: true if it must be started (it was not
+    /// running or starting already).
+    pub(crate) fn start_remembered(&mut self, id: &EntityId) -> bool {
+        self.remembered += 1;
+        if let Some(&index) = self.index.get(id) {
+            let slot = &mut self.slots[index as usize];
+            if slot.remembered {
+                self.remembered -= 1;
+            }
+            slot.remembered = true;
+            return false;
+        }
+        let index = self.insert(id.clone(), SlotState::Starting(VecDeque::new()));
+        self.slots[index as usize].remembered = true;
+        true
+    }
 }
 
 pub(crate) enum SlotState<M: Send + 'static> {
@@ -238,8 +292,22 @@ pub(crate) struct Slot<M: Send + 'static> {
     /// Set when the shard stopped this passivating incarnation after its stop timeout: what
     /// it leaves unhandled is not held for the next one (see `hold_leftovers`).
     stop_forced: bool,
+    /// The entity asked to be kept running (`EntityContext::remember`): never passivated
+    /// automatically, started again when it stops. Kept across incarnations.
+    remembered: bool,
     prev: u32,
     next: u32,
+}
+
+/// What the shard does after an entity stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AfterStop {
+    /// Nothing: its slot is gone.
+    Forget,
+    /// Start its next incarnation now: messages are held for it.
+    StartNow,
+    /// Start its next incarnation after the remembered-restart backoff: it is remembered.
+    StartLater,
 }
 
 /// What happened to a routed message.
@@ -261,6 +329,8 @@ pub(crate) struct ShardTable<M: Send + 'static> {
     active: usize,
     passivating: usize,
     buffered: usize,
+    /// Slots marked remembered (in any state): they do not count toward the active limit.
+    remembered: usize,
     epoch: u64,
     next_incarnation: u64,
 }
@@ -276,6 +346,7 @@ impl<M: Send + 'static> ShardTable<M> {
             active: 0,
             passivating: 0,
             buffered: 0,
+            remembered: 0,
             epoch: 0,
             next_incarnation: 1,
         }
@@ -394,6 +465,9 @@ impl<M: Send + 'static> ShardTable<M> {
             SlotState::Starting(held) => held,
             _ => VecDeque::new(),
         };
+        if std::mem::take(&mut self.slots[index as usize].remembered) {
+            self.remembered -= 1;
+        }
         self.buffered -= held.len();
         self.free.push(index);
         held
@@ -433,8 +507,9 @@ impl<M: Send + 'static> ShardTable<M> {
         Some(entity)
     }
 
-    /// Passivates least recently used entities until at most `limit` are active. One used
-    /// through its handle since the shard last looked gets a second chance at the head.
+    /// Passivates least recently used entities until at most `limit` are active, not counting
+    /// remembered ones (never passivated automatically). One used through its handle since
+    /// the shard last looked gets a second chance at the head.
     fn passivate_over_limit(
         &mut self,
         active: &ActiveIndex<M>,
@@ -442,8 +517,18 @@ impl<M: Send + 'static> ShardTable<M> {
     ) -> Vec<Arc<EntityHandle<M>>> {
         let mut stopping = Vec::new();
         let mut chances = self.active;
-        while self.active > limit && self.tail != NIL {
+        let mut remembered = self.active;
+        while self.active.saturating_sub(self.remembered) > limit && self.tail != NIL {
             let tail = self.tail;
+            // Remembered entities are never passivated automatically: to the head.
+            if self.slots[tail as usize].remembered {
+                if remembered == 0 {
+                    break;
+                }
+                remembered -= 1;
+                self.touch(tail);
+                continue;
+            }
             if chances > 0 && self.take_touched(&mut active.lock(), tail) {
                 chances -= 1;
                 self.slots[tail as usize].last_epoch = self.epoch;
@@ -494,11 +579,22 @@ impl<M: Send + 'static> ShardTable<M> {
             self.touch(index);
         }
         let mut stopping = Vec::new();
+        let mut remembered = self.active;
         // Recency order is idle order: stop at the first entity that is not idle.
         while self.tail != NIL
             && self.epoch - self.slots[self.tail as usize].last_epoch >= idle_epochs
         {
             let tail = self.tail;
+            // Remembered entities are never passivated for idleness: to the head, as recent.
+            if self.slots[tail as usize].remembered {
+                if remembered == 0 {
+                    break;
+                }
+                remembered -= 1;
+                self.slots[tail as usize].last_epoch = self.epoch;
+                self.touch(tail);
+                continue;
+            }
             stopping.extend(self.passivate_slot(active, tail, None));
         }
         stopping
@@ -543,34 +639,44 @@ impl<M: Send + 'static> ShardTable<M> {
         Vec::new()
     }
 
-    /// The incarnation `incarnation` of entity `id` has stopped. Returns true if messages are
-    /// held for it: the slot is `Starting` again and the shard must start a new incarnation.
-    fn stopped(&mut self, active: &ActiveIndex<M>, id: &EntityId, incarnation: u64) -> bool {
+    /// The incarnation `incarnation` of entity `id` has stopped. With messages held for it,
+    /// or if it is remembered, its slot is `Starting` again and the shard must start its next
+    /// incarnation (at once, or after the remembered-restart backoff); otherwise the slot goes.
+    fn stopped(&mut self, active: &ActiveIndex<M>, id: &EntityId, incarnation: u64) -> AfterStop {
         let Some(&index) = self.index.get(id) else {
-            return false;
+            return AfterStop::Forget;
         };
         let slot = &mut self.slots[index as usize];
         if slot.incarnation != incarnation {
-            return false;
+            return AfterStop::Forget;
         }
-        match &mut slot.state {
-            SlotState::Passivating(held) if !held.is_empty() => {
-                let held = std::mem::take(held);
-                slot.state = SlotState::Starting(held);
-                slot.stop_forced = false;
+        let held = match &mut slot.state {
+            SlotState::Passivating(held) => {
                 self.passivating -= 1;
-                return true;
+                std::mem::take(held)
             }
-            SlotState::Passivating(_) => self.passivating -= 1,
             // It stopped by itself (or failed) and no sender has noticed yet.
-            SlotState::Active(_) => self.deactivate(active, index),
+            SlotState::Active(_) => {
+                self.deactivate(active, index);
+                VecDeque::new()
+            }
             // Starting again already (a newer request): leave it.
-            SlotState::Starting(_) | SlotState::Free => return false,
+            SlotState::Starting(_) | SlotState::Free => return AfterStop::Forget,
+        };
+        let slot = &mut self.slots[index as usize];
+        slot.stop_forced = false;
+        if !held.is_empty() {
+            slot.state = SlotState::Starting(held);
+            return AfterStop::StartNow;
         }
-        self.slots[index as usize].state = SlotState::Free;
+        if slot.remembered {
+            slot.state = SlotState::Starting(held);
+            return AfterStop::StartLater;
+        }
+        slot.state = SlotState::Free;
         self.index.remove(id);
         self.free.push(index);
-        false
+        AfterStop::Forget
     }
 
     fn insert(&mut self, id: EntityId, state: SlotState<M>) -> u32 {
@@ -579,6 +685,7 @@ impl<M: Send + 'static> ShardTable<M> {
             incarnation: 0,
             last_epoch: self.epoch,
             stop_forced: false,
+            remembered: false,
             prev: NIL,
             next: NIL,
         };

@@ -119,6 +119,24 @@ impl Persistence {
 
     /// Runs `job` on the reader thread of `persistence_id`, after every job asked for the same
     /// id before it. Hands the job back if the readers are gone (the handle is being dropped).
+    /// Remembers (or forgets) the sharded entity `entity_id` of `type_key` durably, in order
+    /// with the appends queued before and after it (see [`Journal::set_remembered`]); `done`
+    /// gets the outcome on the writer's completion thread.
+    pub(crate) fn set_remembered(
+        &self,
+        type_key: Arc<str>,
+        entity_id: Arc<str>,
+        remembered: bool,
+        done: crate::persistence::writer::Completion,
+    ) {
+        self.writer.run_in_order(
+            Box::new(move |journal: &dyn Journal| {
+                journal.set_remembered(&type_key, &entity_id, remembered)
+            }),
+            done,
+        );
+    }
+
     pub(super) fn run_for(&self, persistence_id: &PersistenceId, job: Job) -> Result<(), Job> {
         let readers = self.readers.lock();
         let Some(readers) = readers.as_ref() else {

@@ -347,6 +347,50 @@ impl Journal for RocksJournal {
             .map_err(storage)
     }
 
+    fn set_remembered(
+        &self,
+        type_key: &str,
+        entity_id: &str,
+        remembered: bool,
+    ) -> Result<(), JournalError> {
+        self.check_writable()?;
+        let key = keys::remembered_key(type_key, entity_id);
+        let meta = self.family(META);
+        let written = if remembered {
+            self.db.put_cf_opt(meta, key, [], &self.write_options())
+        } else {
+            self.db.delete_cf_opt(meta, key, &self.write_options())
+        };
+        written.map_err(storage)
+    }
+
+    fn remembered(&self, type_key: &str) -> Result<Vec<String>, JournalError> {
+        let prefix = keys::remembered_prefix(type_key);
+        let mut options = ReadOptions::default();
+        if let Some(end) = keys::prefix_end(&prefix) {
+            options.set_iterate_upper_bound(end);
+        }
+        options.set_iterate_lower_bound(prefix.clone());
+        let mut rows = self.db.raw_iterator_cf_opt(self.family(META), options);
+        rows.seek_to_first();
+        let mut ids = Vec::new();
+        while let Some(key) = rows.key() {
+            let id = key
+                .strip_prefix(prefix.as_slice())
+                .and_then(|id| std::str::from_utf8(id).ok())
+                .ok_or_else(|| {
+                    JournalError::Storage(format!(
+                        "a remembered entity of `{type_key}` in the `{META}` column family is \
+                         damaged (not UTF-8): {key:02x?}"
+                    ))
+                })?;
+            ids.push(id.to_owned());
+            rows.next();
+        }
+        rows.status().map_err(storage)?;
+        Ok(ids)
+    }
+
     fn events_by_tag(
         &self,
         tag: &str,

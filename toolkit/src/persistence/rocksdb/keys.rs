@@ -8,7 +8,9 @@
 //!   the value is the stream key of the event, so `events_by_tag` is one scan in offset order
 //!   plus one point read per event.
 //! - `meta`: `format_version` → `u32 BE`; `last_offset` → `u64 BE`; `deleted_to/{id}` → `u64 BE`
-//!   sequence number up to which the stream's events are deleted. (Format 1 also kept a
+//!   sequence number up to which the stream's events are deleted; `remembered/` ‖ `u32 BE
+//!   length of the type key` ‖ `its UTF-8 bytes` ‖ `the entity id's UTF-8 bytes` → empty, one
+//!   per remembered sharded entity (a prefix scan lists a type's). (Format 1 also kept a
 //!   `highest/{id}` row per stream; format 2 neither reads nor writes it.)
 //!
 //! Every scan sets both iterator bounds ([`inclusive_end`] turns an inclusive last key into the
@@ -22,6 +24,7 @@ pub(super) const FORMAT_VERSION: &[u8] = b"format_version";
 pub(super) const LAST_OFFSET: &[u8] = b"last_offset";
 
 const DELETED_TO_PREFIX: &[u8] = b"deleted_to/";
+const REMEMBERED_PREFIX: &[u8] = b"remembered/";
 
 /// `len ‖ name ‖ number`: the shape of stream keys and tag keys.
 fn prefixed(name: &str, number: u64) -> Vec<u8> {
@@ -108,6 +111,32 @@ pub(super) fn offset_of_tag_key(key: &[u8]) -> u64 {
 /// The `meta` key of the sequence number up to which a stream's events are deleted.
 pub(super) fn deleted_to_key(persistence_id: &PersistenceId) -> Vec<u8> {
     [DELETED_TO_PREFIX, persistence_id.as_str().as_bytes()].concat()
+}
+
+/// The `meta` key prefix of the remembered entities of `type_key`.
+pub(super) fn remembered_prefix(type_key: &str) -> Vec<u8> {
+    let len = u32::try_from(type_key.len()).expect("type keys are shorter than 4 GiB");
+    [REMEMBERED_PREFIX, &len.to_be_bytes(), type_key.as_bytes()].concat()
+}
+
+/// The `meta` key of the remembered entity `entity_id` of `type_key`.
+pub(super) fn remembered_key(type_key: &str, entity_id: &str) -> Vec<u8> {
+    let mut key = remembered_prefix(type_key);
+    key.extend_from_slice(entity_id.as_bytes());
+    key
+}
+
+/// The smallest key after every key that starts with `prefix` (`None`: no bound needed, the
+/// prefix is all `0xff`).
+pub(super) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
 }
 
 /// The smallest key after `last`: the exclusive upper bound of a scan that ends at `last`
