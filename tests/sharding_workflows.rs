@@ -432,3 +432,87 @@ fn remembering_without_a_store_is_a_typed_error_that_says_what_to_configure() {
         "{text}"
     );
 }
+
+/// Item 8: an event-sourced command handler is `FnMut`, so per-entity scratch state (an
+/// attempt counter, replies to answer later) is a plain captured variable.
+#[test]
+fn an_event_sourced_command_handler_keeps_plain_mutable_scratch_state() {
+    use reactant::persistence::{Effect, Event, EventSourcedBehavior, Persistence, PersistenceId};
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Serialize, Deserialize)]
+    struct Released;
+    impl Event for Released {}
+
+    enum Gate {
+        /// Answer once the gate is released, with the number of commands seen so far.
+        Wait(ActorRef<usize>),
+        Release,
+    }
+
+    let system = common::system("es-fnmut-handler");
+    let persistence = Persistence::in_memory().expect("persistence");
+    let mut seen = 0usize;
+    let mut waiting: Vec<ActorRef<usize>> = Vec::new();
+    let gate = EventSourcedBehavior::new(
+        PersistenceId::of("gate", "1"),
+        persistence,
+        || 0u64,
+        move |_released: &u64, command: Gate| {
+            seen += 1;
+            match command {
+                Gate::Wait(reply_to) => {
+                    waiting.push(reply_to);
+                    Effect::none()
+                }
+                Gate::Release => {
+                    let (answer, waiting) = (seen, std::mem::take(&mut waiting));
+                    Effect::persist(Released).then_run(move |_: &u64| {
+                        for reply_to in waiting {
+                            reply_to.tell(answer);
+                        }
+                    })
+                }
+            }
+        },
+        |released: &mut u64, _: &Released| *released += 1,
+    );
+    let gate = system.spawn(gate, "gate").expect("spawned");
+    let first = gate.ask(Gate::Wait);
+    let second = gate.ask(Gate::Wait);
+    gate.tell(Gate::Release);
+    assert_eq!(first.wait(WAIT).expect("answered later"), 3);
+    assert_eq!(second.wait(WAIT).expect("answered later"), 3);
+}
+
+/// Item 9: an empty entity id names no entity: its messages go to dead letters, with a reason
+/// that says so, and nothing starts.
+#[test]
+fn messages_to_an_empty_entity_id_go_to_dead_letters_and_start_nothing() {
+    let system = common::system("sharding-empty-id");
+    let dead_letters = system.dead_letters().subscribe();
+    let starts = Arc::new(AtomicUsize::new(0));
+    let region = {
+        let starts = starts.clone();
+        system
+            .sharding()
+            .init(ShardedEntity::new(
+                EntityTypeKey::<u32>::new("empty-ids"),
+                move |_entity| {
+                    starts.fetch_add(1, Ordering::SeqCst);
+                    Behaviors::receive_message(|_: u32| Behaviors::same())
+                },
+            ))
+            .expect("the region starts")
+    };
+    region.entity("").tell(1);
+    region.tell(reactant::sharding::ShardingEnvelope::new("", 2));
+    for _ in 0..2 {
+        let letter = dead_letters.recv_timeout(WAIT).expect("a dead letter");
+        assert_eq!(letter.reason, DeadLetterReason::EmptyEntityId);
+        assert!(letter.to_string().contains("non-empty id"), "{letter}");
+    }
+    region.entity("x").tell(3);
+    assert!(eventually(|| starts.load(Ordering::SeqCst) == 1));
+    assert_eq!(region.stats().entities_started, 1);
+}

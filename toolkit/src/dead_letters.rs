@@ -28,6 +28,8 @@ pub enum DeadLetterReason {
     /// The recipient is an event-sourced entity that was recovering, persisting or backing
     /// off (or stashing), and its command buffer was full.
     CommandBufferFull,
+    /// The recipient is a sharded entity whose id is empty: no entity has that id.
+    EmptyEntityId,
 }
 
 /// A message that was not delivered. The message itself is dropped; its type and recipient
@@ -65,6 +67,9 @@ impl fmt::Display for DeadLetterReason {
             Self::CommandBufferFull => {
                 "the entity was busy (recovering, persisting or backing off) and its command \
                  buffer was full"
+            }
+            Self::EmptyEntityId => {
+                "it was sent to a sharded entity with an empty id; give every entity a non-empty id"
             }
         })
     }

@@ -37,6 +37,8 @@ pub(crate) struct RegionCore<M: Send + 'static> {
     started: AtomicU64,
     passivations: AtomicU64,
     dropped: AtomicU64,
+    /// Messages refused for an empty entity id.
+    empty_ids: AtomicU64,
 }
 
 impl<M: Send + 'static> RegionCore<M> {
@@ -102,6 +104,20 @@ impl<M: Send + 'static> RegionCore<M> {
         msg: M,
         want_handle: bool,
     ) -> Option<Arc<EntityHandle<M>>> {
+        // Never active, so only ever routed here: refused before it gets a slot.
+        if entity_id.is_empty() {
+            let refused = self.empty_ids.fetch_add(1, Ordering::Relaxed) + 1;
+            if refused.is_power_of_two() {
+                tracing::warn!(
+                    type_key = %self.type_key,
+                    refused,
+                    "a message was sent to a sharded entity with an empty id; it goes to dead \
+                     letters (give every entity a non-empty id)"
+                );
+            }
+            self.dead_letter(msg, DeadLetterReason::EmptyEntityId);
+            return None;
+        }
         let routed = routes
             .lock()
             .route(entity_id, msg, self.settings.buffer_size, want_handle);
@@ -217,6 +233,7 @@ impl<M: Send + 'static> ShardRegion<M> {
                 started: AtomicU64::new(0),
                 passivations: AtomicU64::new(0),
                 dropped: AtomicU64::new(0),
+                empty_ids: AtomicU64::new(0),
             }),
         };
         let actor = system.spawn(
@@ -237,7 +254,7 @@ impl<M: Send + 'static> ShardRegion<M> {
     /// Starts the entities remembered when the region was last running.
     pub(crate) fn start_remembered(&self, ids: Vec<String>) {
         let shards = self.core.settings.number_of_shards;
-        for id in ids {
+        for id in ids.into_iter().filter(|id| !id.is_empty()) {
             let id = EntityId::from(id);
             let shard = id.shard(shards);
             if self.core.tables[shard as usize]

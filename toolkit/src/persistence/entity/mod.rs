@@ -120,8 +120,7 @@ impl<C: Send + 'static> std::ops::DerefMut for EntityContext<'_, C> {
     }
 }
 
-type CommandHandler<C, E, S> =
-    dyn Fn(&mut EntityContext<'_, C>, &S, C) -> Effect<E, S> + Send + Sync;
+type CommandHandler<C, E, S> = dyn FnMut(&mut EntityContext<'_, C>, &S, C) -> Effect<E, S> + Send;
 type EventHandler<E, S> = dyn Fn(&mut S, &E) + Send + Sync;
 type SignalHandler<S> = dyn Fn(&S, &EntitySignal) + Send + Sync;
 type SnapshotPredicate<E, S> = dyn Fn(&S, &E, SequenceNr) -> bool + Send + Sync;
@@ -185,7 +184,10 @@ pub(super) struct Config<C: Send + 'static, E, S> {
     writer_id: Arc<str>,
     codec: Box<dyn EntityCodec<E, S>>,
     empty_state: Box<dyn Fn() -> S + Send + Sync>,
-    command_handler: Box<CommandHandler<C, E, S>>,
+    /// Called only in the entity's turns (never concurrently with itself); the lock makes the
+    /// shared configuration `Sync` without asking the handler to be, so it may keep plain
+    /// mutable state (one uncontended lock per command).
+    command_handler: parking_lot::Mutex<Box<CommandHandler<C, E, S>>>,
     event_handler: Arc<EventHandler<E, S>>,
     signal_handler: Option<Box<SignalHandler<S>>>,
     snapshot_every: Option<u64>,
@@ -242,11 +244,20 @@ where
     S: Serialize + DeserializeOwned + Send + 'static,
 {
     /// An entity persisting to `persistence` under `persistence_id`.
+    ///
+    /// The command handler is `FnMut`: it runs only in the entity's own turns, so it may keep
+    /// scratch state of its own (an attempt counter, replies to answer later) in plain
+    /// captured variables, as Akka's handlers keep variables of `setup`. That state lives as
+    /// long as the behavior: it survives a supervised restart (the state of the entity is
+    /// rebuilt from the journal; the handler is the same closure). For scratch state per
+    /// incarnation, build the behavior where each incarnation is built: a sharded entity's
+    /// factory runs once per incarnation. The event handler stays `Fn + Sync`: recovery runs it
+    /// on the persistence's reader threads, and it must be a pure fold of the events.
     pub fn new(
         persistence_id: PersistenceId,
         persistence: Arc<Persistence>,
         empty_state: impl Fn() -> S + Send + Sync + 'static,
-        command_handler: impl Fn(&S, C) -> Effect<E, S> + Send + Sync + 'static,
+        mut command_handler: impl FnMut(&S, C) -> Effect<E, S> + Send + 'static,
         event_handler: impl Fn(&mut S, &E) + Send + Sync + 'static,
     ) -> Self {
         Self::with_context(
@@ -297,10 +308,7 @@ where
         persistence_id: PersistenceId,
         persistence: Arc<Persistence>,
         empty_state: impl Fn() -> S + Send + Sync + 'static,
-        command_handler: impl Fn(&mut EntityContext<'_, C>, &S, C) -> Effect<E, S>
-        + Send
-        + Sync
-        + 'static,
+        command_handler: impl FnMut(&mut EntityContext<'_, C>, &S, C) -> Effect<E, S> + Send + 'static,
         event_handler: impl Fn(&mut S, &E) + Send + Sync + 'static,
     ) -> Self {
         Self {
@@ -312,7 +320,7 @@ where
                 persistence,
                 codec: Box::new(MessagePack),
                 empty_state: Box::new(empty_state),
-                command_handler: Box::new(command_handler),
+                command_handler: parking_lot::Mutex::new(Box::new(command_handler)),
                 event_handler: Arc::new(event_handler),
                 signal_handler: None,
                 snapshot_every: None,

@@ -320,13 +320,16 @@ where
             self.commands.push_front(command);
             return;
         };
-        let handler = &self.config.command_handler;
-        let mut entity_ctx = EntityContext {
-            ctx: &mut *ctx,
-            persistence_id: &self.config.persistence_id,
-            last_sequence_nr: self.highest,
+        let outcome = {
+            let mut handler = self.config.command_handler.lock();
+            let mut entity_ctx = EntityContext {
+                ctx: &mut *ctx,
+                persistence_id: &self.config.persistence_id,
+                last_sequence_nr: self.highest,
+            };
+            panic::catch(|| handler(&mut entity_ctx, state, command))
         };
-        let effect = match panic::catch(|| handler(&mut entity_ctx, state, command)) {
+        let effect = match outcome {
             Ok(effect) => effect,
             Err(failure) => {
                 // The handler only read the state: the supervisor may resume. Held commands
