@@ -536,7 +536,8 @@ fn ids_that_are_not_actor_names_still_work() {
     let system = common::system("sharding-odd-ids");
     let log = Log::default();
     let region = recording_region(&system, "odd", &log, None, |e| e);
-    for id in ["a/b", "", "$x", "ünïcødé", &"x".repeat(300)] {
+    // The empty id is no entity's (issue 14, item 9): see `sharding_workflows.rs`.
+    for id in ["a/b", "$x", "ünïcødé", &"x".repeat(300)] {
         region.entity(id).tell(Rec::Msg { sender: 0, seq: 0 });
         assert_eq!(
             region.entity(id).ask(Rec::Count).wait(WAIT),

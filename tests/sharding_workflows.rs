@@ -516,3 +516,64 @@ fn messages_to_an_empty_entity_id_go_to_dead_letters_and_start_nothing() {
     assert!(eventually(|| starts.load(Ordering::SeqCst) == 1));
     assert_eq!(region.stats().entities_started, 1);
 }
+
+/// Item 6 (runtime side): an event-sourced entity type's handler gets its id, its actor
+/// context and its sharding side, whether it is written by hand or by the macros.
+#[test]
+fn an_entity_types_command_handler_gets_its_id_and_its_sharding_side() {
+    use reactant::persistence::{Effect, Entity, EntityContext, Event, Persistence};
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Serialize, Deserialize)]
+    struct Noted;
+    impl Event for Noted {}
+
+    enum Cmd {
+        WhoAmI(ActorRef<(String, bool)>),
+    }
+
+    #[derive(Default, Serialize, Deserialize)]
+    struct Note;
+
+    impl Entity for Note {
+        const TYPE_KEY: &'static str = "note";
+        type Event = Noted;
+        type Command = Cmd;
+        fn apply(&mut self, _: &Noted) {}
+        fn handle_command(&self, _: Cmd) -> Effect<Noted, Self> {
+            Effect::unhandled()
+        }
+        fn handle_command_in(
+            &self,
+            ctx: &mut EntityContext<'_, Cmd>,
+            command: Cmd,
+        ) -> Effect<Noted, Self> {
+            let Cmd::WhoAmI(reply_to) = command;
+            let sharding = ctx.sharding().expect("started by a region");
+            sharding
+                .remember()
+                .expect("event-sourced types remember in their persistence");
+            let remembered = sharding.is_remembered();
+            reply_to.tell((ctx.entity_id().to_owned(), remembered));
+            Effect::none()
+        }
+    }
+
+    let system = common::system("sharding-entity-context");
+    let persistence = Persistence::in_memory().expect("persistence");
+    let notes = system
+        .sharding()
+        .init::<Note>(persistence.clone())
+        .expect("the region starts");
+    let (id, remembered) = notes
+        .entity("n-7")
+        .ask(Cmd::WhoAmI)
+        .wait(WAIT)
+        .expect("answered");
+    assert_eq!((id.as_str(), remembered), ("n-7", true));
+    assert!(eventually(|| persistence
+        .journal()
+        .remembered("note")
+        .unwrap()
+        == ["n-7"]));
+}

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::effect::Effect;
-use super::entity::{EventSourcedBehavior, Persistence};
+use super::entity::{EntityContext, EntitySignal, EventSourcedBehavior, Persistence};
 use super::event::Event;
 use super::journal::PersistenceId;
 
@@ -70,6 +70,27 @@ pub trait Entity: Default + Serialize + DeserializeOwned + Send + 'static {
     /// The command handler: reads the state and decides.
     fn handle_command(&self, command: Self::Command) -> Effect<Self::Event, Self>;
 
+    /// The command handler with the entity's context: its actor context (timers, asks,
+    /// message adapters, its own reference), its id, and for a sharded entity its sharding
+    /// side ([`EntityContext::sharding`]: passivate, remember). The runtime calls this one;
+    /// the default calls [`handle_command`](Self::handle_command). `#[entity]` writes it when
+    /// a handler takes a context argument.
+    fn handle_command_in(
+        &self,
+        ctx: &mut EntityContext<'_, Self::Command>,
+        command: Self::Command,
+    ) -> Effect<Self::Event, Self> {
+        let _ = ctx;
+        self.handle_command(command)
+    }
+
+    /// Called on each of the entity's signals with its context (see
+    /// [`EventSourcedBehavior::receive_signal_in`]): e.g. on `RecoveryCompleted`, resume
+    /// unfinished work by sending itself a command. The default does nothing.
+    fn on_signal(&self, ctx: &mut EntityContext<'_, Self::Command>, signal: &EntitySignal) {
+        let _ = (ctx, signal);
+    }
+
     /// Adjusts the behavior built for each entity (snapshots, retention, signals). The
     /// default keeps the builder's defaults.
     fn configure(
@@ -85,12 +106,17 @@ pub trait Entity: Default + Serialize + DeserializeOwned + Send + 'static {
         entity_id: &str,
         persistence: Arc<Persistence>,
     ) -> EventSourcedBehavior<Self::Command, Self::Event, Self> {
-        Self::configure(EventSourcedBehavior::new(
-            PersistenceId::of(Self::TYPE_KEY, entity_id),
-            persistence,
-            Self::default,
-            |state: &Self, command| state.handle_command(command),
-            |state: &mut Self, event| state.apply(event),
-        ))
+        Self::configure(
+            EventSourcedBehavior::with_context(
+                PersistenceId::of(Self::TYPE_KEY, entity_id),
+                persistence,
+                Self::default,
+                |ctx: &mut EntityContext<'_, Self::Command>, state: &Self, command| {
+                    state.handle_command_in(ctx, command)
+                },
+                |state: &mut Self, event| state.apply(event),
+            )
+            .receive_signal_in(|ctx, state: &Self, signal| state.on_signal(ctx, signal)),
+        )
     }
 }

@@ -91,9 +91,30 @@ pub struct EntityContext<'a, C: Send + 'static> {
     ctx: &'a mut Context<C>,
     persistence_id: &'a PersistenceId,
     last_sequence_nr: SequenceNr,
+    sharded: Option<&'a crate::sharding::EntityContext<C>>,
 }
 
 impl<C: Send + 'static> EntityContext<'_, C> {
+    /// The entity's id: for a sharded entity its id in its region; otherwise what follows the
+    /// entity type in the persistence id (`"account|7"` → `"7"`), or the whole id.
+    pub fn entity_id(&self) -> &str {
+        match self.sharded {
+            Some(sharded) => sharded.entity_id(),
+            None => {
+                let id = self.persistence_id.as_str();
+                id.split_once('|').map_or(id, |(_, entity_id)| entity_id)
+            }
+        }
+    }
+
+    /// The sharding side of a sharded entity — [`passivate`](crate::sharding::EntityContext::passivate),
+    /// [`remember`](crate::sharding::EntityContext::remember) /
+    /// [`forget`](crate::sharding::EntityContext::forget), a reference through its region —
+    /// or `None` for an entity spawned without sharding.
+    pub fn sharding(&self) -> Option<&crate::sharding::EntityContext<C>> {
+        self.sharded
+    }
+
     /// The sequence number of the last event persisted and applied (0 for a new entity).
     /// Events of the effect being decided get the numbers after it.
     pub fn last_sequence_nr(&self) -> SequenceNr {
@@ -123,6 +144,7 @@ impl<C: Send + 'static> std::ops::DerefMut for EntityContext<'_, C> {
 type CommandHandler<C, E, S> = dyn FnMut(&mut EntityContext<'_, C>, &S, C) -> Effect<E, S> + Send;
 type EventHandler<E, S> = dyn Fn(&mut S, &E) + Send + Sync;
 type SignalHandler<S> = dyn Fn(&S, &EntitySignal) + Send + Sync;
+type SignalHandlerIn<C, S> = dyn FnMut(&mut EntityContext<'_, C>, &S, &EntitySignal) + Send;
 type SnapshotPredicate<E, S> = dyn Fn(&S, &E, SequenceNr) -> bool + Send + Sync;
 
 /// An entity's codec with its event and state types fixed: [`Codec`]'s methods are generic,
@@ -190,6 +212,8 @@ pub(super) struct Config<C: Send + 'static, E, S> {
     command_handler: parking_lot::Mutex<Box<CommandHandler<C, E, S>>>,
     event_handler: Arc<EventHandler<E, S>>,
     signal_handler: Option<Box<SignalHandler<S>>>,
+    /// Called in the entity's turns only, as the command handler is.
+    signal_handler_in: Option<parking_lot::Mutex<Box<SignalHandlerIn<C, S>>>>,
     snapshot_every: Option<u64>,
     snapshot_when: Option<Box<SnapshotPredicate<E, S>>>,
     keep_snapshots: usize,
@@ -197,6 +221,8 @@ pub(super) struct Config<C: Send + 'static, E, S> {
     command_buffer: usize,
     /// `on_persist_failure`: restart after a backoff rather than fail.
     persist_backoff: Option<crate::supervision::Backoff>,
+    /// The sharding side, for an entity started by a region.
+    sharded: Option<crate::sharding::EntityContext<C>>,
 }
 
 /// Builds an event-sourced entity: a persistence id, an empty state, a command handler that
@@ -323,14 +349,26 @@ where
                 command_handler: parking_lot::Mutex::new(Box::new(command_handler)),
                 event_handler: Arc::new(event_handler),
                 signal_handler: None,
+                signal_handler_in: None,
                 snapshot_every: None,
                 snapshot_when: None,
                 keep_snapshots: 2,
                 delete_events_on_snapshot: false,
                 command_buffer: DEFAULT_COMMAND_BUFFER,
                 persist_backoff: None,
+                sharded: None,
             },
         }
+    }
+
+    /// Runs as the sharded entity `entity` (what a region's factory is given): command
+    /// handlers then reach its sharding side through [`EntityContext::sharding`], and
+    /// [`EntityContext::entity_id`] is its id.
+    /// [`ShardedEntity::for_entity`](crate::sharding::ShardedEntity::for_entity) does this for
+    /// [`Entity`](super::Entity) types.
+    pub fn in_shard(mut self, entity: &crate::sharding::EntityContext<C>) -> Self {
+        self.config.sharded = Some(entity.clone());
+        self
     }
 
     /// Saves a snapshot every `events` events, keeping the newest `keep` snapshots.
@@ -374,6 +412,18 @@ where
         handler: impl Fn(&S, &EntitySignal) + Send + Sync + 'static,
     ) -> Self {
         self.config.signal_handler = Some(Box::new(handler));
+        self
+    }
+
+    /// Like [`receive_signal`](Self::receive_signal), with the entity's context: to act on a
+    /// signal, e.g. to resume unfinished work after `RecoveryCompleted` by sending itself a
+    /// command (`ctx.self_ref().tell(..)`) or starting a timer. Both handlers run if both are
+    /// set (this one second). A panic here fails the entity, as there.
+    pub fn receive_signal_in(
+        mut self,
+        handler: impl FnMut(&mut EntityContext<'_, C>, &S, &EntitySignal) + Send + 'static,
+    ) -> Self {
+        self.config.signal_handler_in = Some(parking_lot::Mutex::new(Box::new(handler)));
         self
     }
 

@@ -206,13 +206,42 @@ where
     /// Calls the signal handler, guarded: a panic there fails the entity (it may have been in
     /// the middle of a transition).
     fn signal(&self, ctx: &mut Context<C>, signal: &EntitySignal) {
-        let Some(handler) = &self.config.signal_handler else {
+        let (plain, with_ctx) = (&self.config.signal_handler, &self.config.signal_handler_in);
+        if plain.is_none() && with_ctx.is_none() {
             return;
+        }
+        let empty;
+        let state = match &self.state {
+            Some(state) => state,
+            None => match panic::catch(|| (self.config.empty_state)()) {
+                Ok(state) => {
+                    empty = state;
+                    &empty
+                }
+                Err(failure) => {
+                    tracing::error!(
+                        persistence_id = %self.config.persistence_id,
+                        %failure,
+                        "empty_state panicked, so the signal handler did not see {signal:?}"
+                    );
+                    return;
+                }
+            },
         };
-        let outcome = match &self.state {
-            Some(state) => panic::catch(|| handler(state, signal)),
-            None => panic::catch(|| handler(&(self.config.empty_state)(), signal)),
-        };
+        let outcome = panic::catch(|| {
+            if let Some(handler) = plain {
+                handler(state, signal);
+            }
+            if let Some(handler) = with_ctx {
+                let mut entity_ctx = EntityContext {
+                    ctx: &mut *ctx,
+                    persistence_id: &self.config.persistence_id,
+                    last_sequence_nr: self.highest,
+                    sharded: self.config.sharded.as_ref(),
+                };
+                (handler.lock())(&mut entity_ctx, state, signal);
+            }
+        });
         if let Err(failure) = outcome {
             let failure = ActorFailure::new(format!(
                 "the signal handler of {} panicked on {signal:?}: {failure}",
@@ -326,6 +355,7 @@ where
                 ctx: &mut *ctx,
                 persistence_id: &self.config.persistence_id,
                 last_sequence_nr: self.highest,
+                sharded: self.config.sharded.as_ref(),
             };
             panic::catch(|| handler(&mut entity_ctx, state, command))
         };
