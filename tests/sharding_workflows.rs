@@ -577,3 +577,102 @@ fn an_entity_types_command_handler_gets_its_id_and_its_sharding_side() {
         .unwrap()
         == ["n-7"]));
 }
+
+mod macro_entity {
+    //! Item 6 (macro side): an `#[entity]` handler takes `ctx: &mut EntityContext<'_, Command>`
+    //! and the block may define `on_signal`, so a remembered job written with the macros
+    //! resumes by itself after a restart.
+
+    use reactant::persistence::{EntityContext, EntitySignal, Persistence};
+    use reactant::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    use super::common::{self, WAIT, eventually};
+
+    #[derive(Clone, Debug, Serialize, Deserialize, Event)]
+    enum JobEvent {
+        Started,
+        Done,
+    }
+
+    #[derive(Default, Serialize, Deserialize, Entity)]
+    #[entity(type_key = "job", event = JobEvent)]
+    struct Job {
+        started: bool,
+        done: bool,
+    }
+
+    #[entity]
+    impl Job {
+        fn apply(&mut self, event: &JobEvent) {
+            match event {
+                JobEvent::Started => self.started = true,
+                JobEvent::Done => self.done = true,
+            }
+        }
+
+        /// Unfinished work resumes on its own after recovery.
+        fn on_signal(&self, ctx: &mut EntityContext<'_, JobCommand>, signal: &EntitySignal) {
+            if matches!(signal, EntitySignal::RecoveryCompleted { .. })
+                && self.started
+                && !self.done
+            {
+                JobRef::finish(&ctx.self_ref());
+            }
+        }
+
+        /// Starts the job: remembered first, so it comes back until it finishes.
+        pub fn start(&self, ctx: &mut EntityContext<'_, JobCommand>) -> Effect<JobEvent, String> {
+            if let Some(sharding) = ctx.sharding() {
+                sharding
+                    .remember()
+                    .expect("event-sourced types can remember");
+            }
+            let id = ctx.entity_id().to_owned();
+            Effect::persist(JobEvent::Started).then_reply(move |_| id)
+        }
+
+        pub fn finish(&self, ctx: &mut EntityContext<'_, JobCommand>) -> Effect<JobEvent> {
+            if let Some(sharding) = ctx.sharding() {
+                sharding.forget().expect("event-sourced types can remember");
+            }
+            Effect::persist(JobEvent::Done)
+        }
+
+        pub fn is_done(&self) -> bool {
+            self.done
+        }
+    }
+
+    #[test]
+    fn a_remembered_macro_entity_resumes_its_work_after_a_restart() {
+        let persistence = Persistence::in_memory().expect("persistence");
+        {
+            let system = common::system("macro-job-run-1");
+            let jobs = system
+                .sharding()
+                .init::<Job>(persistence.clone())
+                .expect("the region starts");
+            let id = jobs.entity("j-1").start().wait(WAIT).expect("started");
+            assert_eq!(id, "j-1");
+            assert!(eventually(|| persistence
+                .journal()
+                .remembered("job")
+                .unwrap()
+                == ["j-1"]));
+            system.shutdown();
+        }
+        // A new run: nobody sends anything to j-1, and it finishes.
+        let system = common::system("macro-job-run-2");
+        let jobs = system
+            .sharding()
+            .init::<Job>(persistence.clone())
+            .expect("the region starts");
+        assert!(eventually(|| persistence
+            .journal()
+            .remembered("job")
+            .unwrap()
+            .is_empty()));
+        assert!(jobs.entity("j-1").is_done().wait(WAIT).expect("answered"));
+    }
+}

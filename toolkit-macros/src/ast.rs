@@ -124,7 +124,8 @@ pub(crate) struct Handler<'a> {
     pub variant: Ident,
     /// Why the method's name gives no variant, if it does not.
     pub invalid_variant: Option<InvalidVariant>,
-    /// The `ctx: &mut Context<..>` argument (actors only), first after `self`.
+    /// The `ctx: &mut Context<..>` argument (actors) or `ctx: &mut EntityContext<'_, ..>`
+    /// (entities), first after `self`.
     pub context: Option<&'a PatType>,
     /// The other arguments: the variant's fields.
     pub fields: Vec<&'a PatType>,
@@ -194,10 +195,10 @@ impl<'a> Output<'a> {
 impl<'a> Handler<'a> {
     fn new(method: Method<'a>, with_context: bool, entity: bool) -> Self {
         let mut args = method.args().peekable();
-        let context = if with_context {
-            args.next_if(|arg| is_context(&arg.ty))
-        } else {
-            None
+        let context = match (with_context, entity) {
+            (true, false) => args.next_if(|arg| is_context(&arg.ty)),
+            (true, true) => args.next_if(|arg| is_entity_context(&arg.ty)),
+            (false, _) => None,
         };
         let output = match &method.item.sig.output {
             ReturnType::Default => Output::Unit,
@@ -244,6 +245,18 @@ pub(crate) fn is_context(ty: &Type) -> bool {
         Type::Reference(reference) if reference.mutability.is_some() => {
             matches!(&*reference.elem, Type::Path(path)
                 if path.path.segments.last().is_some_and(|s| s.ident == "Context"))
+        }
+        _ => false,
+    }
+}
+
+/// `&mut EntityContext<..>`: an entity command handler's or hook's context (persistence's
+/// `EntityContext`, which the generated code passes as the runtime's).
+pub(crate) fn is_entity_context(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(reference) if reference.mutability.is_some() => {
+            matches!(&*reference.elem, Type::Path(path)
+                if path.path.segments.last().is_some_and(|s| s.ident == "EntityContext"))
         }
         _ => false,
     }
@@ -376,18 +389,23 @@ pub(crate) struct EntityImpl<'a> {
     pub apply: Option<Method<'a>>,
     /// The command handlers.
     pub commands: Vec<Handler<'a>>,
+    /// `fn on_signal(&self, ctx: &mut EntityContext<'_, Command>, signal: &EntitySignal)`.
+    pub on_signal: Option<Method<'a>>,
 }
 
 impl<'a> EntityImpl<'a> {
     pub(crate) fn new(args: EntityImplArgs, item: &'a ItemImpl) -> Self {
         let block = ImplBlock::new(item);
         let mut apply = None;
+        let mut on_signal = None;
         let mut commands = Vec::new();
         for method in &block.methods {
             if method.name == "apply" {
                 apply = Some(*method);
+            } else if method.name == "on_signal" {
+                on_signal = Some(*method);
             } else if method.public && method.receiver.is_some() {
-                commands.push(Handler::new(*method, false, true));
+                commands.push(Handler::new(*method, true, true));
             }
         }
         Self {
@@ -395,6 +413,7 @@ impl<'a> EntityImpl<'a> {
             block,
             apply,
             commands,
+            on_signal,
         }
     }
 }

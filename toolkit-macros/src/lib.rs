@@ -379,6 +379,16 @@ pub fn derive_entity(input: TokenStream) -> TokenStream {
 ///   a query; the generated code checks by type that a query's reply is not an `Effect`, so
 ///   `type AccountEffect = Effect<..>` returned from a command is an error, never an effect sent
 ///   back unexecuted.
+/// - A command handler may take the entity's context first, right after `self`:
+///   `ctx: &mut EntityContext<'_, AccountCommand>` (`reactant::persistence::EntityContext`):
+///   the actor context through `Deref` (timers, `ctx.ask`, message adapters, its own reference),
+///   `ctx.entity_id()`, and for a sharded entity `ctx.sharding()` (passivate, `remember` /
+///   `forget`). The generated `Entity` impl then dispatches in `handle_command_in`, which the
+///   runtime calls; its `handle_command`, having no context to give, leaves every command
+///   unhandled.
+/// - `fn on_signal(&self, ctx: &mut EntityContext<'_, AccountCommand>, signal: &EntitySignal)`
+///   (optional, never a command) becomes `Entity::on_signal`: e.g. after `RecoveryCompleted`,
+///   resume unfinished work by sending itself a command.
 /// - `#[cfg(..)]` on a command goes onto everything generated for it, as for `#[actor]`.
 /// - Arguments and replies own their data, as for `#[actor]`; doc comments are carried over.
 ///

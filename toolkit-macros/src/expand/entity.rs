@@ -266,7 +266,11 @@ fn expand(entity: &EntityImpl, rewritten: ItemImpl) -> TokenStream {
     let arms = entity.commands.iter().map(|command| {
         let (pattern, bindings) = protocol.pattern(command);
         let method = command.method.name;
-        let call = quote!(Self::#method(self, #(#bindings),*));
+        let call = if command.context.is_some() {
+            quote!(Self::#method(self, __reactant_ctx, #(#bindings),*))
+        } else {
+            quote!(Self::#method(self, #(#bindings),*))
+        };
         let body = match &command.output {
             Output::Unit => quote!({
                 #call;
@@ -319,6 +323,53 @@ fn expand(entity: &EntityImpl, rewritten: ItemImpl) -> TokenStream {
         quote!(#(#cfgs)* #pattern => #body,)
     });
     let where_sendable = protocol.where_sendable(None);
+    // With a handler that takes the context, the runtime's `handle_command_in` dispatches;
+    // `handle_command`, which has no context to give, leaves every command unhandled.
+    let handlers = if entity.commands.iter().any(|c| c.context.is_some()) {
+        quote_spanned! {self_ty.span()=>
+            /// Not called by the runtime (it calls `handle_command_in`): a handler of this
+            /// entity takes its context, so without one every command is unhandled.
+            fn handle_command(
+                &self,
+                _: #command,
+            ) -> ::reactant::persistence::Effect<#event_ty, Self> {
+                ::reactant::persistence::Effect::unhandled()
+            }
+
+            fn handle_command_in(
+                &self,
+                __reactant_ctx: &mut ::reactant::persistence::EntityContext<'_, #command>,
+                __reactant_command: #command,
+            ) -> ::reactant::persistence::Effect<#event_ty, Self> {
+                match __reactant_command {
+                    #(#arms)*
+                }
+            }
+        }
+    } else {
+        quote_spanned! {self_ty.span()=>
+            fn handle_command(
+                &self,
+                __reactant_command: #command,
+            ) -> ::reactant::persistence::Effect<#event_ty, Self> {
+                match __reactant_command {
+                    #(#arms)*
+                }
+            }
+        }
+    };
+    let on_signal = entity.on_signal.map(|hook| {
+        let name = hook.name;
+        quote_spanned! {self_ty.span()=>
+            fn on_signal(
+                &self,
+                __reactant_ctx: &mut ::reactant::persistence::EntityContext<'_, #command>,
+                __reactant_signal: &::reactant::persistence::EntitySignal,
+            ) {
+                Self::#name(self, __reactant_ctx, __reactant_signal)
+            }
+        }
+    });
     let entity_impl = quote_spanned! {self_ty.span()=>
         #[automatically_derived]
         impl ::reactant::persistence::Entity for #self_ty #where_sendable {
@@ -330,14 +381,9 @@ fn expand(entity: &EntityImpl, rewritten: ItemImpl) -> TokenStream {
                 Self::apply(self, #from_entity_event(__reactant_event))
             }
 
-            fn handle_command(
-                &self,
-                __reactant_command: #command,
-            ) -> ::reactant::persistence::Effect<#event_ty, Self> {
-                match __reactant_command {
-                    #(#arms)*
-                }
-            }
+            #handlers
+
+            #on_signal
 
             fn configure(
                 __reactant_behavior: ::reactant::persistence::EventSourcedBehavior<#command, #event_ty, Self>,

@@ -7,7 +7,7 @@ use syn::{FnArg, GenericParam, ReceiverKind, ReturnType, Type};
 
 use super::Role;
 use super::owned::{Owned, owned};
-use crate::ast::{Handler, Method, Output, is_context};
+use crate::ast::{Handler, Method, Output, is_context, is_entity_context};
 use crate::errors::Errors;
 use crate::names;
 
@@ -89,6 +89,14 @@ pub(super) fn handler(handler: &Handler, role: Role, errors: &mut Errors) {
                 "write `name: Type` and take the value apart in the body",
             );
         }
+        if matches!(role, Role::Entity) && is_entity_context(&arg.ty) {
+            errors.at(
+                &arg.ty,
+                "the context must be the handler's first argument, right after `self`",
+                format!("move `{}` to the front", quote::quote!(#arg)),
+            );
+            continue;
+        }
         if is_context(&arg.ty) {
             match role {
                 Role::Actor => errors.at(
@@ -98,9 +106,9 @@ pub(super) fn handler(handler: &Handler, role: Role, errors: &mut Errors) {
                 ),
                 Role::Entity => errors.at(
                     &arg.ty,
-                    "an entity's command handler has no context: it decides from the state and \
-                     returns an `Effect`",
-                    "remove the argument; side effects go in `.then_run(|state| ..)`",
+                    "an entity's command handler takes the entity's context, not an actor's",
+                    "write `ctx: &mut EntityContext<'_, Command>` (from `reactant::persistence`) \
+                     right after `self`",
                 ),
             }
             continue;
