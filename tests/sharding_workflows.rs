@@ -6,6 +6,8 @@
 //! ignored, remember-entities across a restart of the region).
 
 mod common;
+#[path = "common/faults.rs"]
+mod faults;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,6 +15,7 @@ use std::time::Duration;
 
 use common::{WAIT, eventually};
 use reactant::dead_letters::DeadLetterReason;
+use reactant::persistence::Journal;
 use reactant::prelude::*;
 use reactant::sharding::{EntityTypeKey, ShardRegion, ShardedEntity};
 
@@ -432,6 +435,141 @@ fn remembering_without_a_store_is_a_typed_error_that_says_what_to_configure() {
         text.contains("with_remember_entities") && text.contains("\"x\""),
         "{text}"
     );
+}
+
+/// Persistence over a journal whose faults the test sets (and no snapshot faults).
+fn faulty_persistence() -> (
+    Arc<faults::FaultyJournal>,
+    Arc<reactant::persistence::Persistence>,
+) {
+    let journal = Arc::new(faults::FaultyJournal::new());
+    let snapshots = Arc::new(faults::FaultySnapshotStore::new());
+    let persistence = reactant::persistence::Persistence::new(journal.clone(), snapshots)
+        .expect("persistence threads start");
+    (journal, persistence)
+}
+
+/// Failure path of item 4: the journal fails (or panics) while storing that an entity is
+/// remembered. The decision: the entity runs on and stays remembered in this process (it is
+/// not passivated for idleness), the failure is logged, and the journal's writer survives, so
+/// the next change (the forget at the end of the work) is stored.
+#[test]
+fn a_journal_that_fails_to_store_a_remembered_entity_leaves_it_running_and_recovers() {
+    for fault in [faults::Fault::Fail, faults::Fault::Panic] {
+        let system = common::system("sharding-remember-store-fails");
+        let (journal, persistence) = faulty_persistence();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let region = system
+            .sharding()
+            .init(long_running("store-fails", &tx, |e| {
+                e.with_idle_timeout(Duration::from_millis(100))
+                    .with_remember_entities(persistence.clone())
+            }))
+            .expect("the region starts");
+        journal.fail_remembers(fault);
+        region.entity("w").tell(Task::Begin { remember: true });
+        wait_for(&rx, "w", "tick");
+        assert!(
+            !reports_within(&rx, "w", "stopped", Duration::from_millis(400)),
+            "{fault:?}: a remembered entity was passivated for idleness"
+        );
+        assert!(
+            journal
+                .inner()
+                .remembered("store-fails")
+                .unwrap()
+                .is_empty()
+        );
+        journal.heal_remembers();
+        // Stored now: the next change goes through the same writer thread.
+        region.entity("w").tell(Task::Finish);
+        region.entity("v").tell(Task::Begin { remember: true });
+        wait_for(&rx, "v", "tick");
+        assert!(
+            eventually(|| journal.inner().remembered("store-fails").unwrap() == ["v"]),
+            "{fault:?}: the writer did not store the next change"
+        );
+        wait_for(&rx, "w", "stopped");
+        system.shutdown();
+    }
+}
+
+/// Failure path of item 4: the remembered entities cannot be listed when the region starts.
+/// The region does not start (nothing would restart them), with a typed error that names the
+/// entity type and what to do; a journal that panics gives the same error, not a panic.
+#[test]
+fn a_region_whose_remembered_entities_cannot_be_read_refuses_to_start_with_a_typed_error() {
+    for fault in [faults::Fault::Fail, faults::Fault::Panic] {
+        let system = common::system("sharding-remembered-unreadable");
+        let (journal, persistence) = faulty_persistence();
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        journal.fail_remembers(fault);
+        let refused = system
+            .sharding()
+            .init(long_running("unreadable", &tx, |e| {
+                e.with_remember_entities(persistence.clone())
+            }))
+            .expect_err("the remembered entities cannot be read");
+        let text = refused.to_string();
+        assert!(
+            matches!(
+                refused,
+                reactant::sharding::ShardingError::Remembered { .. }
+            ) && text.contains("\"unreadable\"")
+                && text.contains("initialise again"),
+            "{fault:?}: {text}"
+        );
+        // Once the journal works, the same entity type starts.
+        journal.heal_remembers();
+        system
+            .sharding()
+            .init(long_running("unreadable", &tx, |e| {
+                e.with_remember_entities(persistence.clone())
+            }))
+            .expect("the region starts once the journal reads");
+        system.shutdown();
+    }
+}
+
+/// A message that arrives while a failed remembered entity waits for its restart backoff
+/// starts it at once (it is not held until the backoff ends), and the backoff's own start
+/// then finds it running: one incarnation, not two.
+#[test]
+fn a_message_during_the_remembered_restart_backoff_starts_the_entity_once() {
+    let system = common::system("sharding-remembered-backoff-message");
+    let persistence = reactant::persistence::Persistence::in_memory().expect("persistence");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let backoff = Duration::from_secs(2);
+    let region = system
+        .sharding()
+        .init(long_running("backoff-message", &tx, |e| {
+            e.with_remember_entities(persistence.clone())
+                .with_remembered_restart_backoff(backoff)
+        }))
+        .expect("the region starts");
+    let entity = region.entity("b");
+    entity.tell(Task::Begin { remember: true });
+    wait_for(&rx, "b", "tick");
+    entity.tell(Task::Boom);
+    wait_for(&rx, "b", "stopped");
+    let sent = std::time::Instant::now();
+    entity.tell(Task::Begin { remember: true });
+    wait_for(&rx, "b", "started");
+    wait_for(&rx, "b", "tick");
+    assert!(
+        sent.elapsed() < backoff,
+        "the message waited for the backoff ({:?})",
+        sent.elapsed()
+    );
+    // Past the backoff: its start found the entity running.
+    assert!(!reports_within(
+        &rx,
+        "b",
+        "started",
+        backoff + Duration::from_millis(500)
+    ));
+    assert_eq!(region.stats().entities_started, 2);
+    assert_eq!(region.stats().active_entities, 1);
 }
 
 /// Item 8: an event-sourced command handler is `FnMut`, so per-entity scratch state (an

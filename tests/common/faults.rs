@@ -168,6 +168,7 @@ pub struct FaultyJournal {
     writes: Mutex<Switch<WriteFault>>,
     replays: Mutex<Switch<Fault>>,
     deletes: Mutex<Switch<Fault>>,
+    remembers: Mutex<Switch<Fault>>,
     write_hold: Hold,
     replay_hold: Hold,
     write_calls: AtomicU64,
@@ -189,6 +190,7 @@ impl FaultyJournal {
             writes: Mutex::new(Switch::off()),
             replays: Mutex::new(Switch::off()),
             deletes: Mutex::new(Switch::off()),
+            remembers: Mutex::new(Switch::off()),
             write_hold: Hold::new(),
             replay_hold: Hold::new(),
             write_calls: AtomicU64::new(0),
@@ -267,6 +269,17 @@ impl FaultyJournal {
     /// Deletions work again.
     pub fn heal_deletes(&self) {
         self.deletes.lock().heal();
+    }
+
+    /// Every later `set_remembered` and `remembered` (the sharding side's store of remembered
+    /// entities) meets `fault`, until [`heal_remembers`](Self::heal_remembers).
+    pub fn fail_remembers(&self, fault: Fault) {
+        self.remembers.lock().set(fault, None);
+    }
+
+    /// Remembering works again.
+    pub fn heal_remembers(&self) {
+        self.remembers.lock().heal();
     }
 
     /// Calls of `write` so far (failed ones included).
@@ -389,6 +402,29 @@ impl Journal for FaultyJournal {
         on_event: &mut dyn FnMut(PersistentRepr),
     ) -> Result<u64, JournalError> {
         self.inner.events_by_tag(tag, after_offset, max, on_event)
+    }
+
+    fn set_remembered(
+        &self,
+        type_key: &str,
+        entity_id: &str,
+        remembered: bool,
+    ) -> Result<(), JournalError> {
+        let fault = self.remembers.lock().take();
+        match fault {
+            None => self.inner.set_remembered(type_key, entity_id, remembered),
+            Some(Fault::Fail) => Err(storage_failure("set_remembered")),
+            Some(Fault::Panic) => panic!("{INJECTED_PANIC} in set_remembered"),
+        }
+    }
+
+    fn remembered(&self, type_key: &str) -> Result<Vec<String>, JournalError> {
+        let fault = self.remembers.lock().take();
+        match fault {
+            None => self.inner.remembered(type_key),
+            Some(Fault::Fail) => Err(storage_failure("remembered")),
+            Some(Fault::Panic) => panic!("{INJECTED_PANIC} in remembered"),
+        }
     }
 }
 

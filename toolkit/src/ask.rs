@@ -346,11 +346,11 @@ impl AskAbout {
 
     /// An ask of the entity `entity_id` of type `type_key`, whose messages are `Req`, for a
     /// reply of type `Res`.
-    pub(crate) fn entity<Req, Res>(type_key: &Arc<str>, entity_id: &str) -> Self {
+    pub(crate) fn entity<Req, Res>(type_key: &Arc<str>, entity_id: Arc<str>) -> Self {
         Self {
             target: Target::Entity {
                 type_key: type_key.clone(),
-                entity_id: entity_id.into(),
+                entity_id,
             },
             request_type: std::any::type_name::<Req>(),
             reply_type: std::any::type_name::<Res>(),
@@ -411,8 +411,12 @@ impl<R: Send + 'static> PromiseRecipient<R> {
     }
 
     /// A reply address and pending reply for an ask of the entity `entity_id` of type
-    /// `type_key`, whose messages are `M`: its timeout names the entity.
-    pub(crate) fn for_entity<M>(type_key: &Arc<str>, entity_id: &str) -> (ActorRef<R>, Pending<R>) {
+    /// `type_key`, whose messages are `M`: its timeout names the entity. The id is shared,
+    /// not copied: an ask costs no allocation for it.
+    pub(crate) fn for_entity<M>(
+        type_key: &Arc<str>,
+        entity_id: Arc<str>,
+    ) -> (ActorRef<R>, Pending<R>) {
         Self::pair(AskAbout::entity::<M, R>(type_key, entity_id))
     }
 }

@@ -155,14 +155,21 @@ impl Sharding<'_> {
                 });
         }
         // Read before the region starts: a region that cannot know what to restart does not.
+        // The journal is user code: its panic is this call's error, not the caller's panic.
         let remembered = match &entity.remember {
-            Some(persistence) => persistence
-                .journal()
-                .remembered(&type_key)
-                .map_err(|source| ShardingError::Remembered {
-                    type_key: type_key.clone(),
-                    source,
-                })?,
+            Some(persistence) => {
+                crate::supervision::panic::catch(|| persistence.journal().remembered(&type_key))
+                    .unwrap_or_else(|panic| {
+                        Err(crate::persistence::JournalError::Storage(format!(
+                            "the journal panicked while listing the remembered entities: {}",
+                            panic.message()
+                        )))
+                    })
+                    .map_err(|source| ShardingError::Remembered {
+                        type_key: type_key.clone(),
+                        source,
+                    })?
+            }
             None => Vec::new(),
         };
         let region = ShardRegion::start(

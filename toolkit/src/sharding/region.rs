@@ -436,8 +436,10 @@ impl<M: Send + 'static> EntityRef<M> {
         R: Send + 'static,
         F: FnOnce(ActorRef<R>) -> M,
     {
-        let (reply_to, pending) =
-            PromiseRecipient::for_entity::<M>(&self.region.core.type_key, self.entity_id.as_str());
+        let (reply_to, pending) = PromiseRecipient::for_entity::<M>(
+            &self.region.core.type_key,
+            self.entity_id.shared_text(),
+        );
         self.tell(make_request(reply_to));
         pending
     }

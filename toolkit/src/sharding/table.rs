@@ -13,8 +13,9 @@
 //!   Active --passivate / entity gone--> Passivating --Terminated, nothing held--> (absent)
 //!                                        Passivating --Terminated, messages held--> Starting
 //!   Passivating --stop timeout--> Passivating, stop forced (its leftovers go to dead letters)
-//!   Active / Passivating --Terminated, remembered, nothing held--> Starting (started after
-//!                                                                  the restart backoff)
+//!   Active / Passivating --Terminated, remembered, nothing held--> BackingOff
+//!   BackingOff --restart backoff ends--> Starting
+//!   BackingOff --a message--> Starting (at once, as in Akka: the message does not wait)
 //!   (absent) --remembered by an earlier run, region starts--> Starting
 //! ```
 //!
@@ -33,7 +34,7 @@
 //! in the index — instead of moving the slot in the recency list; the shard gives a touched
 //! entity a second chance (moves it to the head) before passivating it.
 //!
-//! Messages for a `Starting` or `Passivating` entity are held in the slot, in arrival order,
+//! Messages for a `Starting`, `BackingOff` or `Passivating` entity are held in the slot, in arrival order,
 //! and handed to the next incarnation before anything newer: per-entity order is kept across
 //! every transition. Active slots form a doubly linked list in recency order (most recent at
 //! the head), so touching an entity and finding the least recently used are O(1).
@@ -281,6 +282,10 @@ pub(crate) enum SlotState<M: Send + 'static> {
     Starting(VecDeque<M>),
     Active(Arc<EntityHandle<M>>),
     Passivating(VecDeque<M>),
+    /// Remembered, and stopped without forgetting itself (it failed, or stopped by itself):
+    /// its next incarnation starts when the restart backoff ends, or at once when a message
+    /// comes. No start request is queued for it meanwhile.
+    BackingOff(VecDeque<M>),
 }
 
 pub(crate) struct Slot<M: Send + 'static> {
@@ -306,7 +311,8 @@ pub(crate) enum AfterStop {
     Forget,
     /// Start its next incarnation now: messages are held for it.
     StartNow,
-    /// Start its next incarnation after the remembered-restart backoff: it is remembered.
+    /// Start its next incarnation after the remembered-restart backoff (or at its next
+    /// message, whichever comes first): it is remembered.
     StartLater,
 }
 
@@ -401,6 +407,16 @@ impl<M: Send + 'static> ShardTable<M> {
                 self.buffered += 1;
                 return Routed::Done(None);
             }
+            SlotState::BackingOff(held) => {
+                if self.buffered >= buffer_size {
+                    return Routed::Full(msg);
+                }
+                held.push_back(msg);
+                self.buffered += 1;
+                let held = std::mem::take(held);
+                slot.state = SlotState::Starting(held);
+                return Routed::Start(id.clone());
+            }
             SlotState::Free => unreachable!("free slots are not indexed"),
         };
         // The entity takes no more messages: it stopped by itself (or failed) and the shard
@@ -416,8 +432,11 @@ impl<M: Send + 'static> ShardTable<M> {
     pub(crate) fn begin_start(&mut self, id: &EntityId) -> Option<u64> {
         let &index = self.index.get(id)?;
         let slot = &mut self.slots[index as usize];
-        if !matches!(slot.state, SlotState::Starting(_)) {
-            return None;
+        match &mut slot.state {
+            SlotState::Starting(_) => {}
+            // The restart backoff ended before any message came.
+            SlotState::BackingOff(held) => slot.state = SlotState::Starting(std::mem::take(held)),
+            _ => return None,
         }
         slot.incarnation = self.next_incarnation;
         self.next_incarnation += 1;
@@ -462,7 +481,7 @@ impl<M: Send + 'static> ShardTable<M> {
             return VecDeque::new();
         };
         let held = match std::mem::replace(&mut self.slots[index as usize].state, SlotState::Free) {
-            SlotState::Starting(held) => held,
+            SlotState::Starting(held) | SlotState::BackingOff(held) => held,
             _ => VecDeque::new(),
         };
         if std::mem::take(&mut self.slots[index as usize].remembered) {
@@ -632,7 +651,7 @@ impl<M: Send + 'static> ShardTable<M> {
                 self.slots[index as usize].state = SlotState::Passivating(msgs.into());
                 self.passivating += 1;
             }
-            SlotState::Starting(_) | SlotState::Free => return msgs,
+            SlotState::Starting(_) | SlotState::BackingOff(_) | SlotState::Free => return msgs,
         }
         // Accepted once already: held even beyond the buffer's size.
         self.buffered += count;
@@ -661,7 +680,9 @@ impl<M: Send + 'static> ShardTable<M> {
                 VecDeque::new()
             }
             // Starting again already (a newer request): leave it.
-            SlotState::Starting(_) | SlotState::Free => return AfterStop::Forget,
+            SlotState::Starting(_) | SlotState::BackingOff(_) | SlotState::Free => {
+                return AfterStop::Forget;
+            }
         };
         let slot = &mut self.slots[index as usize];
         slot.stop_forced = false;
@@ -670,7 +691,7 @@ impl<M: Send + 'static> ShardTable<M> {
             return AfterStop::StartNow;
         }
         if slot.remembered {
-            slot.state = SlotState::Starting(held);
+            slot.state = SlotState::BackingOff(held);
             return AfterStop::StartLater;
         }
         slot.state = SlotState::Free;
@@ -762,7 +783,10 @@ impl<M: Send + 'static> ShardTable<M> {
     pub(crate) fn drain_held(&mut self) -> Vec<M> {
         let mut held = Vec::new();
         for slot in &mut self.slots {
-            if let SlotState::Starting(queue) | SlotState::Passivating(queue) = &mut slot.state {
+            if let SlotState::Starting(queue)
+            | SlotState::BackingOff(queue)
+            | SlotState::Passivating(queue) = &mut slot.state
+            {
                 held.extend(queue.drain(..));
             }
         }
