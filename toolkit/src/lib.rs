@@ -38,6 +38,8 @@
 //!   memory) and the group-commit writer;
 //! - [`sharding`]: entities addressed by id, started on demand and passivated, in regions of
 //!   shards;
+//! - [`pattern`]: the circuit breaker;
+//! - [`time`]: where time comes from (a manual clock for tests);
 //! - the macros [`macro@actor`] (an impl block's methods become an actor's messages),
 //!   [`derive@Event`], [`derive@Entity`] and [`macro@entity`] (event-sourced entities).
 #![deny(missing_docs)]
@@ -47,10 +49,12 @@ pub mod ask;
 pub mod dead_letters;
 mod dispatch;
 pub mod error;
+pub mod pattern;
 pub mod persistence;
 pub mod sharding;
 pub mod supervision;
 mod sync;
+pub mod time;
 pub mod timers;
 
 #[doc(hidden)]
