@@ -1,9 +1,13 @@
 //! Timers: one scheduler thread for the whole system, and the keyed [`Timers`] each actor uses.
 //!
-//! A timer's message travels as a system message stamped with the timer's key and generation.
-//! Starting a timer under an existing key, or cancelling it, moves the key to a new generation
-//! (or forgets it), so a message of the earlier timer is dropped when it reaches the actor even
-//! if it was already queued: a cancelled or replaced timer's message is never delivered.
+//! A timer's message travels to its actor's `TimerTarget` (the actor core queues it as a
+//! system message) stamped with the timer's key and generation. Starting a timer under an
+//! existing key, or cancelling it, moves the key to a new generation (or forgets it), so a
+//! message of the earlier timer is dropped when it reaches the actor even if it was already
+//! queued: a cancelled or replaced timer's message is never delivered.
+//!
+//! This module sits below the actor core and knows nothing of it: the core implements
+//! `TimerTarget` for its actors and asks `Timers::accept` before handling a timer message.
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
@@ -15,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::actor::cell::ActorCell;
 use crate::supervision::panic;
 
 /// Identifies a task on the scheduler thread.
@@ -275,6 +278,15 @@ impl fmt::Debug for TimerKey {
     }
 }
 
+/// Where an actor's timers send their messages: the actor itself, which the actor core makes
+/// a timer target.
+pub(crate) trait TimerTarget<M>: Send + Sync + 'static {
+    /// Queues a timer's message, stamped with its key and generation, for the actor to check
+    /// with [`Timers::accept`]; false once the actor has terminated (a periodic timer then
+    /// ends).
+    fn deliver_timer(self: Arc<Self>, key: TimerKey, generation: u64, msg: M) -> bool;
+}
+
 struct ActiveTimer {
     generation: u64,
     task: Option<TaskId>,
@@ -308,13 +320,14 @@ struct TimerTable {
 /// # drop(behavior);
 /// ```
 ///
-/// [`Behaviors::with_timers`]: crate::actor::Behaviors::with_timers
+/// [`Behaviors::with_timers`]: crate::prelude::Behaviors::with_timers
 pub struct Timers<M: Send + 'static> {
     inner: Arc<TimersInner<M>>,
 }
 
 struct TimersInner<M: Send + 'static> {
-    cell: Weak<ActorCell<M>>,
+    /// Weak: the actor holds its timers, not the other way round.
+    target: Weak<dyn TimerTarget<M>>,
     scheduler: SchedulerHandle,
     table: Mutex<TimerTable>,
 }
@@ -328,10 +341,10 @@ impl<M: Send + 'static> Clone for Timers<M> {
 }
 
 impl<M: Send + 'static> Timers<M> {
-    pub(crate) fn new(cell: Weak<ActorCell<M>>, scheduler: SchedulerHandle) -> Self {
+    pub(crate) fn new(target: Weak<dyn TimerTarget<M>>, scheduler: SchedulerHandle) -> Self {
         Self {
             inner: Arc::new(TimersInner {
-                cell,
+                target,
                 scheduler,
                 table: Mutex::new(TimerTable::default()),
             }),
@@ -346,10 +359,10 @@ impl<M: Send + 'static> Timers<M> {
         let key = TimerKey::new(key);
         let mut table = self.inner.table.lock();
         let generation = self.replace(&mut table, &key);
-        let cell = self.inner.cell.clone();
+        let target = self.inner.target.clone();
         let message_key = key.clone();
         let task = self.inner.scheduler.schedule_once(delay, move || {
-            deliver(&cell, message_key, generation, msg);
+            deliver(&target, message_key, generation, msg);
         });
         table.active.insert(
             key,
@@ -385,13 +398,13 @@ impl<M: Send + 'static> Timers<M> {
     {
         let mut table = self.inner.table.lock();
         let generation = self.replace(&mut table, &key);
-        let cell = self.inner.cell.clone();
+        let target = self.inner.target.clone();
         let message_key = key.clone();
         let task =
             self.inner
                 .scheduler
                 .schedule_repeating(interval, interval, fixed_rate, move || {
-                    deliver(&cell, message_key.clone(), generation, msg.clone())
+                    deliver(&target, message_key.clone(), generation, msg.clone())
                 });
         table.active.insert(
             key,
@@ -468,13 +481,13 @@ impl<M: Send + 'static> Timers<M> {
 }
 
 fn deliver<M: Send + 'static>(
-    cell: &Weak<ActorCell<M>>,
+    target: &Weak<dyn TimerTarget<M>>,
     key: TimerKey,
     generation: u64,
     msg: M,
 ) -> bool {
-    match cell.upgrade() {
-        Some(cell) => ActorCell::deliver_timer(&cell, key, generation, msg),
+    match target.upgrade() {
+        Some(target) => target.deliver_timer(key, generation, msg),
         None => false,
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use super::cell::{ActorCell, AdaptFn, CellControl};
+use super::cell::{ActorCell, AdaptFn, CellControl, Control};
 use super::path::ActorPath;
 use crate::ask::{AskAbout, Pending, PromiseRecipient};
 
@@ -294,6 +294,14 @@ impl AnyActorRef {
 
     pub(crate) fn id(&self) -> u64 {
         self.0.id()
+    }
+
+    /// Stops the actor once it has handled every message already queued and has no work of
+    /// its own in progress (`Context::set_busy`): sharding's passivation, which must lose
+    /// nothing sent before it. From then on the actor refuses user messages, which their
+    /// senders route elsewhere. Nothing happens if the actor has terminated.
+    pub(crate) fn stop_when_idle(&self) {
+        let _ = self.0.clone().send_control(Control::StopWhenIdle);
     }
 }
 

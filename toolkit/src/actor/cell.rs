@@ -23,15 +23,16 @@ use super::actor_ref::AnyActorRef;
 use super::behavior::{Behavior, Behaviors, Kind};
 use super::context::Context;
 use super::path::{ActorPath, anonymous_name};
-use super::signal::{ActorFailure, Escalation, Signal};
+use super::signal::Signal;
 use super::system::SystemCore;
 use crate::dead_letters::DeadLetterReason;
 use crate::dispatch::mailbox::Mailbox;
 use crate::dispatch::{Dispatcher, Runnable};
 use crate::supervision::{
-    DEFAULT_RESTART_STASH, Decision, SupervisionState, SupervisorStrategy, panic,
+    ActorFailure, DEFAULT_RESTART_STASH, Decision, Escalation, SupervisionState,
+    SupervisorStrategy, panic,
 };
-use crate::timers::TimerKey;
+use crate::timers::{TimerKey, TimerTarget};
 
 /// Untyped control messages: what the runtime tells an actor about its life.
 pub(crate) enum Control {
@@ -310,16 +311,6 @@ impl<M: Send + 'static> ActorCell<M> {
             Ok(false) => Ok(()),
             Err(msg) => Err(msg),
         }
-    }
-
-    /// Called by the scheduler thread; false once the actor has terminated.
-    pub(crate) fn deliver_timer(this: &Arc<Self>, key: TimerKey, generation: u64, msg: M) -> bool {
-        let timer = SystemMessage::Timer {
-            key,
-            generation,
-            message: msg,
-        };
-        Self::send_system(this, timer).is_ok()
     }
 
     // ----- one turn -----
@@ -1083,6 +1074,19 @@ impl<M: Send + 'static> Runnable for ActorCell<M> {
             }
             return;
         }
+    }
+}
+
+/// Timer messages come from the scheduler thread as system messages; `handle_system` asks the
+/// actor's [`Timers`](crate::timers::Timers) whether each is still live.
+impl<M: Send + 'static> TimerTarget<M> for ActorCell<M> {
+    fn deliver_timer(self: Arc<Self>, key: TimerKey, generation: u64, message: M) -> bool {
+        let timer = SystemMessage::Timer {
+            key,
+            generation,
+            message,
+        };
+        Self::send_system(&self, timer).is_ok()
     }
 }
 

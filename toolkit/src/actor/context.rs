@@ -12,12 +12,13 @@ use super::cell::{
     ActorCell, CellControl, Control, InternalFn, LeftoversFn, Phase, Supervised, SystemMessage,
 };
 use super::path::{ActorPath, validate_name};
-use super::signal::{ActorFailure, Escalation, Signal};
+use super::signal::Signal;
 use super::stash::StashBuffer;
 use super::system::{Props, SystemCore};
 use crate::ask::{AskAbout, AskCallback};
 use crate::error::{AskError, SpawnError, StopError};
-use crate::timers::Timers;
+use crate::supervision::{ActorFailure, Escalation};
+use crate::timers::{TimerTarget, Timers};
 
 /// Everything an actor can do besides handling its message. Handlers get `&mut Context<M>`.
 ///
@@ -301,11 +302,11 @@ impl<M: Send + 'static> Context<M> {
 
     /// This actor's timers.
     pub fn timers(&mut self) -> &Timers<M> {
-        let cell = self.cell.clone();
+        let target: Weak<dyn TimerTarget<M>> = self.cell.clone();
         let scheduler = self.cell().system().scheduler();
         self.extras()
             .timers
-            .get_or_insert_with(|| Timers::new(cell, scheduler))
+            .get_or_insert_with(|| Timers::new(target, scheduler))
     }
 
     /// This actor's stash, created with `capacity` on first use (later calls return the same
@@ -407,6 +408,14 @@ impl<M: Send + 'static> Context<M> {
     /// first (in order), from `post_stop` to dead letters.
     pub(crate) fn hand_back(&mut self, messages: impl IntoIterator<Item = M>) {
         self.extras().handed_back.extend(messages);
+    }
+
+    /// Whether the actor holds work of its own that a passivation must wait for (an
+    /// event-sourced entity recovering, persisting, or holding commands): a
+    /// [`stop_when_idle`](AnyActorRef::stop_when_idle) waits while it is set.
+    #[inline]
+    pub(crate) fn set_busy(&mut self, busy: bool) {
+        self.busy = busy;
     }
 
     /// Records a message this actor could not keep as a dead letter.

@@ -3,22 +3,31 @@
 
 mod actor_ref;
 mod behavior;
-pub(crate) mod cell;
+mod cell;
 mod context;
+mod extension;
 mod object;
-pub(crate) mod path;
+mod path;
 mod signal;
 mod stash;
-pub(crate) mod system;
+mod system;
 
 pub(crate) use actor_ref::Recipient;
 pub use actor_ref::{ActorRef, AnyActorRef};
 pub use behavior::{Behavior, Behaviors, Supervise};
 pub use context::Context;
 pub(crate) use context::InternalSender;
+pub use extension::Extension;
 pub use object::Actor;
 pub use path::ActorPath;
-pub(crate) use signal::Escalation;
-pub use signal::{ActorFailure, Signal};
+pub use signal::Signal;
+// Failures live in supervision; the actor module names them too, where handlers meet them.
+pub use crate::supervision::ActorFailure;
 pub use stash::StashBuffer;
 pub use system::{ActorSystem, ActorSystemBuilder, Props};
+
+// The seam for runtime extensions above the core (sharding, persistence): what they may ask of
+// an actor beyond its public API. Passivation's "stop when idle" is `AnyActorRef::stop_when_idle`.
+pub(crate) use cell::LeftoversFn;
+pub(crate) use path::validate_name;
+pub(crate) use system::SystemCore;

@@ -1,5 +1,5 @@
-//! The actor system: its dispatchers, scheduler, dead letters, and the `/user` guardian under
-//! which every top-level actor runs.
+//! The actor system: its dispatchers, scheduler, dead letters, the `/user` guardian under
+//! which every top-level actor runs, and the extensions that plug features into it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,6 +12,7 @@ use super::actor_ref::{ActorRef, AnyActorRef};
 use super::behavior::Behavior;
 use super::cell::{CellControl, Control};
 use super::context::new_child;
+use super::extension::{Extension, Extensions};
 use super::path::{ActorPath, validate_name};
 use crate::dead_letters::DeadLetters;
 use crate::dispatch::{Dispatcher, on_dispatcher_thread};
@@ -277,7 +278,7 @@ pub struct ActorSystem {
     guardian: Arc<Guardian>,
     shut_down: AtomicBool,
     shutdown_timeout: Duration,
-    sharding: crate::sharding::Registry,
+    extensions: Extensions,
 }
 
 impl ActorSystem {
@@ -285,8 +286,14 @@ impl ActorSystem {
         &self.core
     }
 
-    pub(crate) fn sharding_registry(&self) -> &crate::sharding::Registry {
-        &self.sharding
+    /// This system's instance of the extension `T`, created on first use (see [`Extension`]).
+    pub fn extension<T: Extension>(&self) -> Arc<T> {
+        self.extensions.get_or_create(self)
+    }
+
+    /// Whether this system's instance of the extension `T` exists already.
+    pub fn has_extension<T: Extension>(&self) -> bool {
+        self.extensions.contains::<T>()
     }
 
     /// Starts a system with default settings: one worker per core.
@@ -519,7 +526,7 @@ impl ActorSystemBuilder {
             guardian,
             shut_down: AtomicBool::new(false),
             shutdown_timeout: self.shutdown_timeout,
-            sharding: Default::default(),
+            extensions: Extensions::default(),
         })
     }
 }

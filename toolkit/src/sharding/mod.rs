@@ -87,13 +87,19 @@ pub use error::ShardingError;
 pub use key::{EntityId, EntityTypeKey, ShardingEnvelope};
 pub use region::{EntityRef, RegionStats, ShardRegion, ShardStats};
 
-use crate::actor::ActorSystem;
+use crate::actor::{ActorSystem, Extension};
 use crate::persistence::{Entity, Persistence};
 
-/// The regions of one actor system, by type key.
+/// The regions of one actor system, by type key: the system's sharding extension.
 #[derive(Default)]
 pub(crate) struct Registry {
     regions: Mutex<HashMap<String, Registered>>,
+}
+
+impl Extension for Registry {
+    fn create(_system: &ActorSystem) -> Self {
+        Self::default()
+    }
 }
 
 struct Registered {
@@ -142,7 +148,8 @@ impl Sharding<'_> {
                     .into(),
             });
         }
-        let mut regions = self.system.sharding_registry().regions.lock();
+        let registry = self.system.extension::<Registry>();
+        let mut regions = registry.regions.lock();
         if let Some(registered) = regions.get(&type_key) {
             return registered
                 .region
@@ -242,7 +249,7 @@ impl Sharding<'_> {
     /// The running region of `key`, if it was initialised (with this message type).
     pub fn region<M: Send + 'static>(&self, key: &EntityTypeKey<M>) -> Option<ShardRegion<M>> {
         self.system
-            .sharding_registry()
+            .extension::<Registry>()
             .regions
             .lock()
             .get(key.name())?

@@ -14,8 +14,9 @@ use super::entity::{Factory, ShardingSettings as Settings, StopMessage};
 use super::key::{EntityId, ShardingEnvelope, shard_of};
 use super::shard::{Shard, ShardMsg};
 use super::table::{EntityHandle, Routed, ShardRoutes};
-use crate::actor::system::SystemCore;
-use crate::actor::{Actor, ActorPath, ActorRef, ActorSystem, AnyActorRef, Context, Recipient};
+use crate::actor::{
+    Actor, ActorPath, ActorRef, ActorSystem, AnyActorRef, Context, Recipient, SystemCore,
+};
 use crate::ask::{Pending, PromiseRecipient};
 use crate::dead_letters::DeadLetterReason;
 use crate::error::SpawnError;

@@ -11,9 +11,9 @@ use super::entity::EntityContext;
 use super::key::EntityId;
 use super::region::{RegionCore, ShardRegion};
 use super::table::{AfterStop, EntityHandle};
-use crate::actor::cell::{Control, LeftoversFn};
-use crate::actor::path::validate_name;
-use crate::actor::{Actor, ActorRef, AnyActorRef, Context, Props, Signal};
+use crate::actor::{
+    Actor, ActorRef, AnyActorRef, Context, LeftoversFn, Props, Signal, validate_name,
+};
 use crate::dead_letters::DeadLetterReason;
 
 /// What a shard is told.
@@ -170,7 +170,7 @@ impl<M: Send + 'static> Shard<M> {
                 Some(stop_message) => drop(entity.actor.tell_last(stop_message())),
                 None => {
                     if let Some(actor) = entity.actor.to_any() {
-                        let _ = actor.0.send_control(Control::StopWhenIdle);
+                        actor.stop_when_idle();
                     }
                 }
             }

@@ -10,7 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
-use crate::actor::ActorFailure;
+use super::failure::ActorFailure;
 
 thread_local! {
     static IN_ACTOR: Cell<bool> = const { Cell::new(false) };

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 
 use super::recovery::{self, Recovered};
 use super::{Config, EntityContext, EntitySignal};
-use crate::actor::{Actor, ActorFailure, Context, Escalation, InternalSender, Signal};
+use crate::actor::{Actor, ActorFailure, Context, InternalSender, Signal};
 use crate::dead_letters::DeadLetterReason;
 use crate::persistence::effect::{Action, Effect, SideEffect};
 use crate::persistence::error::{DeleteError, PersistError, RecoveryError, SnapshotError};
@@ -26,6 +26,7 @@ use crate::persistence::event::Event;
 use crate::persistence::journal::{AtomicWrite, PersistentRepr, SequenceNr};
 use crate::persistence::snapshot::{SnapshotCriteria, SnapshotMetadata, StoredSnapshot};
 use crate::persistence::writer::AppendError;
+use crate::supervision::Escalation;
 use crate::supervision::{backoff_delay, panic};
 
 /// Where the entity is in its life.
@@ -200,7 +201,7 @@ where
     /// A passivation waits while the entity recovers, persists, backs off or holds commands:
     /// stopping then would drop commands that were already delivered.
     fn update_busy(&self, ctx: &mut Context<C>) {
-        ctx.busy = self.phase != Phase::Running || !self.commands.is_empty();
+        ctx.set_busy(self.phase != Phase::Running || !self.commands.is_empty());
     }
 
     /// Calls the signal handler, guarded: a panic there fails the entity (it may have been in
