@@ -1,0 +1,222 @@
+//! Pool routers (issue 19, item 4), ported in behaviour from Pekko's typed routers spec: the
+//! pool spawns its routees, routes round-robin, at random or by consistent hashing, drops a
+//! routee that stops, keeps a restarted one, stops when the last one has left, and sends what
+//! comes after to dead letters.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use common::recv_n;
+use crossbeam_channel::Sender;
+use reactant::pattern::Routers;
+use reactant::prelude::*;
+
+/// What a routee is told.
+#[derive(Debug)]
+enum Job {
+    /// Report (routee name, n).
+    Work(u32),
+    /// Stop.
+    Quit,
+    /// Fail.
+    Boom,
+}
+
+fn routee(report: &Sender<(String, u32)>) -> impl Fn() -> Behavior<Job> + Send + Sync + 'static {
+    let report = parking_lot::Mutex::new(report.clone());
+    move || {
+        let report = report.lock().clone();
+        Behaviors::receive(move |ctx, job| match job {
+            Job::Work(n) => {
+                let _ = report.send((ctx.path().name().to_owned(), n));
+                Behaviors::same()
+            }
+            Job::Quit => Behaviors::stopped(),
+            Job::Boom => panic!("the routee broke"),
+        })
+    }
+}
+
+/// The routees that answer `sent` messages within a short while (a message sent to a routee
+/// that is stopping goes to dead letters, so fewer may answer).
+fn answering_routees(
+    rx: &crossbeam_channel::Receiver<(String, u32)>,
+    sent: usize,
+) -> HashSet<String> {
+    let mut names = HashSet::new();
+    for _ in 0..sent {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok((name, _)) => {
+                names.insert(name);
+            }
+            Err(_) => break,
+        }
+    }
+    names
+}
+
+#[test]
+fn a_round_robin_pool_spreads_messages_evenly_over_its_routees() {
+    let system = common::system("router-round-robin");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let pool = system
+        .spawn(Routers::pool(4, routee(&tx)), "pool")
+        .expect("spawned");
+    for n in 0..100 {
+        pool.tell(Job::Work(n));
+    }
+    let mut per_routee: HashMap<String, usize> = HashMap::new();
+    for (name, _) in recv_n(&rx, 100) {
+        *per_routee.entry(name).or_default() += 1;
+    }
+    assert_eq!(per_routee.len(), 4, "{per_routee:?}");
+    assert!(per_routee.values().all(|&n| n == 25), "{per_routee:?}");
+}
+
+#[test]
+fn a_random_pool_delivers_every_message_once() {
+    let system = common::system("router-random");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let pool = system
+        .spawn(Routers::pool(3, routee(&tx)).with_random(), "pool")
+        .expect("spawned");
+    for n in 0..300 {
+        pool.tell(Job::Work(n));
+    }
+    let mut seen: Vec<u32> = recv_n(&rx, 300).into_iter().map(|(_, n)| n).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..300).collect::<Vec<_>>());
+    common::assert_quiet(&rx);
+}
+
+#[test]
+fn consistent_hashing_keeps_a_key_on_one_routee_and_moves_only_the_leavers_keys() {
+    let system = common::system("router-hashing");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let pool = system
+        .spawn(
+            Routers::pool(4, routee(&tx)).with_consistent_hashing(|job: &Job| match job {
+                Job::Work(n) => n % 40,
+                _ => 0,
+            }),
+            "pool",
+        )
+        .expect("spawned");
+    let owners = |rx: &crossbeam_channel::Receiver<(String, u32)>| {
+        for n in 0..400 {
+            pool.tell(Job::Work(n));
+        }
+        let mut owner: HashMap<u32, HashSet<String>> = HashMap::new();
+        for (name, n) in recv_n(rx, 400) {
+            owner.entry(n % 40).or_default().insert(name);
+        }
+        owner
+    };
+    let before = owners(&rx);
+    assert!(
+        before.values().all(|names| names.len() == 1),
+        "a key reached two routees: {before:?}"
+    );
+    let used: HashSet<&String> = before.values().flatten().collect();
+    assert!(used.len() > 1, "every key went to one routee");
+    // Key 0's routee leaves (a Quit hashes to key 0).
+    let leaver = before[&0].iter().next().cloned().expect("an owner");
+    pool.tell(Job::Quit);
+    // The router hears of it before routing more: wait until key 0 lands elsewhere.
+    assert!(common::eventually(|| {
+        pool.tell(Job::Work(0));
+        matches!(rx.recv_timeout(Duration::from_millis(50)), Ok((name, 0)) if name != leaver)
+    }));
+    while rx.try_recv().is_ok() {}
+    let after = owners(&rx);
+    for (key, names) in &before {
+        if !names.contains(&leaver) {
+            assert_eq!(
+                &after[key], names,
+                "key {key} moved though its routee stayed"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_routee_that_stops_leaves_the_pool_and_the_last_one_stops_the_router() {
+    let system = common::system("router-shrinks");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let pool = system
+        .spawn(Routers::pool(2, routee(&tx)), "pool")
+        .expect("spawned");
+    pool.tell(Job::Quit);
+    // The remaining routee takes everything.
+    assert!(common::eventually(|| {
+        for _ in 0..4 {
+            pool.tell(Job::Work(1));
+        }
+        answering_routees(&rx, 4).len() == 1
+    }));
+    for _ in 0..4 {
+        pool.tell(Job::Work(2));
+    }
+    assert_eq!(
+        recv_n(&rx, 4).len(),
+        4,
+        "a message to the pool of one was lost"
+    );
+    let dead = system.dead_letters().subscribe();
+    pool.tell(Job::Quit);
+    // The router stops: what is sent to it afterwards is a dead letter addressed to it.
+    assert!(common::eventually(|| {
+        pool.tell(Job::Work(9));
+        dead.try_iter()
+            .any(|letter| letter.recipient.name() == "pool")
+    }));
+}
+
+#[test]
+fn a_routee_supervised_with_restart_stays_in_the_pool_after_a_panic() {
+    let system = common::system("router-restart");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let make = routee(&tx);
+    let pool = system
+        .spawn(
+            Routers::pool(2, move || {
+                Behaviors::supervise(make()).on_failure(SupervisorStrategy::restart())
+            }),
+            "pool",
+        )
+        .expect("spawned");
+    pool.tell(Job::Boom);
+    pool.tell(Job::Boom);
+    for n in 0..10 {
+        pool.tell(Job::Work(n));
+    }
+    let names: HashSet<String> = recv_n(&rx, 10).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(
+        names.len(),
+        2,
+        "a restarted routee left the pool: {names:?}"
+    );
+}
+
+#[test]
+fn a_routee_that_fails_without_supervision_leaves_and_the_others_keep_working() {
+    let system = common::system("router-failure");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let pool = system
+        .spawn(Routers::pool(3, routee(&tx)), "pool")
+        .expect("spawned");
+    pool.tell(Job::Boom);
+    assert!(common::eventually(|| {
+        for n in 0..6 {
+            pool.tell(Job::Work(n));
+        }
+        answering_routees(&rx, 6).len() == 2
+    }));
+    // Once it has left, nothing is lost: every message is answered.
+    for n in 0..6 {
+        pool.tell(Job::Work(n));
+    }
+    assert_eq!(recv_n(&rx, 6).len(), 6);
+}
