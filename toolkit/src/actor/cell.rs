@@ -7,10 +7,10 @@
 //! worker at a time (see `dispatch::mailbox`, whose loom models check exactly this), so the
 //! state needs no lock of its own.
 //!
-//! Lifecycle: `New → Running → (AwaitingChildren → New | BackingOff → New)* → Terminating →
-//! Terminated`. Stopping stops the children first and waits for each to report back, then
-//! delivers `PostStop`, closes the mailbox (leftovers become dead letters) and tells the parent
-//! and the watchers.
+//! The actor's phase and its transitions are documented in one table, in `actor::lifecycle`;
+//! this file moves the actor through them. Stopping stops the children first and waits for
+//! each to report back, then delivers `PostStop`, closes the mailbox (leftovers become dead
+//! letters, or go to the leftovers keeper) and tells the parent and the watchers.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -22,6 +22,7 @@ use std::cell::UnsafeCell;
 use super::actor_ref::AnyActorRef;
 use super::behavior::{Behavior, Behaviors, Kind};
 use super::context::Context;
+use super::lifecycle::{Lifecycle, Phase};
 use super::path::{ActorPath, anonymous_name};
 use super::signal::Signal;
 use super::system::SystemCore;
@@ -105,21 +106,6 @@ pub(crate) trait CellControl: Send + Sync + 'static {
     );
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Phase {
-    /// The behavior in the cell has not been started; a `Start` is queued.
-    New,
-    Running,
-    /// Restarting: waiting for the children to stop; then restarting after the supervisor's
-    /// pending delay, if any.
-    AwaitingChildren,
-    /// Restarting after a delay; messages are held meanwhile.
-    BackingOff,
-    /// Stopping: waiting for the children to stop.
-    Terminating,
-    Terminated,
-}
-
 pub(crate) struct Supervised<M: Send + 'static> {
     state: SupervisionState,
     /// What a restart starts again from; `None` for an actor value, which cannot be restarted.
@@ -139,7 +125,7 @@ pub(crate) struct ActorState<M: Send + 'static> {
     behavior: Behavior<M>,
     /// User messages taken out of the mailbox but not handled yet.
     held: Held<M>,
-    /// Also holds the lifecycle phase and, out of line, the supervision state: packed there so
+    /// Also holds the [`Lifecycle`] and, out of line, the supervision state: packed there so
     /// an idle actor stays one small allocation.
     ctx: Context<M>,
 }
@@ -214,12 +200,7 @@ impl<M: Send + 'static> ActorCell<M> {
     ) -> Arc<Self> {
         let needs_start = behavior.needs_start();
         let cell = Arc::new_cyclic(|weak| {
-            let phase = if needs_start {
-                Phase::New
-            } else {
-                Phase::Running
-            };
-            let mut ctx = Context::new(weak.clone(), phase);
+            let mut ctx = Context::new(weak.clone(), Lifecycle::new(needs_start));
             if let Some(leftovers) = leftovers {
                 ctx.keep_leftovers_with(leftovers);
             }
@@ -323,7 +304,7 @@ impl<M: Send + 'static> ActorCell<M> {
         // Size of the last batch taken in this turn; the first take never waits.
         let mut last_batch = usize::MAX;
         loop {
-            match st.ctx.phase {
+            match st.ctx.lifecycle.phase() {
                 Phase::Running => {}
                 Phase::Terminated => return Turn::Finished,
                 Phase::Terminating => {
@@ -341,11 +322,11 @@ impl<M: Send + 'static> ActorCell<M> {
                         self.process_system(st);
                         continue;
                     }
-                    if st.ctx.stop_when_idle && !st.ctx.busy {
+                    if st.ctx.lifecycle.must_stop_when_idle() {
                         // Refuse further messages (their senders route them elsewhere) and
                         // stop, unless one got in since the hint: then handle it first.
                         if self.mailbox.close_user_if_empty() {
-                            st.ctx.stop_when_idle = false;
+                            st.ctx.lifecycle.stopped_when_idle();
                             self.begin_stop(st, None);
                         }
                         continue;
@@ -392,7 +373,7 @@ impl<M: Send + 'static> ActorCell<M> {
         let mut batch = Vec::new();
         self.mailbox.take_system(&mut batch);
         for msg in batch {
-            if st.ctx.phase == Phase::Terminated {
+            if st.ctx.lifecycle.is_terminated() {
                 self.after_close(msg);
             } else {
                 self.handle_system(st, msg);
@@ -410,7 +391,7 @@ impl<M: Send + 'static> ActorCell<M> {
                 generation,
                 message,
             } => {
-                let live = st.ctx.phase == Phase::Running
+                let live = st.ctx.lifecycle.is_running()
                     && st
                         .ctx
                         .live_timers()
@@ -419,7 +400,7 @@ impl<M: Send + 'static> ActorCell<M> {
                     self.handle_message(st, message);
                 }
             }
-            SystemMessage::Adapted(adapt) => match st.ctx.phase {
+            SystemMessage::Adapted(adapt) => match st.ctx.lifecycle.phase() {
                 Phase::Running => match panic::catch(adapt) {
                     Ok(message) => self.handle_message(st, message),
                     Err(failure) => self.handle_failure(st, failure),
@@ -442,7 +423,7 @@ impl<M: Send + 'static> ActorCell<M> {
                 }
             },
             SystemMessage::Internal(internal) => {
-                if st.ctx.phase != Phase::Running {
+                if !st.ctx.lifecycle.is_running() {
                     // The actor it was meant for is restarting or stopping: a fresh incarnation
                     // starts over (an entity recovers from its journal).
                     return;
@@ -457,7 +438,7 @@ impl<M: Send + 'static> ActorCell<M> {
             }
             SystemMessage::Control(control) => match control {
                 Control::Start => {
-                    if st.ctx.phase == Phase::New {
+                    if st.ctx.lifecycle.phase() == Phase::New {
                         let behavior = std::mem::replace(&mut st.behavior, Behaviors::empty());
                         self.start_behavior(st, behavior, false);
                     }
@@ -467,7 +448,7 @@ impl<M: Send + 'static> ActorCell<M> {
                 Control::Unwatch(id) => st.ctx.remove_watcher(id),
                 Control::Terminated(who) => {
                     if st.ctx.stop_watching(who.id()) {
-                        match st.ctx.phase {
+                        match st.ctx.lifecycle.phase() {
                             Phase::Running => self.signal(st, Signal::Terminated(who)),
                             // Restarting: the watch outlives the incarnation, so the next one
                             // gets the signal once it has started.
@@ -482,12 +463,12 @@ impl<M: Send + 'static> ActorCell<M> {
                     self.child_terminated(st, child, failure)
                 }
                 Control::BackoffElapsed => {
-                    if st.ctx.phase == Phase::BackingOff {
+                    if st.ctx.lifecycle.phase() == Phase::BackingOff {
                         self.restart_now(st);
                     }
                 }
                 // Checked where a turn finds the mailbox empty.
-                Control::StopWhenIdle => st.ctx.stop_when_idle = true,
+                Control::StopWhenIdle => st.ctx.lifecycle.stop_when_idle(),
             },
         }
     }
@@ -523,8 +504,7 @@ impl<M: Send + 'static> ActorCell<M> {
                 Err(failure) => self.handle_failure(st, failure),
             }
         }
-        if st.ctx.stop_requested {
-            st.ctx.stop_requested = false;
+        if st.ctx.lifecycle.take_stop_request() {
             self.begin_stop(st, None);
         }
         if let Some(unstashed) = st.ctx.take_unstashed() {
@@ -583,8 +563,7 @@ impl<M: Send + 'static> ActorCell<M> {
                 Kind::Actor(mut actor) => {
                     let started = panic::catch(|| actor.pre_start(&mut st.ctx));
                     st.behavior = Behavior::from_kind(Kind::Actor(actor));
-                    st.ctx.phase = Phase::Running;
-                    st.ctx.started = true;
+                    st.ctx.lifecycle.start();
                     let failed = started.is_err() || st.ctx.raised;
                     self.after_user_code(st, started.err());
                     if !failed {
@@ -592,10 +571,8 @@ impl<M: Send + 'static> ActorCell<M> {
                     }
                     return;
                 }
-                Kind::Stopped => {
-                    st.ctx.phase = Phase::Running;
-                    return self.begin_stop(st, None);
-                }
+                // Stopped before it started: no `PostStop`.
+                Kind::Stopped => return self.begin_stop(st, None),
                 Kind::Same | Kind::Unhandled if replacing => return,
                 Kind::Same | Kind::Unhandled => {
                     let failure = ActorFailure::new(
@@ -607,8 +584,7 @@ impl<M: Send + 'static> ActorCell<M> {
                 }
                 kind @ (Kind::Receive(_) | Kind::Empty | Kind::Ignore) => {
                     st.behavior = Behavior::from_kind(kind);
-                    st.ctx.phase = Phase::Running;
-                    st.ctx.started = true;
+                    st.ctx.lifecycle.start();
                     self.start_succeeded(st);
                     return;
                 }
@@ -621,7 +597,7 @@ impl<M: Send + 'static> ActorCell<M> {
             supervised.failed_starts = 0;
         }
         for signal in st.ctx.take_deferred_signals() {
-            if st.ctx.phase != Phase::Running {
+            if !st.ctx.lifecycle.is_running() {
                 break;
             }
             self.signal(st, signal);
@@ -630,14 +606,14 @@ impl<M: Send + 'static> ActorCell<M> {
 
     fn handle_failure(self: &Arc<Self>, st: &mut ActorState<M>, failure: ActorFailure) {
         if matches!(
-            st.ctx.phase,
+            st.ctx.lifecycle.phase(),
             Phase::Terminating | Phase::Terminated | Phase::AwaitingChildren | Phase::BackingOff
         ) {
             // Already on its way out or to a restart: this failure changes nothing.
             tracing::error!(actor = %self.path(), %failure, "actor failed again while ending");
             return;
         }
-        let during_start = !st.ctx.started;
+        let during_start = !st.ctx.lifecycle.has_started();
         let decision = match failure.escalation() {
             Escalation::Stop => Decision::Stop,
             escalation => {
@@ -668,7 +644,9 @@ impl<M: Send + 'static> ActorCell<M> {
         };
         // An actor that has not started, or is ending, cannot resume.
         let decision = match decision {
-            Decision::Resume if !(st.ctx.phase == Phase::Running && st.ctx.started) => {
+            Decision::Resume
+                if !(st.ctx.lifecycle.is_running() && st.ctx.lifecycle.has_started()) =>
+            {
                 Decision::Stop
             }
             decision => decision,
@@ -722,10 +700,10 @@ impl<M: Send + 'static> ActorCell<M> {
         // Timers first: the `PreRestart` handler sees none of them active, and none fires into
         // the next incarnation.
         st.ctx.cancel_timers();
-        if st.ctx.started {
+        if st.ctx.lifecycle.has_started() {
             self.lifecycle_signal(st, Signal::PreRestart);
         }
-        st.ctx.started = false;
+        st.ctx.lifecycle.end_incarnation();
         // Stashed messages are kept for the new incarnation, oldest first.
         let stashed = st.ctx.drain_stash();
         st.held.prepend(stashed);
@@ -735,7 +713,7 @@ impl<M: Send + 'static> ActorCell<M> {
                 supervised.pending_delay = delay;
             }
             st.ctx.stop_all_children();
-            st.ctx.phase = Phase::AwaitingChildren;
+            st.ctx.lifecycle.restart_after_children();
         } else {
             self.restart_when_children_stopped(st, delay);
         }
@@ -748,7 +726,7 @@ impl<M: Send + 'static> ActorCell<M> {
     ) {
         match delay {
             Some(delay) => {
-                st.ctx.phase = Phase::BackingOff;
+                st.ctx.lifecycle.back_off();
                 let cell = Arc::downgrade(self);
                 self.system.scheduler().schedule_once(delay, move || {
                     if let Some(cell) = cell.upgrade() {
@@ -762,14 +740,14 @@ impl<M: Send + 'static> ActorCell<M> {
             None => {
                 // Through the mailbox, so that a behavior failing at every start yields the
                 // worker between attempts.
-                st.ctx.phase = Phase::New;
+                st.ctx.lifecycle.restart();
                 let _ = Self::send_system(self, SystemMessage::Control(Control::Start));
             }
         }
     }
 
     fn restart_now(self: &Arc<Self>, st: &mut ActorState<M>) {
-        st.ctx.phase = Phase::New;
+        st.ctx.lifecycle.restart();
         let behavior = std::mem::replace(&mut st.behavior, Behaviors::empty());
         self.start_behavior(st, behavior, false);
     }
@@ -855,8 +833,7 @@ impl<M: Send + 'static> ActorCell<M> {
             }
             Err(failure) => self.handle_failure(st, failure),
         }
-        if st.ctx.stop_requested {
-            st.ctx.stop_requested = false;
+        if st.ctx.lifecycle.take_stop_request() {
             self.begin_stop(st, None);
         }
     }
@@ -879,8 +856,7 @@ impl<M: Send + 'static> ActorCell<M> {
         if let Some(failure) = panicked.or(raised) {
             self.handle_failure(st, failure);
         }
-        if st.ctx.stop_requested {
-            st.ctx.stop_requested = false;
+        if st.ctx.lifecycle.take_stop_request() {
             self.begin_stop(st, None);
         }
     }
@@ -907,14 +883,12 @@ impl<M: Send + 'static> ActorCell<M> {
     }
 
     fn begin_stop(self: &Arc<Self>, st: &mut ActorState<M>, failure: Option<ActorFailure>) {
-        if matches!(st.ctx.phase, Phase::Terminating | Phase::Terminated) {
+        if !st.ctx.lifecycle.begin_stop() {
             return;
         }
         if let Some(failure) = failure {
             st.ctx.set_failure(failure);
         }
-        st.ctx.phase = Phase::Terminating;
-        st.ctx.terminating = true;
         st.ctx.cancel_timers();
         if st.ctx.has_children() {
             st.ctx.stop_all_children();
@@ -930,7 +904,7 @@ impl<M: Send + 'static> ActorCell<M> {
         failure: Option<ActorFailure>,
     ) {
         let watched = st.ctx.remove_child(&child);
-        if watched && st.ctx.phase == Phase::Running {
+        if watched && st.ctx.lifecycle.is_running() {
             let signal = match failure {
                 Some(failure) => Signal::ChildFailed(child, failure),
                 None => Signal::Terminated(child),
@@ -940,7 +914,7 @@ impl<M: Send + 'static> ActorCell<M> {
         if st.ctx.has_children() {
             return;
         }
-        match st.ctx.phase {
+        match st.ctx.lifecycle.phase() {
             Phase::Terminating => self.finish_stop(st),
             Phase::AwaitingChildren => {
                 let delay = st
@@ -954,10 +928,10 @@ impl<M: Send + 'static> ActorCell<M> {
     }
 
     fn finish_stop(self: &Arc<Self>, st: &mut ActorState<M>) {
-        if st.ctx.started {
+        if st.ctx.lifecycle.has_started() {
             self.lifecycle_signal(st, Signal::PostStop);
         }
-        st.ctx.phase = Phase::Terminated;
+        st.ctx.lifecycle.terminate();
         let leftovers = self.mailbox.close();
         // Oldest first: what the actor set aside, what it held, what was still queued.
         let mut unhandled: Vec<M> = st

@@ -9,8 +9,9 @@ use std::time::Duration;
 use super::actor_ref::{ActorRef, AnyActorRef, Recipient};
 use super::behavior::Behavior;
 use super::cell::{
-    ActorCell, CellControl, Control, InternalFn, LeftoversFn, Phase, Supervised, SystemMessage,
+    ActorCell, CellControl, Control, InternalFn, LeftoversFn, Supervised, SystemMessage,
 };
+use super::lifecycle::Lifecycle;
 use super::path::{ActorPath, validate_name};
 use super::signal::Signal;
 use super::stash::StashBuffer;
@@ -39,16 +40,9 @@ use crate::timers::{TimerTarget, Timers};
 pub struct Context<M: Send + 'static> {
     cell: Weak<ActorCell<M>>,
     extras: Option<Box<Extras<M>>>,
-    pub(crate) phase: Phase,
-    /// The behavior has started (so it gets `PostStop` / `PreRestart`).
-    pub(crate) started: bool,
-    pub(crate) stop_requested: bool,
-    pub(crate) terminating: bool,
-    /// Stop as soon as the mailbox is drained and the actor is not `busy` (passivation).
-    pub(crate) stop_when_idle: bool,
-    /// The actor holds work of its own that a passivation must wait for (an event-sourced
-    /// entity recovering, persisting, or holding commands).
-    pub(crate) busy: bool,
+    /// Where the actor is in its life: kept here, packed beside the words above, so that an
+    /// idle actor stays one small allocation; only the cell moves it on.
+    pub(super) lifecycle: Lifecycle,
     /// A failure was raised as a value ([`Context::raise`]) by the code that just ran; the cell
     /// hands it to the supervisor once that code returns.
     pub(crate) raised: bool,
@@ -78,16 +72,11 @@ struct Extras<M: Send + 'static> {
 }
 
 impl<M: Send + 'static> Context<M> {
-    pub(crate) fn new(cell: Weak<ActorCell<M>>, phase: Phase) -> Self {
+    pub(crate) fn new(cell: Weak<ActorCell<M>>, lifecycle: Lifecycle) -> Self {
         Self {
             cell,
             extras: None,
-            phase,
-            started: phase == Phase::Running,
-            stop_requested: false,
-            terminating: false,
-            stop_when_idle: false,
-            busy: false,
+            lifecycle,
             raised: false,
         }
     }
@@ -167,7 +156,7 @@ impl<M: Send + 'static> Context<M> {
         leftovers: Option<LeftoversFn<N>>,
     ) -> Result<ActorRef<N>, SpawnError> {
         let me = self.cell();
-        if self.terminating {
+        if self.lifecycle.is_ending() {
             return Err(SpawnError::ParentStopping { parent: me.path() });
         }
         let core = me.system().clone();
@@ -220,7 +209,7 @@ impl<M: Send + 'static> Context<M> {
     /// Stops this actor once the current handler returns (for object-style actors; functional
     /// behaviors return `Behaviors::stopped()`).
     pub fn stop_self(&mut self) {
-        self.stop_requested = true;
+        self.lifecycle.request_stop();
     }
 
     /// Watches another actor: when it stops, this actor receives `Signal::Terminated` (or
@@ -410,12 +399,18 @@ impl<M: Send + 'static> Context<M> {
         self.extras().handed_back.extend(messages);
     }
 
+    /// Whether [`stop_self`](Self::stop_self) was called by the code running now.
+    #[inline]
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.lifecycle.stop_requested()
+    }
+
     /// Whether the actor holds work of its own that a passivation must wait for (an
     /// event-sourced entity recovering, persisting, or holding commands): a
     /// [`stop_when_idle`](AnyActorRef::stop_when_idle) waits while it is set.
     #[inline]
     pub(crate) fn set_busy(&mut self, busy: bool) {
-        self.busy = busy;
+        self.lifecycle.set_busy(busy);
     }
 
     /// Records a message this actor could not keep as a dead letter.
@@ -533,7 +528,7 @@ impl<M: Send + 'static> Context<M> {
     /// The actor stops of a failure that must not be retried with the same messages: its start
     /// failed, or the failure stops it whatever the strategy (an entity's failed recovery).
     pub(crate) fn stops_for_good(&self) -> bool {
-        !self.started
+        !self.lifecycle.has_started()
             || self
                 .extras
                 .as_ref()

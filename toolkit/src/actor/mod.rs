@@ -6,6 +6,7 @@ mod behavior;
 mod cell;
 mod context;
 mod extension;
+mod lifecycle;
 mod object;
 mod path;
 mod signal;

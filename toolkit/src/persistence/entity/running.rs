@@ -336,7 +336,7 @@ where
 
     /// Handles held commands in order until one starts a persist, or the entity stops or fails.
     fn run_held(&mut self, ctx: &mut Context<C>) {
-        while self.phase == Phase::Running && !ctx.stop_requested && !ctx.raised {
+        while self.phase == Phase::Running && !ctx.stop_requested() && !ctx.raised {
             let Some(command) = self.commands.pop_front() else {
                 return;
             };
