@@ -43,7 +43,17 @@ fn main() -> ExitCode {
     let (folder, stream) = match args.as_slice() {
         [folder] => (folder, None),
         [folder, id] => match id.to_str() {
-            Some(id) => (folder, Some(PersistenceId::new(id))),
+            // Text from the command line: `try_new` returns the error (an empty id, ..)
+            // instead of panicking.
+            Some(id) => match PersistenceId::try_new(id) {
+                Ok(id) => (folder, Some(id)),
+                Err(error) => {
+                    return fail(
+                        BAD_INPUT,
+                        &format!("the persistence id {id:?} is not valid: {error}"),
+                    );
+                }
+            },
             None => {
                 return fail(
                     BAD_INPUT,

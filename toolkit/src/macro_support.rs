@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Context;
-use crate::persistence::{Effect, Event, EventSourcedBehavior};
+use crate::persistence::{Effect, EntityContext, Event, EventSourcedBehavior};
 
 /// The settings of an entity type, from `#[entity(..)]` beside `#[derive(Entity)]`.
 #[diagnostic::on_unimplemented(
@@ -31,6 +31,10 @@ pub trait EntitySettings: Sized + 'static {
     type Event: Event;
     /// `snapshot_every`, `keep_snapshots`, `delete_events_on_snapshot`.
     const SNAPSHOTS: Snapshots;
+    /// The entity itself (`Self`). `#[entity]` names the entity's [`EventOf`] impl through it,
+    /// so that without `#[derive(Entity)]` the one error is the missing settings, not also a
+    /// false "is not the event type".
+    type This;
 
     /// `codec = ..`: gives the behavior that codec (without it, the default).
     fn codec<C: Send + 'static>(
@@ -201,6 +205,40 @@ impl<M: Send + 'static> ContextOf<M> for Context<M> {
         ctx
     }
 }
+
+/// An entity command handler's (or `on_signal`'s) `ctx: &mut C` argument: `C` must be the
+/// entity's `EntityContext<'_, Command>`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not this entity's context, `EntityContext<'_, {C}>`",
+    label = "the generated `Entity` impl hands over a `&mut EntityContext<'_, {C}>`",
+    note = "write `ctx: &mut EntityContext<'_, {C}>` (from `reactant::persistence`)"
+)]
+pub trait EntityContextOf<'a, C: Send + 'static> {
+    /// The entity's context as `Self` (the same type).
+    fn from_entity_context<'b>(ctx: &'b mut EntityContext<'a, C>) -> &'b mut Self;
+}
+
+impl<'a, C: Send + 'static> EntityContextOf<'a, C> for EntityContext<'a, C> {
+    #[inline]
+    fn from_entity_context<'b>(ctx: &'b mut EntityContext<'a, C>) -> &'b mut Self {
+        ctx
+    }
+}
+
+/// A handler's reply travels back to the asker's thread: it must be `Send`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be sent to another thread, and a handler's reply travels back to the asker's thread",
+    label = "not `Send`",
+    note = "reply a `Send` type (`Arc` instead of `Rc`, `Mutex` instead of `RefCell`), e.g. the data the `Rc` points to"
+)]
+pub trait ReplyPart {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Send + ?Sized> ReplyPart for T {}
+
+/// Checks that a handler's reply is `Send` (see [`ReplyPart`]).
+#[inline]
+pub fn reply_part<T: ReplyPart + ?Sized>() {}
 
 /// What travels in a message (a handler's argument) must be `Send`.
 #[diagnostic::on_unimplemented(

@@ -11,7 +11,9 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Block, DeriveInput, ImplItem, Item, ItemImpl, ReturnType, Stmt, Type};
 
-use super::{Protocol, ReplyOf, impl_block, item_name_or_item, not_an_effect};
+use super::{
+    Protocol, ReplyOf, entity_context_argument, impl_block, item_name_or_item, not_an_effect,
+};
 use crate::ast::{EntityImpl, EntityStruct, Output, effect_type};
 use crate::attr::EntityAttrs;
 use crate::errors::Errors;
@@ -128,6 +130,7 @@ fn settings(name: &syn::Ident, attrs: &EntityAttrs, valid: bool) -> TokenStream 
             const TYPE_KEY: &'static str = #type_key;
             #event_type
             const SNAPSHOTS: ::reactant::__private::Snapshots = #snapshots;
+            type This = Self;
             #codec
         }
 
@@ -260,14 +263,26 @@ fn expand(entity: &EntityImpl, rewritten: ItemImpl) -> TokenStream {
         // `valid` has reported it.
         return quote!(#rewritten);
     };
-    let from_entity_event = quote_spanned!(apply_event.span()=>
-        <Self as ::reactant::__private::EventOf<#apply_event>>::from_entity_event
+    // The entity through its settings (`EntitySettings::This`): without `#[derive(Entity)]`
+    // that fails at the type, once, and the `EventOf` checks at the user's event types are not
+    // reported on top of it.
+    let settings_of_self = quote_spanned!(self_ty.span()=>
+        Self as ::reactant::__private::EntitySettings
     );
+    // The outer tokens at the user's event type (each use below), where a wrong event type is
+    // reported.
+    let this = |at: Span| quote_spanned!(at=> <#settings_of_self>::This);
+    let this_apply = this(apply_event.span());
+    let from_entity_event = quote_spanned!(apply_event.span()=>
+        <#this_apply as ::reactant::__private::EventOf<#apply_event>>::from_entity_event
+    );
+    let command_name = &protocol.enum_name;
     let arms = entity.commands.iter().map(|command| {
         let (pattern, bindings) = protocol.pattern(command);
         let method = command.method.name;
-        let call = if command.context.is_some() {
-            quote!(Self::#method(self, __reactant_ctx, #(#bindings),*))
+        let call = if let Some(ctx) = command.context {
+            let ctx = entity_context_argument(ctx, command_name);
+            quote!(Self::#method(self, #ctx, #(#bindings),*))
         } else {
             quote!(Self::#method(self, #(#bindings),*))
         };
@@ -286,8 +301,9 @@ fn expand(entity: &EntityImpl, rewritten: ItemImpl) -> TokenStream {
             }
             Output::Effect(effect) => {
                 let into_entity_effect = effect.event().map(|event| {
+                    let this = this(event.span());
                     quote_spanned!(event.span()=>
-                        <Self as ::reactant::__private::EventOf<#event>>::into_entity_effect
+                        <#this as ::reactant::__private::EventOf<#event>>::into_entity_effect
                     )
                 });
                 let mut reactant_effect = reactant_effect(&effect.constructor);
@@ -360,13 +376,19 @@ fn expand(entity: &EntityImpl, rewritten: ItemImpl) -> TokenStream {
     };
     let on_signal = entity.on_signal.map(|hook| {
         let name = hook.name;
+        let ctx = match hook.args().next() {
+            Some(ctx) if crate::ast::is_entity_context(&ctx.ty) => {
+                entity_context_argument(ctx, command)
+            }
+            _ => quote!(__reactant_ctx),
+        };
         quote_spanned! {self_ty.span()=>
             fn on_signal(
                 &self,
                 __reactant_ctx: &mut ::reactant::persistence::EntityContext<'_, #command>,
                 __reactant_signal: &::reactant::persistence::EntitySignal,
             ) {
-                Self::#name(self, __reactant_ctx, __reactant_signal)
+                Self::#name(self, #ctx, __reactant_signal)
             }
         }
     });

@@ -49,7 +49,7 @@ impl Protocol<'_> {
     pub(crate) fn message_enum(&self) -> TokenStream {
         let enum_name = &self.enum_name;
         let generics = self.generics();
-        let where_clause = &generics.where_clause;
+        let where_clause = self.where_replies_sendable(generics.where_clause.as_ref());
         let type_name = self.type_name();
         let doc = format!(
             " The {} of `{type_name}`: one variant per handler of its impl block, with the \
@@ -233,21 +233,47 @@ impl Protocol<'_> {
         }
     }
 
-    /// A check, at each argument's type, that it is `Send` (replies are checked where the
-    /// enum's `reply_to: ActorRef<Reply>` names them).
+    /// The enum's where clause: the impl block's, and that each reply is `Send + 'static`.
+    /// Under `for<..>` the bound is assumed by the enum rather than checked there, so that its
+    /// `reply_to: ActorRef<Reply>` field (`ActorRef` requires `Send`) reports nothing of its
+    /// own: the one error is [`Protocol::send_checks`]'s, at the user's reply type. A reply
+    /// under `#[cfg]` is left out (a where clause cannot hold `#[cfg]`).
+    fn where_replies_sendable(&self, where_clause: Option<&syn::WhereClause>) -> TokenStream {
+        let predicates: Vec<&syn::WherePredicate> = where_clause
+            .map(|clause| clause.predicates.iter().collect())
+            .unwrap_or_default();
+        let replies: Vec<Type> = self
+            .handlers
+            .iter()
+            .filter(|handler| handler.method.cfgs().is_empty())
+            .filter_map(|handler| handler.output.reply().map(|reply| self.without_self(reply)))
+            .collect();
+        if predicates.is_empty() && replies.is_empty() {
+            return TokenStream::new();
+        }
+        quote! {
+            where
+                #(#predicates,)*
+                #(for<'__reactant> #replies: ::core::marker::Send + 'static,)*
+        }
+    }
+
+    /// A check, at each argument's and reply's type, that it is `Send`.
     pub(crate) fn send_checks(&self) -> TokenStream {
         let (impl_generics, _, where_clause) = self.generics().split_for_impl();
         let checks = self.handlers.iter().flat_map(|handler| {
             let cfgs = handler.method.cfgs();
-            handler
-                .fields
-                .iter()
-                .map(move |arg| {
-                    let span = arg.ty.span();
-                    let ty = self.without_self(&arg.ty);
-                    quote_spanned!(span=> #(#cfgs)* ::reactant::__private::message_part::<#ty>();)
-                })
-                .collect::<Vec<_>>()
+            let arguments = handler.fields.iter().map(|arg| {
+                let span = arg.ty.span();
+                let ty = self.without_self(&arg.ty);
+                quote_spanned!(span=> #(#cfgs)* ::reactant::__private::message_part::<#ty>();)
+            });
+            let reply = handler.output.reply().map(|reply| {
+                let span = reply.span();
+                let ty = self.without_self(reply);
+                quote_spanned!(span=> #(#cfgs)* ::reactant::__private::reply_part::<#ty>();)
+            });
+            arguments.chain(reply).collect::<Vec<_>>()
         });
         quote! {
             const _: () = {
@@ -358,6 +384,22 @@ pub(crate) fn context_argument(ctx: &syn::PatType, msg: &TokenStream) -> TokenSt
     let span = ty.span();
     quote_spanned! {span=>
         <#ty as ::reactant::__private::ContextOf<#msg>>::from_actor_context(__reactant_ctx)
+    }
+}
+
+/// The context argument handed to an entity's command handler or `on_signal` that takes
+/// `ctx: &mut C`: the entity's context as `C`, which fails to compile at the user's `C` unless
+/// it is the entity's `EntityContext<'_, Command>`.
+pub(crate) fn entity_context_argument(ctx: &syn::PatType, command: &Ident) -> TokenStream {
+    let ty = match &*ctx.ty {
+        Type::Reference(reference) => &*reference.elem,
+        other => other,
+    };
+    let span = ty.span();
+    quote_spanned! {span=>
+        <#ty as ::reactant::__private::EntityContextOf<'_, #command>>::from_entity_context(
+            __reactant_ctx,
+        )
     }
 }
 
