@@ -1,5 +1,5 @@
 //! Supervision: what happens when an actor's handler panics. The panic is caught at the actor
-//! boundary ([`panic`]), turned into an [`ActorFailure`], and the actor's
+//! boundary (`supervision::panic`), turned into an [`ActorFailure`], and the actor's
 //! [`SupervisorStrategy`] decides: stop (the default), resume, restart (optionally limited), or
 //! restart after an exponential backoff.
 //!
