@@ -5,9 +5,9 @@
 //! finds it run next on the same core, warm in cache); scheduling from outside goes to the
 //! injector and wakes one parked worker if none is already looking for work. The "next" slot
 //! is private, so a turn that goes on after waking an actor hands that actor to the stealable
-//! queue every few messages (`share_next_slot`): an idle
-//! worker takes it instead of it waiting for the whole turn. Idle workers spin
-//! briefly, then park: nothing burns a core when nothing happens.
+//! queue every few messages (`share_next_slot`): an idle worker takes it instead of it waiting
+//! for the whole turn. Idle workers spin briefly, then yield, then park: nothing burns a core
+//! when nothing happens.
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
@@ -20,8 +20,9 @@ use parking_lot::Mutex;
 
 /// Something a worker can run: in practice an actor cell.
 pub(crate) trait Runnable: Send + Sync {
-    /// Runs one turn. The implementation requeues itself through [`Dispatcher::requeue`] if
-    /// it has more work.
+    /// Runs the task: for an actor, one turn, or several in a row while nobody else waits for
+    /// this worker ([`Dispatcher::others_waiting`]). A task that still has work afterwards
+    /// requeues itself through [`Dispatcher::requeue`].
     fn run(self: Arc<Self>);
 }
 
@@ -163,8 +164,9 @@ impl Dispatcher {
         }
     }
 
-    /// True if another task waits for this worker (or for the shared queue): a task that used up
-    /// its turn must then yield; otherwise it may run another turn at once, on a warm cache.
+    /// True if another task waits for this worker (or for the shared queue), and always off this
+    /// dispatcher's workers: a task that used up its turn must then yield; otherwise it may run
+    /// another turn at once, on a warm cache.
     #[inline]
     pub(crate) fn others_waiting(&self) -> bool {
         if !self.shared.injector.is_empty() {
@@ -212,8 +214,9 @@ impl Dispatcher {
         }
     }
 
-    /// Puts a task that used up its turn at the back of the dispatcher's shared queue, behind
-    /// every actor already waiting, on whichever worker.
+    /// Puts a task that still has work after its turn (it used up its throughput, or messages
+    /// arrived as it went idle) at the back of the dispatcher's shared queue, behind every
+    /// actor already waiting, for whichever worker.
     pub(crate) fn requeue(&self, task: Task) {
         self.shared.injector.push(task);
         self.shared.notify_one();
@@ -264,8 +267,9 @@ impl Shared {
         self.wake_one();
     }
 
-    /// Local work was added: wake a helper only if every other worker sleeps and nobody is
-    /// searching (then the extra work may be worth stealing).
+    /// Local (stealable) work was added: wake a helper as [`notify_one`](Self::notify_one)
+    /// does — if a worker is parked and none is searching — unless this pool has only one
+    /// worker, which nobody could steal from.
     #[inline]
     fn notify_one_if_idle(&self) {
         if self.stealers.len() > 1 {
@@ -340,7 +344,8 @@ fn worker_loop(shared: Arc<Shared>, local: Worker<Task>, index: usize) {
                     continue;
                 }
                 park(&shared, index);
-                // A waker counted us as searching when it picked us.
+                // Counted as searching now: by the waker that picked us, or by `park` itself
+                // when we woke on our own.
                 searching = true;
             }
         }

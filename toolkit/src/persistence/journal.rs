@@ -137,7 +137,8 @@ pub struct PersistentRepr {
     pub payload: Vec<u8>,
     /// Tags for the read side (`events_by_tag`).
     pub tags: Vec<String>,
-    /// Which writer (entity incarnation) stored it.
+    /// Which writer stored it: the `Persistence` instance the entity wrote through, one id per
+    /// instance (its process id and creation time), shared by all of that instance's entities.
     pub writer_id: Arc<str>,
     /// When it was written, in milliseconds since the Unix epoch.
     pub timestamp_ms: u64,

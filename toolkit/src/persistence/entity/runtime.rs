@@ -51,6 +51,7 @@ pub struct Persistence {
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// Routes a persistence id to its reader: seeded per process, like every map key here.
     route: std::collections::hash_map::RandomState,
+    /// Stamped on every event written through this instance (`PersistentRepr::writer_id`).
     pub(super) writer_id: Arc<str>,
 }
 
