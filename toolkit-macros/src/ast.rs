@@ -127,9 +127,37 @@ pub(crate) struct Handler<'a> {
     /// The `ctx: &mut Context<..>` argument (actors) or `ctx: &mut EntityContext<'_, ..>`
     /// (entities), first after `self`.
     pub context: Option<&'a PatType>,
-    /// The other arguments: the variant's fields.
+    /// The other arguments: the variant's fields (the `#[reply]` argument among them).
     pub fields: Vec<&'a PatType>,
     pub output: Output<'a>,
+    /// The arguments marked `#[reply]`, by index in `fields`: the handler keeps the reply
+    /// address and answers later, so it returns nothing and the ref method still returns
+    /// `Pending<R>`. `valid` allows one, of type `ActorRef<R>`, and no return value.
+    pub reply_args: Vec<usize>,
+}
+
+/// Whether an argument is marked `#[reply]` (in any form: `valid` checks the form).
+pub(crate) fn is_reply_attr(attr: &syn::Attribute) -> bool {
+    attr.path().is_ident("reply")
+}
+
+/// `R` of `ActorRef<R>` (any path ending in `ActorRef`, with one type argument).
+pub(crate) fn actor_ref_reply(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    if path.qself.is_some() {
+        return None;
+    }
+    let last = path.path.segments.last()?;
+    if last.ident != "ActorRef" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.iter().collect::<Vec<_>>().as_slice() {
+        [GenericArgument::Type(reply)] => Some(reply),
+        _ => None,
+    }
 }
 
 /// What a handler returns.
@@ -182,7 +210,7 @@ impl<'a> EffectType<'a> {
 }
 
 impl<'a> Output<'a> {
-    /// The type of the reply, if the handler sends one.
+    /// The type of the reply, if the handler returns one.
     pub(crate) fn reply(&self) -> Option<&'a Type> {
         match self {
             Output::Unit => None,
@@ -217,14 +245,40 @@ impl<'a> Handler<'a> {
                 Some(invalid),
             ),
         };
+        let fields: Vec<&'a PatType> = args.collect();
+        let reply_args = fields
+            .iter()
+            .enumerate()
+            .filter(|(_, arg)| arg.attrs.iter().any(is_reply_attr))
+            .map(|(index, _)| index)
+            .collect();
         Self {
             method,
             variant,
             invalid_variant,
             context,
-            fields: args.collect(),
+            fields,
             output,
+            reply_args,
         }
+    }
+
+    /// The `#[reply] reply_to: ActorRef<R>` argument, when there is one (the first if several).
+    pub(crate) fn reply_arg(&self) -> Option<&'a PatType> {
+        self.reply_args.first().map(|&index| self.fields[index])
+    }
+
+    /// The reply type the ref method's `Pending<R>` waits for: the return type, or `R` of the
+    /// `#[reply]` argument's `ActorRef<R>`.
+    pub(crate) fn reply(&self) -> Option<&'a Type> {
+        self.output
+            .reply()
+            .or_else(|| self.reply_arg().and_then(|arg| actor_ref_reply(&arg.ty)))
+    }
+
+    /// Whether the field at `index` is the `#[reply]` argument, which the ref method fills in.
+    pub(crate) fn is_reply_field(&self, field: &PatType) -> bool {
+        self.reply_arg().is_some_and(|arg| std::ptr::eq(arg, field))
     }
 
     /// The name of a field's argument (`None` if the argument is a pattern, which `valid`

@@ -119,6 +119,9 @@ use syn::{DeriveInput, parse_macro_input};
 /// - A handler may take the actor's context first, right after `self`:
 ///   `ctx: &mut Context<CounterMsg>` (any path ending in `Context`; the generated code checks it
 ///   is this actor's).
+/// - A handler may answer **later**: it takes the asker's reply address as an argument marked
+///   `#[reply]`, `#[reply] reply_to: ActorRef<R>`, and returns nothing (see
+///   [Answering later](#answering-later)).
 /// - `#[cfg(..)]` on a handler (and the `cfg(..)` parts of a `#[cfg_attr(..)]`) go onto its
 ///   variant, its match arm and its ref methods: a handler compiled out leaves nothing behind.
 /// - A handler cannot return an `Effect` (under any name): effects belong to the command
@@ -126,6 +129,75 @@ use syn::{DeriveInput, parse_macro_input};
 /// - `Self` in a handler's argument or return type means the actor's type.
 /// - Doc comments of a handler are carried to its variant and to its ref method.
 /// - The ref trait must be in scope to call its methods (`use crate::counter::CounterRef`).
+///
+/// # Answering later
+///
+/// A handler's return value is its reply, sent as it returns. To answer later (once another
+/// actor has replied, a timer has fired, or more work has come in), a handler takes the reply
+/// address itself: an argument marked `#[reply]`, of type `ActorRef<R>`, at any place among
+/// its arguments and under any name (`reply_to` included). It returns nothing, keeps the
+/// address (in the actor's state, or in a closure) and tells it the reply when it has one, as
+/// Akka's `replyTo ! reply`. For callers nothing changes: the ref method leaves the argument
+/// out and returns `Pending<R>`; the variant carries it as its field of that name.
+///
+/// ```
+/// use reactant::prelude::*;
+/// use std::collections::HashMap;
+/// use std::time::Duration;
+///
+/// #[derive(Default)]
+/// struct Prices;
+///
+/// #[actor]
+/// impl Prices {
+///     pub fn price(&self, item: String) -> u64 { item.len() as u64 * 100 }
+/// }
+///
+/// struct Quotes {
+///     prices: ActorRef<PricesMsg>,
+///     next: u64,
+///     waiting: HashMap<u64, ActorRef<u64>>,
+/// }
+///
+/// #[actor]
+/// impl Quotes {
+///     /// Asks `Prices`, and answers when its reply comes back as the message `priced`.
+///     pub fn quote(
+///         &mut self,
+///         ctx: &mut Context<QuotesMsg>,
+///         item: String,
+///         count: u64,
+///         #[reply] reply_to: ActorRef<u64>,
+///     ) {
+///         let id = self.next;
+///         self.next += 1;
+///         self.waiting.insert(id, reply_to);
+///         let timeout = Duration::from_secs(3);
+///         self.prices
+///             .price(item)
+///             .pipe_to(ctx, timeout, move |price| QuotesMsg::Priced { id, count, price });
+///     }
+///
+///     /// `Prices`' reply to the quote `id`.
+///     pub fn priced(&mut self, id: u64, count: u64, price: Result<u64, AskError>) {
+///         if let Some(reply_to) = self.waiting.remove(&id) {
+///             reply_to.tell(price.map_or(0, |price| price * count));
+///         }
+///     }
+/// }
+///
+/// let system = ActorSystem::new("docs")?;
+/// let prices = system.spawn(Prices, "prices")?;
+/// let quotes = Quotes { prices, next: 0, waiting: HashMap::new() };
+/// let quotes: ActorRef<QuotesMsg> = system.spawn(quotes, "quotes")?;
+/// let quote: Pending<u64> = quotes.quote("tea".to_owned(), 2); // an ask, as ever
+/// assert_eq!(quote.wait(Duration::from_secs(3))?, 600);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// The variant is `QuotesMsg::Quote { item, count, reply_to }`, and the ref method
+/// `fn quote(&self, item: String, count: u64) -> Pending<u64>`. A handler has one `#[reply]`
+/// argument at most; with one, it cannot return a reply too.
 ///
 /// # Lifecycle hooks
 ///
@@ -155,7 +227,10 @@ use syn::{DeriveInput, parse_macro_input};
 /// context that is not the first argument or of another actor, two handlers whose variants
 /// collide (`do_it` and `doIt`), a handler whose name gives no variant (`__`, `_1x`, `self_`), a
 /// handler named like a method `ActorRef` has already (`tell`, `ask`, `path`, `clone`, ..), an
-/// argument called `reply_to` in an ask, an argument or reply that is not `Send`, a reply that
+/// argument called `reply_to` in an ask that returns its reply (mark it `#[reply]` and return
+/// nothing instead), two `#[reply]` arguments, a `#[reply]` argument that is not an
+/// `ActorRef<R>` or in a handler that also returns a reply, `#[reply]` with arguments or on a
+/// method that is not a handler, an argument or reply that is not `Send`, a reply that
 /// is an `Effect`, a type parameter without `Send + 'static`, a public or misshapen lifecycle
 /// hook, an unknown argument, and the attribute on a trait impl or on anything but an impl
 /// block.
@@ -386,6 +461,67 @@ pub fn derive_entity(input: TokenStream) -> TokenStream {
 ///   `forget`). The generated `Entity` impl then dispatches in `handle_command_in`, which the
 ///   runtime calls; its `handle_command`, having no context to give, leaves every command
 ///   unhandled.
+/// - A command handler may answer later, as an actor's handler can: it takes the reply address
+///   as `#[reply] reply_to: ActorRef<R>` and returns `Effect<Event>` (no reply of the effect's
+///   own) or nothing; the ref method still returns `Pending<R>`. It answers after its events
+///   are persisted with `.then_reply_to(reply_to, |state| ..)`, or hands the address on: to
+///   another command it sends itself once another actor or entity has answered
+///   (`pending.pipe_to(ctx, timeout, move |answer| AccountCommand::Settle { answer, reply_to })`,
+///   with `settle` taking `#[reply] reply_to` too). The state itself cannot keep it: it is
+///   stored, and changes only through events.
+///
+///   ```
+///   # use reactant::persistence::{EntityContext, Persistence};
+///   # use reactant::prelude::*;
+///   # use serde::{Deserialize, Serialize};
+///   # use std::time::Duration;
+///   # #[derive(Clone, Debug, Serialize, Deserialize, Event)]
+///   # enum AccountEvent { Deposited { amount: u64 } }
+///   # #[derive(Default, Serialize, Deserialize, Entity)]
+///   # #[entity(type_key = "account", event = AccountEvent)]
+///   # struct Account { balance: u64 }
+///   #[derive(Default)]
+///   struct Fees;
+///
+///   #[actor]
+///   impl Fees {
+///       pub fn bonus_for(&self, amount: u64) -> u64 { amount / 10 }
+///   }
+///
+///   #[entity]
+///   impl Account {
+///       fn apply(&mut self, event: &AccountEvent) {
+///           match event { AccountEvent::Deposited { amount } => self.balance += amount }
+///       }
+///
+///       /// Asks `fees` for a bonus first; answers the new balance once both are persisted.
+///       pub fn deposit_with_bonus(
+///           &self,
+///           ctx: &mut EntityContext<'_, AccountCommand>,
+///           fees: ActorRef<FeesMsg>,
+///           amount: u64,
+///           #[reply] reply_to: ActorRef<u64>,
+///       ) -> Effect<AccountEvent> {
+///           fees.bonus_for(amount).pipe_to(ctx, Duration::from_secs(3), move |bonus| {
+///               AccountCommand::Deposit { amount: amount + bonus.unwrap_or(0), reply_to }
+///           });
+///           Effect::none()
+///       }
+///
+///       /// Persists, then answers the new balance.
+///       pub fn deposit(&self, amount: u64, #[reply] reply_to: ActorRef<u64>) -> Effect<AccountEvent> {
+///           Effect::persist(AccountEvent::Deposited { amount })
+///               .then_reply_to(reply_to, |state| state.balance)
+///       }
+///   }
+///
+///   let system = ActorSystem::new("docs")?;
+///   let fees = system.spawn(Fees, "fees")?;
+///   let accounts = system.sharding().init::<Account>(Persistence::in_memory()?)?;
+///   let balance = accounts.entity("acc-1").deposit_with_bonus(fees, 100);
+///   assert_eq!(balance.wait(Duration::from_secs(3))?, 110);
+///   # Ok::<(), Box<dyn std::error::Error>>(())
+///   ```
 /// - `fn on_signal(&self, ctx: &mut EntityContext<'_, AccountCommand>, signal: &EntitySignal)`
 ///   (optional, never a command) becomes `Entity::on_signal`: e.g. after `RecoveryCompleted`,
 ///   resume unfinished work by sending itself a command.
@@ -402,7 +538,8 @@ pub fn derive_entity(input: TokenStream) -> TokenStream {
 /// Those of `#[actor]`'s handlers, and: a command handler taking `&mut self`; no `apply`, or
 /// one with another signature; a command handler persisting a type other than the
 /// `event = ..` of `#[derive(Entity)]` (reported at that type); the state as the reply of
-/// `Effect<Event, Reply>`; a query returning an `Effect`; a missing `#[derive(Entity)]`, or its
+/// `Effect<Event, Reply>`; a query returning an `Effect`; a `#[reply]` argument in a command
+/// whose effect or return value replies too; a missing `#[derive(Entity)]`, or its
 /// arguments given to a struct without it (one error: the settings are still generated); a
 /// generic entity.
 #[proc_macro_attribute]

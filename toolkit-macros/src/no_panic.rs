@@ -232,6 +232,117 @@ fn no_attribute_value_makes_impl_attributes_panic() {
     }
 }
 
+/// `#[reply]` in every form, on arguments of every kind of type, with every kind of return type,
+/// once or twice, in handlers and in methods that are not: never a panic, and the expansion of
+/// a valid one parses (with the marker gone) and is an ask.
+#[test]
+fn no_reply_argument_makes_the_impl_attributes_panic() {
+    const MARKERS: &[&str] = &[
+        "#[reply]",
+        "#[reply()]",
+        "#[reply(later)]",
+        "#[reply = 1]",
+        "#[reply::x]",
+        "#[reply] #[reply]",
+    ];
+    const TYPES: &[&str] = &[
+        "ActorRef<u64>",
+        "reactant::actor::ActorRef<Self>",
+        "ActorRef",
+        "ActorRef<>",
+        "ActorRef<u64, u64>",
+        "ActorRef<'static>",
+        "ActorRef<&'a str>",
+        "&ActorRef<u64>",
+        "u64",
+        "<T as X>::ActorRef<u64>",
+        "fn(u64)",
+        "&mut Context<CounterMsg>",
+        "&mut EntityContext<'_, AccountCommand>",
+    ];
+    const OUTPUTS: &[&str] = &[
+        "",
+        "-> ()",
+        "-> u64",
+        "-> Effect<E>",
+        "-> Effect<E, u64>",
+        "-> Effect<E, Self, u64>",
+    ];
+    const NAMES: &[&str] = &["reply_to", "r#reply_to", "__reactant_reply_to", "_"];
+    for marker in MARKERS {
+        for ty in TYPES {
+            for output in OUTPUTS {
+                for name in NAMES {
+                    for (receiver, public) in
+                        [("&mut self", "pub"), ("&self", "pub"), ("&self", "")]
+                    {
+                        let handler = format!(
+                            "{public} fn get({receiver}, a: u64, {marker} {name}: {ty}, \
+                             b: String) {output} {{ Default::default() }}"
+                        );
+                        let block = format!(
+                            "impl Counter {{ fn apply(&mut self, event: &E) {{}} {handler} \
+                             pub fn twice(&self, #[reply] x: ActorRef<u8>, {marker} y: {ty}) {{}} }}"
+                        );
+                        for (macro_name, attribute) in [
+                            (
+                                "actor",
+                                expand::actor::attribute
+                                    as fn(TokenStream, TokenStream) -> TokenStream,
+                            ),
+                            (
+                                "entity",
+                                expand::entity::attribute
+                                    as fn(TokenStream, TokenStream) -> TokenStream,
+                            ),
+                        ] {
+                            let item: TokenStream = block.parse().expect("tokens");
+                            let what = format!("#[{macro_name}] on {block}");
+                            let mut text = String::new();
+                            let errors = expand_without_panic(&what, || {
+                                let output = attribute(TokenStream::new(), item);
+                                text = output.to_string();
+                                output
+                            });
+                            // `twice` has a second `#[reply]`, unless the marker is not
+                            // the macro's.
+                            if !errors {
+                                assert_eq!(*marker, "#[reply::x]", "{what}");
+                                // The macro's markers are gone (`#[reply::x]` is not one).
+                                for marker in ["# [reply]", "# [reply (", "# [reply ="] {
+                                    assert!(!text.contains(marker), "{what}: {text}");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A valid `#[reply]` handler expands into an ask whose variant carries the user's argument.
+#[test]
+fn a_reply_argument_is_the_variants_field_and_the_ref_method_asks() {
+    let item: TokenStream = "impl Counter { \
+        pub fn get(&mut self, key: String, #[reply] reply_to: ActorRef<u64>) {} }"
+        .parse()
+        .expect("tokens");
+    let output = expand::actor::attribute(TokenStream::new(), item);
+    let text = output.to_string();
+    assert!(!text.contains("compile_error"), "{text}");
+    assert!(!text.contains("# [reply]"), "{text}");
+    assert!(
+        text.contains("fn get (& self , key : String) -> :: reactant :: ask :: Pending < u64 >"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Get { key , reply_to : __reactant_reply_to , }"),
+        "{text}"
+    );
+    syn::parse2::<syn::File>(output).expect("valid Rust");
+}
+
 #[test]
 fn derived_names_are_identifiers_or_explained() {
     for name in handler_names() {

@@ -1,6 +1,8 @@
 //! `#[actor]`: an impl block's public methods become the messages of an `Actor`.
 
-use super::{Protocol, context_argument, impl_block, item_name_or_item, reply_arm};
+use super::{
+    Protocol, context_argument, impl_block, item_name_or_item, reply_arm, without_reply_attributes,
+};
 use crate::ast::{Actor, HookKind};
 use crate::errors::Errors;
 use crate::{attr, names, valid};
@@ -22,19 +24,21 @@ pub(crate) fn attribute(args: TokenStream, input: TokenStream) -> TokenStream {
     };
     let actor = Actor::new(args, &item);
     valid::actor(&actor, &mut errors);
+    let emitted = without_reply_attributes(&item);
     if !errors.is_empty() {
         let errors = errors.into_compile_errors();
-        return quote!(#item #errors);
+        return quote!(#emitted #errors);
     }
-    expand(&actor)
+    expand(&actor, &emitted)
 }
 
-fn expand(actor: &Actor) -> TokenStream {
+/// The expansion of a valid actor; `emitted` is its impl block as written back.
+fn expand(actor: &Actor, emitted: &syn::ItemImpl) -> TokenStream {
     let block = &actor.block;
     let item = block.item;
     let Some(type_name) = block.type_name else {
         // `valid` has reported it; nothing is expanded without a name.
-        return quote!(#item);
+        return quote!(#emitted);
     };
     let protocol = Protocol {
         block,
@@ -64,7 +68,7 @@ fn expand(actor: &Actor) -> TokenStream {
             quote!(#ctx,)
         });
         let call = quote!(Self::#method(self, #context #(#bindings),*));
-        let arm = reply_arm(&handler.output, call);
+        let arm = reply_arm(handler, call);
         let cfgs = handler.method.cfgs();
         quote!(#(#cfgs)* #pattern => #arm,)
     });
@@ -123,7 +127,7 @@ fn expand(actor: &Actor) -> TokenStream {
         }
     };
     quote! {
-        #item
+        #emitted
 
         #message_enum
 

@@ -277,6 +277,7 @@ fn expand(entity: &EntityImpl, rewritten: ItemImpl) -> TokenStream {
         <#this_apply as ::reactant::__private::EventOf<#apply_event>>::from_entity_event
     );
     let command_name = &protocol.enum_name;
+    let reply_binding = super::reply_binding();
     let arms = entity.commands.iter().map(|command| {
         let (pattern, bindings) = protocol.pattern(command);
         let method = command.method.name;
@@ -295,7 +296,7 @@ fn expand(entity: &EntityImpl, rewritten: ItemImpl) -> TokenStream {
                 let check = not_an_effect(reply, ReplyOf::EntityQuery);
                 quote!({
                     #check
-                    ::reactant::actor::ActorRef::tell(&__reactant_reply_to, #call);
+                    ::reactant::actor::ActorRef::tell(&#reply_binding, #call);
                     ::reactant::persistence::Effect::none()
                 })
             }
@@ -329,7 +330,7 @@ fn expand(entity: &EntityImpl, rewritten: ItemImpl) -> TokenStream {
                         #reactant_effect
                         #reply_not_state
                         #into_entity_effect(
-                            ::reactant::persistence::Effect::with_reply_to(#call, __reactant_reply_to)
+                            ::reactant::persistence::Effect::with_reply_to(#call, #reply_binding)
                         )
                     }),
                 }
@@ -430,11 +431,12 @@ fn expand(entity: &EntityImpl, rewritten: ItemImpl) -> TokenStream {
     }
 }
 
-/// The impl block with each `Effect<Event, Reply>` return type spelt out in full
+/// The impl block, without the `#[reply]` markers, with each `Effect<Event, Reply>` return
+/// type spelt out in full
 /// (`::reactant::persistence::Effect<Event, Account, Reply>`), and a local alias at the top of
 /// those methods, so that `Effect::persist(..)` in the body knows the state type.
 fn with_effect_types(item: &ItemImpl) -> ItemImpl {
-    let mut item = item.clone();
+    let mut item = super::without_reply_attributes(item);
     let self_ty = (*item.self_ty).clone();
     for impl_item in &mut item.items {
         let ImplItem::Fn(method) = impl_item else {

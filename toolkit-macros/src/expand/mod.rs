@@ -12,7 +12,7 @@ use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{Generics, Ident, Item, ItemImpl, Type};
 
-use crate::ast::{Handler, ImplBlock, Output};
+use crate::ast::{Handler, ImplBlock};
 use crate::errors::Errors;
 
 /// The generated message (or command) enum and the extension trait of an impl block.
@@ -60,8 +60,12 @@ impl Protocol<'_> {
             let variant = &handler.variant;
             let cfgs = handler.method.cfgs();
             let docs = handler_docs(handler, &type_name);
-            let fields = self.fields(handler).map(|(name, ty)| {
-                let doc = format!(" The argument `{name}`.");
+            let fields = self.fields_of(handler).map(|(field, name, ty)| {
+                let doc = if handler.is_reply_field(field) {
+                    format!(" Where the reply goes (the handler's `#[reply] {name}`).")
+                } else {
+                    format!(" The argument `{name}`.")
+                };
                 quote!(#[doc = #doc] #name: #ty)
             });
             // At the user's reply type: a reply that is not `Send` is reported there.
@@ -137,10 +141,10 @@ impl Protocol<'_> {
                 pattern
             })
             .collect();
-        let reply_to = handler
-            .output
-            .reply()
-            .map(|_| quote!(reply_to: __reactant_reply_to,));
+        let reply_to = handler.output.reply().map(|_| {
+            let reply = reply_binding();
+            quote!(reply_to: #reply,)
+        });
         (
             quote!(#enum_name::#variant { #(#fields,)* #reply_to }),
             bindings,
@@ -176,13 +180,22 @@ impl Protocol<'_> {
         let impls = self.targets.iter().map(|target| {
             let methods = self.handlers.iter().zip(&signatures).map(|(handler, signature)| {
                 let variant = &handler.variant;
-                let args = self.fields(handler).map(|(name, _)| name);
-                let body = match handler.output.reply() {
+                let args = self.ref_args(handler).map(|(name, _)| name);
+                // The closure's parameter at the macro's own (mixed-site) hygiene: no argument
+                // of the user's, whatever its name, can be shadowed by it.
+                let reply_address = reply_binding();
+                // The reply address goes in the generated `reply_to` field, or in the handler's
+                // own `#[reply]` argument.
+                let reply_field = match handler.reply_arg().and_then(Handler::field_name) {
+                    Some(name) if handler.output.reply().is_none() => name.clone(),
+                    _ => Ident::new("reply_to", Span::call_site()),
+                };
+                let body = match handler.reply() {
                     None if is_unit(handler) => quote!(#target::tell(self, #enum_name::#variant)),
                     None => quote!(#target::tell(self, #enum_name::#variant { #(#args,)* })),
-                    Some(_) => quote!(#target::ask(self, |__reactant_reply_to| #enum_name::#variant {
+                    Some(_) => quote!(#target::ask(self, |#reply_address| #enum_name::#variant {
                         #(#args,)*
-                        reply_to: __reactant_reply_to,
+                        #reply_field: #reply_address,
                     })),
                 };
                 let cfgs = handler.method.cfgs();
@@ -224,7 +237,7 @@ impl Protocol<'_> {
             .handlers
             .iter()
             .filter(|handler| handler.method.cfgs().is_empty())
-            .filter_map(|handler| handler.output.reply().map(|reply| self.without_self(reply)));
+            .filter_map(|handler| handler.reply().map(|reply| self.without_self(reply)));
         quote! {
             where
                 #(#predicates,)*
@@ -246,7 +259,7 @@ impl Protocol<'_> {
             .handlers
             .iter()
             .filter(|handler| handler.method.cfgs().is_empty())
-            .filter_map(|handler| handler.output.reply().map(|reply| self.without_self(reply)))
+            .filter_map(|handler| handler.reply().map(|reply| self.without_self(reply)))
             .collect();
         if predicates.is_empty() && replies.is_empty() {
             return TokenStream::new();
@@ -263,12 +276,17 @@ impl Protocol<'_> {
         let (impl_generics, _, where_clause) = self.generics().split_for_impl();
         let checks = self.handlers.iter().flat_map(|handler| {
             let cfgs = handler.method.cfgs();
-            let arguments = handler.fields.iter().map(|arg| {
-                let span = arg.ty.span();
-                let ty = self.without_self(&arg.ty);
-                quote_spanned!(span=> #(#cfgs)* ::reactant::__private::message_part::<#ty>();)
-            });
-            let reply = handler.output.reply().map(|reply| {
+            // The `#[reply]` argument's `ActorRef<R>` is checked as the reply `R`.
+            let arguments = handler
+                .fields
+                .iter()
+                .filter(|arg| !handler.is_reply_field(arg))
+                .map(|arg| {
+                    let span = arg.ty.span();
+                    let ty = self.without_self(&arg.ty);
+                    quote_spanned!(span=> #(#cfgs)* ::reactant::__private::message_part::<#ty>();)
+                });
+            let reply = handler.reply().map(|reply| {
                 let span = reply.span();
                 let ty = self.without_self(reply);
                 quote_spanned!(span=> #(#cfgs)* ::reactant::__private::reply_part::<#ty>();)
@@ -288,8 +306,8 @@ impl Protocol<'_> {
     /// `fn get(&self, key: String) -> ::reactant::ask::Pending<u64>`.
     fn signature(&self, handler: &Handler) -> TokenStream {
         let method = handler.method.name;
-        let args = self.fields(handler).map(|(name, ty)| quote!(#name: #ty));
-        let output = handler.output.reply().map(|reply| {
+        let args = self.ref_args(handler).map(|(name, ty)| quote!(#name: #ty));
+        let output = handler.reply().map(|reply| {
             let reply = self.without_self(reply);
             quote!(-> ::reactant::ask::Pending<#reply>)
         });
@@ -298,9 +316,27 @@ impl Protocol<'_> {
 
     /// Each field's name and type (with `Self` spelt out: the enum is not the actor).
     fn fields<'h>(&'h self, handler: &'h Handler) -> impl Iterator<Item = (&'h Ident, Type)> + 'h {
+        self.fields_of(handler).map(|(_, name, ty)| (name, ty))
+    }
+
+    /// Each field's argument, name and type.
+    fn fields_of<'h>(
+        &'h self,
+        handler: &'h Handler,
+    ) -> impl Iterator<Item = (&'h syn::PatType, &'h Ident, Type)> + 'h {
         handler.fields.iter().filter_map(move |arg| {
-            Handler::field_name(arg).map(|name| (name, self.without_self(&arg.ty)))
+            Handler::field_name(arg).map(|name| (*arg, name, self.without_self(&arg.ty)))
         })
+    }
+
+    /// The ref method's arguments: the fields but the `#[reply]` one, which `ask` fills in.
+    fn ref_args<'h>(
+        &'h self,
+        handler: &'h Handler,
+    ) -> impl Iterator<Item = (&'h Ident, Type)> + 'h {
+        self.fields_of(handler)
+            .filter(|(field, _, _)| !handler.is_reply_field(field))
+            .map(|(_, name, ty)| (name, ty))
     }
 
     /// `ty` with every `Self` replaced by the impl block's type.
@@ -325,6 +361,13 @@ fn handler_docs(handler: &Handler, type_name: &str) -> Vec<TokenStream> {
     } else {
         docs
     }
+}
+
+/// The local the generated `reply_to` field is bound to, and the parameter of the ref method's
+/// `ask` closure: at the macro's own (mixed-site) hygiene, so that no argument of the user's,
+/// `reply_to` included, can collide with it.
+pub(crate) fn reply_binding() -> Ident {
+    Ident::new("__reactant_reply_to", Span::mixed_site())
 }
 
 /// The local a field is bound to in generated match arms.
@@ -403,18 +446,45 @@ pub(crate) fn entity_context_argument(ctx: &syn::PatType, command: &Ident) -> To
     }
 }
 
-/// What a handler's output becomes in the generated `handle`: the call, then the reply.
-pub(crate) fn reply_arm(output: &Output, call: TokenStream) -> TokenStream {
+/// What a handler's output becomes in the generated `handle`: the call, then the reply (a
+/// handler with a `#[reply]` argument answers by itself, later).
+pub(crate) fn reply_arm(handler: &Handler, call: TokenStream) -> TokenStream {
+    let output = &handler.output;
     match output.reply() {
-        None => quote!({ #call; }),
-        Some(reply) => {
-            let check = not_an_effect(reply, ReplyOf::Actor);
+        None => {
+            let check = handler
+                .reply()
+                .map(|reply| not_an_effect(reply, ReplyOf::Actor));
             quote!({
                 #check
-                ::reactant::actor::ActorRef::tell(&__reactant_reply_to, #call)
+                #call;
+            })
+        }
+        Some(reply) => {
+            let check = not_an_effect(reply, ReplyOf::Actor);
+            let reply = reply_binding();
+            quote!({
+                #check
+                ::reactant::actor::ActorRef::tell(&#reply, #call)
             })
         }
     }
+}
+
+/// The impl block as emitted: without the `#[reply]` markers on handler arguments, which are
+/// the macro's and no attribute the compiler knows.
+pub(crate) fn without_reply_attributes(item: &ItemImpl) -> ItemImpl {
+    let mut item = item.clone();
+    for impl_item in &mut item.items {
+        if let syn::ImplItem::Fn(method) = impl_item {
+            for arg in &mut method.sig.inputs {
+                if let syn::FnArg::Typed(arg) = arg {
+                    arg.attrs.retain(|attr| !crate::ast::is_reply_attr(attr));
+                }
+            }
+        }
+    }
+    item
 }
 
 /// The impl block an attribute macro was put on. On any other item `misplaced` records the

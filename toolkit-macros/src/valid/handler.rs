@@ -7,7 +7,10 @@ use syn::{FnArg, GenericParam, ReceiverKind, ReturnType, Type};
 
 use super::Role;
 use super::owned::{Owned, owned};
-use crate::ast::{Handler, Method, Output, is_context, is_entity_context};
+use crate::ast::{
+    Handler, ImplBlock, Method, Output, actor_ref_reply, is_context, is_entity_context,
+    is_reply_attr,
+};
 use crate::errors::Errors;
 use crate::names;
 
@@ -126,16 +129,21 @@ pub(super) fn handler(handler: &Handler, role: Role, errors: &mut Errors) {
             }
         }
     }
+    reply_argument(handler, role, errors);
     if handler.output.reply().is_some() {
         for arg in &handler.fields {
-            if Handler::field_name(arg).is_some_and(|field| field == "reply_to") {
+            // A `#[reply]` argument with a return value is reported once, as such.
+            if !handler.is_reply_field(arg)
+                && Handler::field_name(arg).is_some_and(|field| field == "reply_to")
+            {
                 errors.at(
                     &arg.pat,
                     format!(
                         "the argument `reply_to` clashes with the field that carries the reply \
                          of `{name}`"
                     ),
-                    "rename the argument",
+                    "rename the argument; or, to answer later, return nothing and mark it \
+                     `#[reply] reply_to: ActorRef<Reply>`",
                 );
             }
         }
@@ -153,6 +161,117 @@ pub(super) fn handler(handler: &Handler, role: Role, errors: &mut Errors) {
             ),
             "rename the handler",
         );
+    }
+}
+
+/// The `#[reply] reply_to: ActorRef<R>` argument of a handler that answers later: one at most,
+/// written `#[reply]`, of type `ActorRef<R>`, in a handler that returns no reply of its own.
+fn reply_argument(handler: &Handler, role: Role, errors: &mut Errors) {
+    if let Some(ctx) = handler.context {
+        for attr in ctx.attrs.iter().filter(|attr| is_reply_attr(attr)) {
+            errors.at(
+                attr,
+                "`#[reply]` marks the argument the reply goes to, not the context",
+                "put it on an argument `reply_to: ActorRef<Reply>`",
+            );
+        }
+    }
+    for (position, &index) in handler.reply_args.iter().enumerate() {
+        let arg = handler.fields[index];
+        for attr in arg.attrs.iter().filter(|attr| is_reply_attr(attr)) {
+            if !matches!(attr.meta, syn::Meta::Path(_)) {
+                errors.at(
+                    attr,
+                    "`#[reply]` takes no arguments",
+                    "write `#[reply] reply_to: ActorRef<Reply>`",
+                );
+            }
+        }
+        let name =
+            Handler::field_name(arg).map_or_else(|| "reply_to".to_owned(), ToString::to_string);
+        if position > 0 {
+            let first = handler
+                .reply_arg()
+                .and_then(Handler::field_name)
+                .map_or_else(|| "reply_to".to_owned(), ToString::to_string);
+            errors.at(
+                arg.attrs.iter().find(|attr| is_reply_attr(attr)),
+                format!(
+                    "a handler has one reply address: `{first}` is `#[reply]` already, so \
+                     `{name}` cannot be"
+                ),
+                format!("remove `#[reply]` from `{name}` (it can stay a plain argument)"),
+            );
+            continue;
+        }
+        if actor_ref_reply(&arg.ty).is_none() {
+            errors.at(
+                &arg.ty,
+                "a `#[reply]` argument is the address the reply goes to: its type is \
+                 `ActorRef<Reply>`, and the ref method's `Pending<Reply>` waits for what is \
+                 told to it",
+                format!("write `#[reply] {name}: ActorRef<u64>` (with your reply type)"),
+            );
+        }
+        let returns = match &handler.output {
+            Output::Unit => None,
+            Output::Value(ty) => Some(*ty),
+            Output::Effect(effect) => effect.reply(),
+        };
+        if let Some(reply) = returns {
+            let fix = match (&handler.output, role) {
+                (Output::Effect(effect), _) => {
+                    let event = effect.event().map_or_else(
+                        || "Event".to_owned(),
+                        |event| quote::quote!(#event).to_string().replace(' ', ""),
+                    );
+                    format!(
+                        "return `Effect<{event}>` (without a reply) and answer with \
+                         `.then_reply_to({name}, |state| ..)` or `{name}.tell(..)`, or remove \
+                         `#[reply]` to reply from the effect"
+                    )
+                }
+                _ => format!(
+                    "remove the return type and answer with `{name}.tell(..)` (now or later), \
+                     or remove `#[reply]` to answer with the return value"
+                ),
+            };
+            errors.at(
+                reply,
+                format!(
+                    "`{}` answers through its `#[reply]` argument `{name}`, so it cannot also \
+                     return a reply",
+                    handler.method.name
+                ),
+                fix,
+            );
+        }
+    }
+}
+
+/// `#[reply]` on an argument of a method that is not a message handler (a private method, a
+/// hook, `apply`): it would mean nothing.
+pub(super) fn stray_reply_attributes(block: &ImplBlock, handlers: &[Handler], errors: &mut Errors) {
+    for method in &block.methods {
+        if handlers
+            .iter()
+            .any(|handler| std::ptr::eq(handler.method.item, method.item))
+        {
+            continue;
+        }
+        for arg in method.args() {
+            for attr in arg.attrs.iter().filter(|attr| is_reply_attr(attr)) {
+                errors.at(
+                    attr,
+                    format!(
+                        "`#[reply]` marks the reply address of a message handler, and `{}` is \
+                         not one",
+                        method.name
+                    ),
+                    "remove it; handlers are the `pub` methods taking `self`",
+                );
+            }
+        }
     }
 }
 

@@ -37,6 +37,7 @@ pub(crate) fn actor(actor: &Actor, errors: &mut Errors) {
         handler::handler(handler, Role::Actor, errors);
     }
     handler::variants(&actor.handlers, errors);
+    handler::stray_reply_attributes(&actor.block, &actor.handlers, errors);
     for hook in &actor.hooks {
         let method = &hook.method;
         if method.public {
@@ -102,6 +103,7 @@ pub(crate) fn entity_impl(entity: &EntityImpl, errors: &mut Errors) {
         }
     }
     handler::variants(&entity.commands, errors);
+    handler::stray_reply_attributes(block, &entity.commands, errors);
 }
 
 /// A command handler's `Effect<Event, Reply>` (or `Effect<Event>`, or the full

@@ -1,0 +1,16 @@
+use reactant::prelude::*;
+
+#[derive(Default)]
+pub struct Counter {
+    value: u64,
+}
+
+#[actor]
+impl Counter {
+    pub fn get(&self, #[reply] reply_to: ActorRef<u64>, #[reply] also: ActorRef<u64>) {
+        reply_to.tell(self.value);
+        also.tell(self.value);
+    }
+}
+
+fn main() {}
