@@ -794,3 +794,9 @@ impl<M: Send + 'static> ShardTable<M> {
         held
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests;
+
+#[cfg(all(test, loom))]
+mod loom_models;
