@@ -233,6 +233,33 @@ where
     }
 }
 
+/// Delivers another protocol's messages to an actor, converted in the actor's own turn (a
+/// panicking conversion fails the actor that made the adapter, not the sender).
+pub(super) struct MessageAdapter<M: Send + 'static, F> {
+    pub(super) target: ActorRef<M>,
+    pub(super) adapt: Arc<F>,
+}
+
+impl<N, M, F> Recipient<N> for MessageAdapter<M, F>
+where
+    N: Send + 'static,
+    M: Send + 'static,
+    F: Fn(N) -> M + Send + Sync + 'static,
+{
+    fn tell(&self, msg: N) {
+        let adapt = self.adapt.clone();
+        self.target.tell_adapted(Box::new(move || adapt(msg)));
+    }
+
+    fn path(&self) -> ActorPath {
+        self.target.path().child("$adapter")
+    }
+
+    fn actor(&self) -> Option<AnyActorRef> {
+        self.target.to_any()
+    }
+}
+
 impl<M: Send + 'static> Clone for ActorRef<M> {
     fn clone(&self) -> Self {
         Self {

@@ -6,16 +6,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use super::actor_ref::{ActorRef, AnyActorRef, Recipient};
+use super::actor_ref::{ActorRef, AnyActorRef, MessageAdapter};
 use super::behavior::Behavior;
 use super::cell::{
-    ActorCell, CellControl, Control, InternalFn, LeftoversFn, Supervised, SystemMessage,
+    ActorCell, CellControl, Control, InternalFn, LeftoversFn, Supervised, SystemMessage, new_child,
 };
 use super::lifecycle::Lifecycle;
-use super::path::{ActorPath, validate_name};
+use super::path::ActorPath;
 use super::signal::Signal;
 use super::stash::StashBuffer;
-use super::system::{Props, SystemCore};
+use super::system::Props;
 use crate::ask::{AskAbout, AskCallback};
 use crate::error::{AskError, SpawnError, StopError};
 use crate::supervision::{ActorFailure, Escalation};
@@ -563,66 +563,5 @@ impl<M: Send + 'static> InternalSender<M> {
     /// Queues `f` as a system message; dropped if the actor has terminated.
     pub(crate) fn send(&self, f: InternalFn<M>) {
         let _ = ActorCell::send_system(&self.cell, SystemMessage::Internal(f));
-    }
-}
-
-/// Checks a child's name and dispatcher, then creates it under `parent`. `taken` says whether
-/// a live sibling already has the name.
-pub(crate) fn new_child<N: Send + 'static>(
-    core: &Arc<SystemCore>,
-    parent: Arc<dyn CellControl>,
-    name: Option<&str>,
-    taken: impl FnOnce(&str) -> bool,
-    behavior: Behavior<N>,
-    props: &Props,
-    leftovers: Option<LeftoversFn<N>>,
-) -> Result<Arc<ActorCell<N>>, SpawnError> {
-    let dispatcher = core.dispatcher(props.dispatcher_name())?;
-    let name = match name {
-        Some(name) => {
-            validate_name(name).map_err(|reason| SpawnError::InvalidName {
-                name: name.to_owned(),
-                reason,
-            })?;
-            if taken(name) {
-                return Err(SpawnError::NameTaken {
-                    name: name.to_owned(),
-                    parent: parent.path(),
-                });
-            }
-            Some(Arc::new(name.to_owned()))
-        }
-        None => None,
-    };
-    let id = core.next_actor_id();
-    Ok(ActorCell::create(
-        core, parent, id, name, behavior, dispatcher, leftovers,
-    ))
-}
-
-/// Delivers another protocol's messages to an actor, converted in the actor's own turn (a
-/// panicking conversion fails the actor that made the adapter, not the sender).
-struct MessageAdapter<M: Send + 'static, F> {
-    target: ActorRef<M>,
-    adapt: Arc<F>,
-}
-
-impl<N, M, F> Recipient<N> for MessageAdapter<M, F>
-where
-    N: Send + 'static,
-    M: Send + 'static,
-    F: Fn(N) -> M + Send + Sync + 'static,
-{
-    fn tell(&self, msg: N) {
-        let adapt = self.adapt.clone();
-        self.target.tell_adapted(Box::new(move || adapt(msg)));
-    }
-
-    fn path(&self) -> ActorPath {
-        self.target.path().child("$adapter")
-    }
-
-    fn actor(&self) -> Option<AnyActorRef> {
-        self.target.to_any()
     }
 }

@@ -10,8 +10,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::actor_ref::{ActorRef, AnyActorRef};
 use super::behavior::Behavior;
-use super::cell::{CellControl, Control};
-use super::context::new_child;
+use super::cell::{CellControl, Control, new_child};
 use super::extension::{Extension, Extensions};
 use super::path::{ActorPath, validate_name};
 use crate::dead_letters::DeadLetters;

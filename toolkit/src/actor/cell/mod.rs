@@ -9,7 +9,7 @@
 //! The actor's phase and its transitions are documented in one table, in `actor::lifecycle`;
 //! the files here move the actor through them, one concern each:
 //!
-//! - this file: the cell, its state, and sending to it;
+//! - this file: the cell, its state, creating it (`new_child`) and sending to it;
 //! - [`message`]: control and system messages, and the untyped view of a cell;
 //! - [`turn`]: the message path: a turn, handling a message, applying the next behavior;
 //! - [`supervise`]: a failure handed to the supervisor strategy, and restarts;
@@ -32,11 +32,12 @@ pub(crate) use supervise::Supervised;
 use super::behavior::Behavior;
 use super::context::Context;
 use super::lifecycle::Lifecycle;
-use super::path::{ActorPath, anonymous_name};
-use super::system::SystemCore;
+use super::path::{ActorPath, anonymous_name, validate_name};
+use super::system::{Props, SystemCore};
 use crate::dead_letters::DeadLetterReason;
 use crate::dispatch::Dispatcher;
 use crate::dispatch::mailbox::Mailbox;
+use crate::error::SpawnError;
 use crate::timers::{TimerKey, TimerTarget};
 
 /// What only the worker running the actor touches. Kept small: an idle actor's whole footprint
@@ -221,6 +222,40 @@ impl<M: Send + 'static> ActorCell<M> {
             this.after_close(msg);
         }
     }
+}
+
+/// Checks a child's name and dispatcher, then creates it under `parent`. `taken` says whether
+/// a live sibling already has the name.
+pub(crate) fn new_child<N: Send + 'static>(
+    core: &Arc<SystemCore>,
+    parent: Arc<dyn CellControl>,
+    name: Option<&str>,
+    taken: impl FnOnce(&str) -> bool,
+    behavior: Behavior<N>,
+    props: &Props,
+    leftovers: Option<LeftoversFn<N>>,
+) -> Result<Arc<ActorCell<N>>, SpawnError> {
+    let dispatcher = core.dispatcher(props.dispatcher_name())?;
+    let name = match name {
+        Some(name) => {
+            validate_name(name).map_err(|reason| SpawnError::InvalidName {
+                name: name.to_owned(),
+                reason,
+            })?;
+            if taken(name) {
+                return Err(SpawnError::NameTaken {
+                    name: name.to_owned(),
+                    parent: parent.path(),
+                });
+            }
+            Some(Arc::new(name.to_owned()))
+        }
+        None => None,
+    };
+    let id = core.next_actor_id();
+    Ok(ActorCell::create(
+        core, parent, id, name, behavior, dispatcher, leftovers,
+    ))
 }
 
 // SAFETY: every field is `Sync` but `state`, and `state` is only ever accessed by the one
