@@ -408,6 +408,87 @@ fn a_remembered_entity_that_fails_starts_again_after_its_backoff() {
         .is_empty()));
 }
 
+/// The race of a saga whose first command arrives just as its shard finds it idle: it
+/// remembers itself while it is being passivated. It stops, and starts again at once — the
+/// remembered-restart backoff (10 s here) is for entities that fail or stop themselves.
+#[test]
+fn an_entity_that_remembers_itself_while_being_passivated_starts_again_at_once() {
+    let system = common::system("sharding-remembered-while-passivating");
+    let persistence = reactant::persistence::Persistence::in_memory().expect("persistence");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let entity = ShardedEntity::new(EntityTypeKey::<Job>::new("late-remember"), move |entity| {
+        let _ = tx.send((entity.entity_id().to_owned(), "started"));
+        let entity = entity.clone();
+        Behaviors::receive_message(move |job: Job| match job {
+            // Passivated for idleness, it takes on work as the stop message arrives.
+            Job::Stop => {
+                entity.remember().expect("the type can remember");
+                Behaviors::stopped()
+            }
+            Job::Work(_) | Job::Later(_) | Job::Passivate => Behaviors::same(),
+        })
+    })
+    .with_stop_message(|| Job::Stop)
+    .with_idle_timeout(Duration::from_millis(100))
+    .with_remember_entities(persistence.clone());
+    let region = system.sharding().init(entity).expect("the region starts");
+    region.entity("r").tell(Job::Work(1));
+    wait_for(&rx, "r", "started");
+    assert!(
+        reports_within(&rx, "r", "started", Duration::from_secs(3)),
+        "the remembered entity waited for the restart backoff"
+    );
+    assert_eq!(region.stats().passivations, 1);
+    assert!(eventually(|| persistence
+        .journal()
+        .remembered("late-remember")
+        .unwrap()
+        == ["r"]));
+}
+
+/// An entity reaches the entities of another region of its system by type key (Akka's
+/// `entityRefFor` from inside an entity): how a saga finds the accounts it moves money between.
+#[test]
+fn an_entity_reaches_another_regions_entities_through_its_context() {
+    let system = common::system("sharding-entity-ref-for");
+    let echoes = system
+        .sharding()
+        .init(ShardedEntity::new(
+            EntityTypeKey::<(String, ActorRef<String>)>::new("echo"),
+            |entity| {
+                let me = entity.entity_id().to_owned();
+                Behaviors::receive_message(move |(text, reply_to): (String, ActorRef<String>)| {
+                    reply_to.tell(format!("{me}: {text}"));
+                    Behaviors::same()
+                })
+            },
+        ))
+        .expect("the region starts");
+    let callers = system
+        .sharding()
+        .init(ShardedEntity::new(
+            EntityTypeKey::<ActorRef<Option<String>>>::new("caller"),
+            |entity| {
+                let entity = entity.clone();
+                Behaviors::receive_message(move |reply_to: ActorRef<Option<String>>| {
+                    let echo = entity.entity_ref_for(&EntityTypeKey::new("echo"), "e-1");
+                    let missing = entity.entity_ref_for(&EntityTypeKey::<u8>::new("nobody"), "x");
+                    match (echo, missing) {
+                        (Some(echo), None) => {
+                            echo.tell(("hello".to_owned(), reply_to.contramap(Some)))
+                        }
+                        _ => reply_to.tell(None),
+                    }
+                    Behaviors::same()
+                })
+            },
+        ))
+        .expect("the region starts");
+    let reply = callers.entity("c-1").ask(|reply_to| reply_to).wait(WAIT);
+    assert_eq!(reply.expect("answered"), Some("e-1: hello".to_owned()));
+    assert_eq!(echoes.stats().entities_started, 1);
+}
+
 #[test]
 fn remembering_without_a_store_is_a_typed_error_that_says_what_to_configure() {
     let system = common::system("sharding-remember-no-store");

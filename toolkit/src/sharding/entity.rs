@@ -344,6 +344,21 @@ impl<M: Send + 'static> EntityContext<M> {
         self.region.entity_ref(self.entity_id.clone())
     }
 
+    /// A reference to the entity `entity_id` of another region of this entity's actor system
+    /// (Akka's `ClusterSharding(context.system).entityRefFor`), or `None` if no region of `key`
+    /// (with this message type) has been initialised. How an entity reaches the entities it
+    /// works with — a saga the accounts it moves money between — without holding their region
+    /// in its state: initialise those regions first, so that a remembered entity that starts
+    /// again with its own region finds them.
+    pub fn entity_ref_for<N: Send + 'static>(
+        &self,
+        key: &EntityTypeKey<N>,
+        entity_id: &str,
+    ) -> Option<EntityRef<N>> {
+        let registry = self.region.core().registry.upgrade()?;
+        Some(registry.region(key)?.entity(entity_id))
+    }
+
     /// Keeps this entity running until it [`forget`](Self::forget)s itself or
     /// [`passivate`](Self::passivate)s (Akka's remember-entities, for one entity): it is no
     /// longer passivated for idleness or over the active entity limit; if it fails or stops
@@ -351,7 +366,9 @@ impl<M: Send + 'static> EntityContext<M> {
     /// [`remembered_restart_backoff`](ShardingSettings::with_remembered_restart_backoff); and
     /// after a crash or a restart of the process it starts again by itself as soon as its
     /// region is initialised. For work in progress that must finish — a saga waiting for a
-    /// reply or a timer — which no message through sharding would otherwise wake.
+    /// reply or a timer — which no message through sharding would otherwise wake. An entity
+    /// that remembers itself while its shard passivates it (it was idle until this very
+    /// message) starts again as soon as it has stopped.
     ///
     /// Durable in the journal of the entity type's persistence, in order with the entity's
     /// writes: remember before persisting the event that starts the work, and the record is

@@ -90,7 +90,9 @@ pub use region::{EntityRef, RegionStats, ShardRegion, ShardStats};
 use crate::actor::{ActorSystem, Extension};
 use crate::persistence::{Entity, Persistence};
 
-/// The regions of one actor system, by type key: the system's sharding extension.
+/// The regions of one actor system, by type key: the system's sharding extension. Each region
+/// keeps a weak reference to it, so that its entities can reach the other regions
+/// ([`EntityContext::entity_ref_for`]).
 #[derive(Default)]
 pub(crate) struct Registry {
     regions: Mutex<HashMap<String, Registered>>,
@@ -99,6 +101,21 @@ pub(crate) struct Registry {
 impl Extension for Registry {
     fn create(_system: &ActorSystem) -> Self {
         Self::default()
+    }
+}
+
+impl Registry {
+    /// The running region of `key`, if it was initialised with this message type.
+    pub(crate) fn region<M: Send + 'static>(
+        &self,
+        key: &EntityTypeKey<M>,
+    ) -> Option<ShardRegion<M>> {
+        self.regions
+            .lock()
+            .get(key.name())?
+            .region
+            .downcast_ref::<ShardRegion<M>>()
+            .cloned()
     }
 }
 
@@ -248,14 +265,7 @@ impl Sharding<'_> {
 
     /// The running region of `key`, if it was initialised (with this message type).
     pub fn region<M: Send + 'static>(&self, key: &EntityTypeKey<M>) -> Option<ShardRegion<M>> {
-        self.system
-            .extension::<Registry>()
-            .regions
-            .lock()
-            .get(key.name())?
-            .region
-            .downcast_ref::<ShardRegion<M>>()
-            .cloned()
+        self.system.extension::<Registry>().region(key)
     }
 
     /// A reference to the entity `entity_id` of a running region (Akka's `entityRefFor`).

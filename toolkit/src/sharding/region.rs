@@ -5,11 +5,12 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{OnceLock, Weak};
 
 use crossbeam_utils::CachePadded;
 
+use super::Registry;
 use super::entity::{Factory, ShardingSettings as Settings, StopMessage};
 use super::key::{EntityId, ShardingEnvelope, shard_of};
 use super::shard::{Shard, ShardMsg};
@@ -35,6 +36,11 @@ pub(crate) struct RegionCore<M: Send + 'static> {
     /// The region's actor: parent of the shards, which it starts on demand.
     actor: OnceLock<ActorRef<RegionMsg>>,
     system: Arc<SystemCore>,
+    /// The regions of the same system, for [`EntityContext::entity_ref_for`]
+    /// (weak: the registry holds this region).
+    ///
+    /// [`EntityContext::entity_ref_for`]: super::EntityContext::entity_ref_for
+    pub(crate) registry: Weak<Registry>,
     started: AtomicU64,
     passivations: AtomicU64,
     dropped: AtomicU64,
@@ -231,6 +237,7 @@ impl<M: Send + 'static> ShardRegion<M> {
                 remember,
                 actor: OnceLock::new(),
                 system: system.core().clone(),
+                registry: Arc::downgrade(&system.extension::<Registry>()),
                 started: AtomicU64::new(0),
                 passivations: AtomicU64::new(0),
                 dropped: AtomicU64::new(0),

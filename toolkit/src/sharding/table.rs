@@ -13,7 +13,9 @@
 //!   Active --passivate / entity gone--> Passivating --Terminated, nothing held--> (absent)
 //!                                        Passivating --Terminated, messages held--> Starting
 //!   Passivating --stop timeout--> Passivating, stop forced (its leftovers go to dead letters)
-//!   Active / Passivating --Terminated, remembered, nothing held--> BackingOff
+//!   Active --Terminated, remembered, nothing held--> BackingOff (it failed or stopped itself)
+//!   Passivating --Terminated, remembered since, nothing held--> Starting (at once: it
+//!                                                remembered itself while being passivated)
 //!   BackingOff --restart backoff ends--> Starting
 //!   BackingOff --a message--> Starting (at once, as in Akka: the message does not wait)
 //!   (absent) --remembered by an earlier run, region starts--> Starting
@@ -300,6 +302,11 @@ pub(crate) struct Slot<M: Send + 'static> {
     /// The entity asked to be kept running (`EntityContext::remember`): never passivated
     /// automatically, started again when it stops. Kept across incarnations.
     remembered: bool,
+    /// The shard is passivating this incarnation (idle, over the limit, or at its request),
+    /// as opposed to its having stopped by itself or failed. One that is remembered when it
+    /// stops — it remembered itself while it was being passivated — starts again at once,
+    /// not after the remembered-restart backoff, which is for failures.
+    passivated: bool,
     prev: u32,
     next: u32,
 }
@@ -439,6 +446,7 @@ impl<M: Send + 'static> ShardTable<M> {
             _ => return None,
         }
         slot.incarnation = self.next_incarnation;
+        slot.passivated = false;
         self.next_incarnation += 1;
         Some(slot.incarnation)
     }
@@ -522,6 +530,7 @@ impl<M: Send + 'static> ShardTable<M> {
             unreachable!("checked above")
         };
         slot.state = SlotState::Passivating(VecDeque::new());
+        slot.passivated = true;
         self.passivating += 1;
         Some(entity)
     }
@@ -686,7 +695,8 @@ impl<M: Send + 'static> ShardTable<M> {
         };
         let slot = &mut self.slots[index as usize];
         slot.stop_forced = false;
-        if !held.is_empty() {
+        let passivated = std::mem::take(&mut slot.passivated);
+        if !held.is_empty() || (slot.remembered && passivated) {
             slot.state = SlotState::Starting(held);
             return AfterStop::StartNow;
         }
@@ -707,6 +717,7 @@ impl<M: Send + 'static> ShardTable<M> {
             last_epoch: self.epoch,
             stop_forced: false,
             remembered: false,
+            passivated: false,
             prev: NIL,
             next: NIL,
         };
