@@ -305,13 +305,13 @@ impl Transfer {
     }
 
     /// After recovery — a restart of the process, a passivation, a failure — an unfinished
-    /// transfer sends its step again; a finished one makes sure it is forgotten (the process
-    /// may have died between its last event and the forgetting).
+    /// transfer sends its step again. A finished one makes sure it is forgotten: the process
+    /// may have died between its last event and the forgetting; so does one never started,
+    /// remembered by a `start` whose `Started` was never stored.
     fn on_signal(&self, ctx: &mut EntityContext<'_, TransferCommand>, signal: &EntitySignal) {
         if let EntitySignal::RecoveryCompleted { .. } = signal {
             match self.phase {
-                Phase::New => {}
-                phase if phase.is_final() => keep_running(ctx, false),
+                phase if phase == Phase::New || phase.is_final() => keep_running(ctx, false),
                 _ => {
                     keep_running(ctx, true);
                     self.proceed(ctx);
@@ -670,19 +670,21 @@ fn run(options: Options) -> Result<(), Box<dyn Error>> {
     audit.verdict(balances.iter().sum())
 }
 
-/// Asks every transfer of the plan where it is until none is under way; a transfer the plan
-/// never started (`--check` after a killed run) stays `New`.
+/// Asks the transfers of the plan where they are until none is under way; a transfer the
+/// plan never started (`--check` after a killed run) stays `New`.
 fn wait_until_finished(
     transfers: &ShardRegion<TransferCommand>,
     plan: &[Planned],
 ) -> Result<HashMap<String, Phase>, Box<dyn Error>> {
     let deadline = Instant::now() + FINISH_WITHIN;
+    let mut phases = HashMap::with_capacity(plan.len());
     loop {
+        // A finished transfer stays finished: ask only the others.
         let asked: Vec<_> = plan
             .iter()
+            .filter(|t| !phases.get(&t.id).is_some_and(|p: &Phase| p.is_final()))
             .map(|t| (t.id.clone(), transfers.entity(t.id.as_str()).phase()))
             .collect();
-        let mut phases = HashMap::with_capacity(plan.len());
         for (id, phase) in asked {
             phases.insert(id, phase.wait(TIMEOUT)?);
         }
