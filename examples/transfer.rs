@@ -33,6 +33,8 @@
 //!   ten here: the flaky step).
 //! - Accounts passivate after a short idle time, in the middle of transfers; a message that
 //!   arrives while one stops or restarts is held by its shard for the next incarnation.
+//! - The program is an at-least-once client: each run sends every `start` of its plan again,
+//!   and a transfer started already only replies where it is.
 //!
 //! At the end the program audits the journal: every transfer finished, the money in the
 //! accounts is what they were opened with, no balance ever went below zero, and no step was
