@@ -72,6 +72,8 @@ const FROZEN_ACCOUNT: &str = "acc-5";
 const STEP_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a transfer pauses before it retries a step that could not be done now.
 const RETRY_AFTER: Duration = Duration::from_millis(20);
+/// How long a transfer waits before it looks for the accounts' region again.
+const NO_REGION_RETRY: Duration = Duration::from_secs(1);
 /// How long the program waits for a reply, and for every transfer to finish.
 const TIMEOUT: Duration = Duration::from_secs(5);
 const FINISH_WITHIN: Duration = Duration::from_secs(30);
@@ -355,11 +357,11 @@ impl Transfer {
             .and_then(|sharding| sharding.entity_ref_for(&accounts_key(), account_id));
         let Some(account) = account else {
             tracing::error!(
-                "transfer {}: the account region is not running; initialise it before the \
-                 transfer region",
+                "transfer {}: the account region is not running (initialise it before the \
+                 transfer region, and run transfers sharded); trying again in {NO_REGION_RETRY:?}",
                 ctx.entity_id()
             );
-            return retry_later(ctx);
+            return retry_later(ctx, NO_REGION_RETRY);
         };
         let step = format!("{}/{}", ctx.entity_id(), phase.step());
         let answer = match phase {
@@ -392,7 +394,7 @@ impl Transfer {
             (Phase::Depositing, Ok(Ok(()))) => TransferEvent::Deposited,
             (Phase::Refunding, Ok(Ok(()))) => TransferEvent::Refunded,
             (_, Ok(Err(Refusal::Unavailable)) | Err(_)) | (Phase::Refunding, Ok(Err(_))) => {
-                retry_later(ctx);
+                retry_later(ctx, RETRY_AFTER);
                 return Effect::none();
             }
             (Phase::Withdrawing, Ok(Err(reason))) => TransferEvent::Rejected { reason },
@@ -438,10 +440,10 @@ fn keep_running(ctx: &EntityContext<'_, TransferCommand>, remembered: bool) {
     }
 }
 
-/// Sends the step again after a pause.
-fn retry_later(ctx: &mut EntityContext<'_, TransferCommand>) {
+/// Sends the step again after `pause`.
+fn retry_later(ctx: &mut EntityContext<'_, TransferCommand>, pause: Duration) {
     ctx.timers()
-        .start_single("retry", TransferCommand::Proceed, RETRY_AFTER);
+        .start_single("retry", TransferCommand::Proceed, pause);
 }
 
 // ----- The program: open the accounts, start the transfers, wait, audit -----
