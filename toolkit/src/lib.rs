@@ -36,6 +36,8 @@
 //! - [`DeadLetters`](dead_letters::DeadLetters): where undeliverable messages are counted;
 //! - [`persistence`]: event-sourced entities, the journal and snapshot store (RocksDB or in
 //!   memory) and the group-commit writer;
+//! - [`query`]: the read side — current and live queries by persistence id, by tag and in
+//!   global order, and the state of an entity at a past point;
 //! - [`sharding`]: entities addressed by id, started on demand and passivated, in regions of
 //!   shards;
 //! - [`pattern`]: the circuit breaker;
@@ -51,6 +53,7 @@ mod dispatch;
 pub mod error;
 pub mod pattern;
 pub mod persistence;
+pub mod query;
 pub mod sharding;
 pub mod supervision;
 mod sync;

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::commit::CommitNotifier;
 use super::error::{InvalidPersistenceId, JournalError, Rejection};
 
 /// The position of an event in its entity's stream: 1 for the first, contiguous from there.
@@ -251,6 +252,8 @@ pub trait Journal: Send + Sync + 'static {
     /// Calls `on_event` with the events carrying `tag` whose global offset is greater than
     /// `after_offset`, in offset order, at most `max` of them. Returns the highest offset seen
     /// (or `after_offset` if none).
+    ///
+    /// Events deleted with [`delete_to`](Self::delete_to) are not returned.
     fn events_by_tag(
         &self,
         tag: &str,
@@ -258,4 +261,68 @@ pub trait Journal: Send + Sync + 'static {
         max: u64,
         on_event: &mut dyn FnMut(PersistentRepr),
     ) -> Result<u64, JournalError>;
+
+    /// Calls `on_event` with the events of every stream whose global offset is greater than
+    /// `after_offset`, in offset order, at most `max` of them: the read behind
+    /// `current_events` and the live queries. Returns the highest offset seen (or
+    /// `after_offset` if none). Deleted events are not returned.
+    ///
+    /// **Visibility rule**: an event is returned only once every lower offset is committed
+    /// (a journal that commits offsets out of order must hold the later ones back), so a
+    /// reader that goes on from the last offset it saw never misses one.
+    ///
+    /// The default refuses, naming this method: a journal that wraps another forwards it.
+    fn events_by_offset(
+        &self,
+        after_offset: u64,
+        max: u64,
+        on_event: &mut dyn FnMut(PersistentRepr),
+    ) -> Result<u64, JournalError> {
+        let _ = (after_offset, max, on_event);
+        Err(unsupported(
+            "events_by_offset",
+            "read events in global order",
+        ))
+    }
+
+    /// The global offset of the last committed event (0 for an empty journal).
+    ///
+    /// The default refuses, naming this method: a journal that wraps another forwards it.
+    fn highest_offset(&self) -> Result<u64, JournalError> {
+        Err(unsupported("highest_offset", "tell its last global offset"))
+    }
+
+    /// Calls `on_id` with the persistence ids of the streams that have events, in the
+    /// journal's own stable order, starting after `after` (exclusive; `None`: from the first),
+    /// at most `max` of them: one page of `current_persistence_ids`.
+    ///
+    /// The default refuses, naming this method: a journal that wraps another forwards it.
+    fn persistence_ids_after(
+        &self,
+        after: Option<&PersistenceId>,
+        max: u64,
+        on_id: &mut dyn FnMut(PersistenceId),
+    ) -> Result<(), JournalError> {
+        let _ = (after, max, on_id);
+        Err(unsupported(
+            "persistence_ids_after",
+            "list its persistence ids",
+        ))
+    }
+
+    /// The journal's commit notification, which live queries wait on: the journal calls
+    /// [`CommitNotifier::committed`] after each commit (on the writer thread) and
+    /// [`CommitNotifier::close`] when it closes. `None` (the default): live queries refuse
+    /// to start on this journal, naming this method.
+    fn commit_notifier(&self) -> Option<Arc<CommitNotifier>> {
+        None
+    }
+}
+
+/// The error of a [`Journal`] method a backend left unimplemented.
+fn unsupported(method: &str, what: &str) -> JournalError {
+    JournalError::Storage(format!(
+        "this journal cannot {what}: implement `Journal::{method}` (a wrapper forwards it to \
+         the journal it wraps)"
+    ))
 }

@@ -2,8 +2,12 @@
 //! durable. For tests, and for entities whose events may be lost with the process.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
+
+use super::commit::CommitNotifier;
 
 use super::error::{JournalError, Rejection};
 use super::journal::{AtomicWrite, Journal, PersistenceId, PersistentRepr, SequenceNr};
@@ -21,6 +25,11 @@ use super::snapshot::{SnapshotCriteria, SnapshotMetadata, SnapshotStore, StoredS
 #[derive(Default)]
 pub struct InMemoryJournal {
     state: Mutex<JournalState>,
+    /// Told the last offset after each write, for live queries.
+    notifier: Arc<CommitNotifier>,
+    /// Set by [`close`](InMemoryJournal::close): every call fails with
+    /// [`JournalError::Closed`].
+    closed: AtomicBool,
 }
 
 #[derive(Default)]
@@ -44,6 +53,26 @@ impl InMemoryJournal {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Closes the journal: every later call fails with [`JournalError::Closed`], and live
+    /// queries end with a `QueryError::Closed`.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.notifier.close();
+    }
+
+    fn check_open(&self) -> Result<(), JournalError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(JournalError::Closed);
+        }
+        Ok(())
+    }
+}
+
+/// The order of persistence ids in listings: shorter ids first, ids of one length in byte
+/// order (the RocksDB journal's key order, so both list alike).
+fn id_order(a: &PersistenceId, b: &PersistenceId) -> std::cmp::Ordering {
+    (a.as_str().len(), a.as_str().as_bytes()).cmp(&(b.as_str().len(), b.as_str().as_bytes()))
 }
 
 impl Journal for InMemoryJournal {
@@ -77,6 +106,7 @@ impl Journal for InMemoryJournal {
     }
 
     fn write(&self, writes: &[AtomicWrite]) -> Result<Vec<Result<(), Rejection>>, JournalError> {
+        self.check_open()?;
         let mut state = self.state.lock();
         let mut results = Vec::with_capacity(writes.len());
         for write in writes {
@@ -110,6 +140,9 @@ impl Journal for InMemoryJournal {
             }
             results.push(Ok(()));
         }
+        let last_offset = state.last_offset;
+        drop(state);
+        self.notifier.committed(last_offset);
         Ok(results)
     }
 
@@ -121,6 +154,7 @@ impl Journal for InMemoryJournal {
         max: u64,
         on_event: &mut dyn FnMut(PersistentRepr),
     ) -> Result<SequenceNr, JournalError> {
+        self.check_open()?;
         let (events, highest) = {
             let state = self.state.lock();
             let Some(stream) = state.streams.get(persistence_id) else {
@@ -191,6 +225,7 @@ impl Journal for InMemoryJournal {
         max: u64,
         on_event: &mut dyn FnMut(PersistentRepr),
     ) -> Result<u64, JournalError> {
+        self.check_open()?;
         let events: Vec<PersistentRepr> = {
             let state = self.state.lock();
             state
@@ -205,6 +240,66 @@ impl Journal for InMemoryJournal {
         let last = events.last().map_or(after_offset, |event| event.offset);
         events.into_iter().for_each(on_event);
         Ok(last)
+    }
+
+    fn events_by_offset(
+        &self,
+        after_offset: u64,
+        max: u64,
+        on_event: &mut dyn FnMut(PersistentRepr),
+    ) -> Result<u64, JournalError> {
+        self.check_open()?;
+        let events: Vec<PersistentRepr> = {
+            let state = self.state.lock();
+            state
+                .by_offset
+                .range(after_offset.saturating_add(1)..)
+                .filter_map(|(_, (pid, seq))| state.streams.get(pid)?.events.get(seq))
+                .take(usize::try_from(max).unwrap_or(usize::MAX))
+                .cloned()
+                .collect()
+        };
+        let last = events.last().map_or(after_offset, |event| event.offset);
+        events.into_iter().for_each(on_event);
+        Ok(last)
+    }
+
+    fn highest_offset(&self) -> Result<u64, JournalError> {
+        self.check_open()?;
+        Ok(self.state.lock().last_offset)
+    }
+
+    fn persistence_ids_after(
+        &self,
+        after: Option<&PersistenceId>,
+        max: u64,
+        on_id: &mut dyn FnMut(PersistenceId),
+    ) -> Result<(), JournalError> {
+        self.check_open()?;
+        let mut ids: Vec<PersistenceId> = {
+            let state = self.state.lock();
+            state
+                .streams
+                .iter()
+                .filter(|(id, stream)| {
+                    !stream.events.is_empty()
+                        && after.is_none_or(|after| id_order(id, after).is_gt())
+                })
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        let max = usize::try_from(max).unwrap_or(usize::MAX);
+        if ids.len() > max {
+            ids.select_nth_unstable_by(max, id_order);
+            ids.truncate(max);
+        }
+        ids.sort_unstable_by(id_order);
+        ids.into_iter().for_each(on_id);
+        Ok(())
+    }
+
+    fn commit_notifier(&self) -> Option<Arc<CommitNotifier>> {
+        Some(self.notifier.clone())
     }
 }
 

@@ -62,6 +62,7 @@
 //! and `Effect::unhandled()` makes a dead letter of its command, as `Behaviors::unhandled()` does.
 
 mod codec;
+mod commit;
 mod effect;
 mod entity;
 mod entity_type;
@@ -75,7 +76,9 @@ mod snapshot;
 mod writer;
 
 pub use codec::{Codec, CodecError, MessagePack};
+pub use commit::{CommitNotifier, CommitWait, CommitWaker, WakerRegistration};
 pub use effect::Effect;
+pub(crate) use entity::EntityReader;
 pub use entity::{EntityContext, EntitySignal, EventSourcedBehavior, Persistence};
 pub use entity_type::Entity;
 pub use error::{

@@ -470,6 +470,65 @@ where
     }
 }
 
+/// What the read side needs of an entity: its codec, event manifest, empty state and event
+/// handler, without an actor (the query module decodes events and rebuilds past states with it).
+pub(crate) struct EntityReader<E, S> {
+    codec: Box<dyn EntityCodec<E, S>>,
+    event_manifest: Manifest,
+    empty_state: Box<dyn Fn() -> S + Send + Sync>,
+    event_handler: Arc<EventHandler<E, S>>,
+}
+
+impl<C, E, S> EventSourcedBehavior<C, E, S>
+where
+    C: Send + 'static,
+    E: Event,
+    S: Serialize + DeserializeOwned + Send + 'static,
+{
+    /// The parts of this entity the read side uses; the rest (handlers of commands and
+    /// signals, the actor side) is dropped.
+    pub(crate) fn into_reader(self) -> EntityReader<E, S> {
+        let config = self.config;
+        EntityReader {
+            codec: config.codec,
+            event_manifest: config.event_manifest,
+            empty_state: config.empty_state,
+            event_handler: config.event_handler,
+        }
+    }
+}
+
+impl<E: Event, S> EntityReader<E, S> {
+    /// Decodes an event stored under `manifest`, through the upcaster for an older one.
+    pub(crate) fn decode_event(
+        &self,
+        manifest: &Manifest,
+        payload: &[u8],
+    ) -> Result<E, CodecError> {
+        self.codec
+            .decode_event(&self.event_manifest, manifest, payload)
+    }
+
+    /// Decodes a snapshot of the state.
+    pub(crate) fn decode_state(
+        &self,
+        manifest: &Manifest,
+        payload: &[u8],
+    ) -> Result<S, CodecError> {
+        self.codec.decode_state(manifest, payload)
+    }
+
+    /// The state of an entity without events.
+    pub(crate) fn empty_state(&self) -> S {
+        (self.empty_state)()
+    }
+
+    /// Folds one event into `state`.
+    pub(crate) fn apply(&self, state: &mut S, event: &E) {
+        (self.event_handler)(state, event)
+    }
+}
+
 impl<C, E, S> From<EventSourcedBehavior<C, E, S>> for Behavior<C>
 where
     C: Send + 'static,

@@ -5,9 +5,12 @@ use std::collections::hash_map::Entry;
 
 use ::rocksdb::{DBRawIterator, ReadOptions, WriteBatch};
 
-use super::open::{EVENTS, META, TAGS};
+use super::open::{EVENTS, META, OFFSETS, TAGS};
 use super::{FastMap, RocksJournal, keys, record, storage};
 use crate::persistence::error::{JournalError, Rejection};
+use std::sync::Arc;
+
+use crate::persistence::commit::CommitNotifier;
 use crate::persistence::journal::{
     AtomicWrite, Journal, PersistenceId, PersistentRepr, SequenceNr,
 };
@@ -158,6 +161,7 @@ impl Journal for RocksJournal {
     fn write(&self, writes: &[AtomicWrite]) -> Result<Vec<Result<(), Rejection>>, JournalError> {
         self.check_writable()?;
         let (events, tags) = (self.family(EVENTS), self.family(TAGS));
+        let offsets = self.family(OFFSETS);
         let mut last_offset = self.last_offset.lock();
         let mut offset = *last_offset;
         let mut batch = WriteBatch::default();
@@ -211,6 +215,7 @@ impl Journal for RocksJournal {
                 for tag in &event.tags {
                     batch.put_cf(tags, keys::tag_key(tag, offset), &key);
                 }
+                batch.put_cf(offsets, keys::offset_key(offset), &key);
                 record::encode_event_into(&mut value, event, offset);
                 batch.put_cf(events, &key, &value);
             }
@@ -219,6 +224,8 @@ impl Journal for RocksJournal {
                 .write_opt(batch, &self.write_options())
                 .map_err(storage)?;
             *last_offset = offset;
+            // Still under the writers' lock: offsets are published in order.
+            self.notifier.committed(offset);
             // Committed: the cache follows (still under the writers' lock). A stream already
             // cached keeps its key: no clone of its id, whose count the entity's thread uses.
             let mut cached = self.highest.lock();
@@ -242,6 +249,7 @@ impl Journal for RocksJournal {
         max: u64,
         on_event: &mut dyn FnMut(PersistentRepr),
     ) -> Result<SequenceNr, JournalError> {
+        self.check_open()?;
         let highest = self.highest(persistence_id)?;
         // Start after the deleted events: their range tombstones would slow the seek.
         let first = from.max(self.deleted_to(persistence_id)?.saturating_add(1));
@@ -321,7 +329,7 @@ impl Journal for RocksJournal {
         let lower = keys::stream_key(persistence_id, deleted_to + 1);
         let upper = keys::inclusive_end(keys::stream_key(persistence_id, last));
         let mut batch = WriteBatch::default();
-        // The tag entries of the deleted events go too, so `events_by_tag` never meets a
+        // The tag and offset entries of the deleted events go too, so no query meets a
         // dangling one.
         let tags = self.family(TAGS);
         let mut events = self.scan(EVENTS, lower.clone(), upper.clone());
@@ -331,6 +339,9 @@ impl Journal for RocksJournal {
                 .map_err(|detail| corrupt(persistence_id, keys::sequence_nr_of(key), detail))?;
             for tag in event.tags {
                 batch.delete_cf(tags, keys::tag_key(tag, event.offset));
+            }
+            if let Some(offsets) = self.db.cf_handle(OFFSETS) {
+                batch.delete_cf(offsets, keys::offset_key(event.offset));
             }
             events.next();
         }
@@ -398,6 +409,7 @@ impl Journal for RocksJournal {
         max: u64,
         on_event: &mut dyn FnMut(PersistentRepr),
     ) -> Result<u64, JournalError> {
+        self.check_open()?;
         let Some(first) = after_offset.checked_add(1).filter(|_| max > 0) else {
             return Ok(after_offset);
         };
@@ -443,5 +455,107 @@ impl Journal for RocksJournal {
         }
         entries.status().map_err(storage)?;
         Ok(last_offset)
+    }
+
+    fn events_by_offset(
+        &self,
+        after_offset: u64,
+        max: u64,
+        on_event: &mut dyn FnMut(PersistentRepr),
+    ) -> Result<u64, JournalError> {
+        self.check_open()?;
+        let offsets = self.db.cf_handle(OFFSETS).ok_or_else(|| {
+            JournalError::Storage(format!(
+                "the journal in {} was written by an older version and has no index in global \
+                 order yet: open it for writing once (RocksJournal::open) to build it",
+                self.path.display()
+            ))
+        })?;
+        let Some(first) = after_offset.checked_add(1).filter(|_| max > 0) else {
+            return Ok(after_offset);
+        };
+        // One point in time for the index and the events (see `events_by_tag`). Offsets are
+        // committed in order under the writers' lock, one batch at a time: every offset below
+        // one this snapshot holds is in it too (or was deleted).
+        let snapshot = self.db.snapshot();
+        let mut options = ReadOptions::default();
+        options.set_iterate_lower_bound(keys::offset_key(first).to_vec());
+        let mut entries = snapshot.raw_iterator_cf_opt(offsets, options);
+        entries.seek_to_first();
+        let events = self.family(EVENTS);
+        let mut last_offset = after_offset;
+        let mut left = max;
+        let mut interner = record::Interner::default();
+        while left > 0 {
+            let (Some(key), Some(event_key)) = (entries.key(), entries.value()) else {
+                break;
+            };
+            let damaged = |detail: &str| {
+                JournalError::Storage(format!(
+                    "the offset index entry {key:02x?} is damaged: {detail}"
+                ))
+            };
+            let offset = keys::offset_of_offset_key(key).ok_or_else(|| damaged("not an offset"))?;
+            let (persistence_id, sequence_nr) =
+                keys::parse_stream_key(event_key).ok_or_else(|| damaged("not an event key"))?;
+            let value = snapshot
+                .get_pinned_cf(events, event_key)
+                .map_err(storage)?
+                .ok_or_else(|| {
+                    damaged(&format!(
+                        "event {sequence_nr} of {persistence_id} is missing"
+                    ))
+                })?;
+            let event = record::decode_event(&value)
+                .map_err(|detail| corrupt(&persistence_id, sequence_nr, detail))?
+                .into_repr(persistence_id, sequence_nr, &mut interner);
+            on_event(event);
+            last_offset = offset;
+            left -= 1;
+            entries.next();
+        }
+        entries.status().map_err(storage)?;
+        Ok(last_offset)
+    }
+
+    fn highest_offset(&self) -> Result<u64, JournalError> {
+        self.check_open()?;
+        Ok(self.last_offset())
+    }
+
+    fn persistence_ids_after(
+        &self,
+        after: Option<&PersistenceId>,
+        max: u64,
+        on_id: &mut dyn FnMut(PersistenceId),
+    ) -> Result<(), JournalError> {
+        self.check_open()?;
+        let mut events = self.db.raw_iterator_cf(self.family(EVENTS));
+        match after {
+            Some(after) => events.seek(keys::inclusive_end(keys::stream_key(after, u64::MAX))),
+            None => events.seek_to_first(),
+        }
+        let mut left = max;
+        while left > 0 {
+            let Some(key) = events.key() else { break };
+            let (persistence_id, _) = keys::parse_stream_key(key).ok_or_else(|| {
+                JournalError::Storage(format!(
+                    "a key of the `{EVENTS}` column family is damaged (not a stream key): \
+                     {key:02x?}"
+                ))
+            })?;
+            // Past the last key the stream could have: the next stream's first event.
+            events.seek(keys::inclusive_end(keys::stream_key(
+                &persistence_id,
+                u64::MAX,
+            )));
+            on_id(persistence_id);
+            left -= 1;
+        }
+        events.status().map_err(storage)
+    }
+
+    fn commit_notifier(&self) -> Option<Arc<CommitNotifier>> {
+        Some(self.notifier.clone())
     }
 }

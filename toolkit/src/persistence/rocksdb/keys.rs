@@ -7,6 +7,8 @@
 //! - `tags`: *tag key* = `u32 BE length of the tag` ‖ `its UTF-8 bytes` ‖ `u64 BE global offset`;
 //!   the value is the stream key of the event, so `events_by_tag` is one scan in offset order
 //!   plus one point read per event.
+//! - `offsets` (format 3): *offset key* = `u64 BE global offset`; the value is the stream key
+//!   of the event, so a query in global order is one scan plus one point read per event.
 //! - `meta`: `format_version` → `u32 BE`; `last_offset` → `u64 BE`; `deleted_to/{id}` → `u64 BE`
 //!   sequence number up to which the stream's events are deleted; `remembered/` ‖ `u32 BE
 //!   length of the type key` ‖ `its UTF-8 bytes` ‖ `the entity id's UTF-8 bytes` → empty, one
@@ -106,6 +108,16 @@ pub(super) fn tag_key(tag: &str, offset: u64) -> Vec<u8> {
 /// The global offset of a tag key read back from a bounded scan of one tag.
 pub(super) fn offset_of_tag_key(key: &[u8]) -> u64 {
     sequence_nr_of(key)
+}
+
+/// The key of the `offsets` index entry of the event at global offset `offset`.
+pub(super) fn offset_key(offset: u64) -> [u8; 8] {
+    offset.to_be_bytes()
+}
+
+/// The global offset of an `offsets` key.
+pub(super) fn offset_of_offset_key(key: &[u8]) -> Option<u64> {
+    key.try_into().ok().map(u64::from_be_bytes)
 }
 
 /// The `meta` key of the sequence number up to which a stream's events are deleted.

@@ -1,10 +1,11 @@
 //! The RocksDB journal and snapshot store (feature `rocksdb`, on by default): one database per
-//! folder, four column families.
+//! folder, five column families.
 //!
 //! | column family | key | value |
 //! |---|---|---|
 //! | `events` | persistence id, sequence number | event record |
 //! | `tags` | tag, global offset | key of the event |
+//! | `offsets` | global offset | key of the event (format 3: the global order) |
 //! | `snapshots` | persistence id, sequence number | snapshot record |
 //! | `meta` | `format_version`, `last_offset`, `deleted_to/{id}` | big-endian integer |
 //!
@@ -13,10 +14,15 @@
 //! the details, `record.rs` the record layout).
 //!
 //! A [`Journal::write`](crate::persistence::Journal::write) call is one `WriteBatch`: the
-//! accepted writes' events, their tag entries and the last global offset commit together or
-//! not at all, with the [`Durability`] of the
+//! accepted writes' events, their tag and offset entries and the last global offset commit
+//! together or not at all, with the [`Durability`] of the
 //! [`RocksConfig`]. Offsets are given under a lock held across the commit, so they are
-//! gap-free and in commit order, across reopenings too.
+//! gap-free and in commit order, across reopenings too. After each commit the writer tells the
+//! journal's [`CommitNotifier`](crate::persistence::CommitNotifier) the new last offset, which
+//! wakes the live queries.
+//!
+//! Deleting events ([`delete_to`](crate::persistence::Journal::delete_to)) removes them with
+//! their tag and offset entries: they leave every query.
 
 mod error;
 mod journal;
@@ -30,12 +36,15 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use ::rocksdb::{ColumnFamily, DB, WriteOptions};
 use parking_lot::Mutex;
 
 pub use error::OpenError;
 pub use repair::{DroppedEvent, RepairReport};
 
+use super::commit::CommitNotifier;
 use super::error::JournalError;
 use super::journal::{PersistenceId, SequenceNr};
 
@@ -133,6 +142,10 @@ pub struct RocksJournal {
     /// it back from RocksDB. (A read-only journal sees the folder as it was when opened, so
     /// the same holds.) One entry per stream this process has touched.
     highest: Mutex<FastMap<PersistenceId, SequenceNr>>,
+    /// Told the last offset after each commit, for live queries.
+    notifier: Arc<CommitNotifier>,
+    /// Set by [`RocksJournal::close`].
+    closed: AtomicBool,
 }
 
 impl RocksJournal {
@@ -211,6 +224,8 @@ impl RocksJournal {
             durability,
             last_offset: Mutex::new(last_offset),
             highest: Mutex::new(FastMap::default()),
+            notifier: Arc::new(CommitNotifier::new(last_offset)),
+            closed: AtomicBool::new(false),
         }))
     }
 
@@ -235,8 +250,25 @@ impl RocksJournal {
             .expect("the journal is opened with every column family")
     }
 
+    /// Closes the journal: every later call fails with [`JournalError::Closed`] and live
+    /// queries end with `QueryError::Closed`. The database itself closes when the last `Arc`
+    /// is dropped.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.notifier.close();
+    }
+
+    /// Refuses any call once the journal is closed.
+    fn check_open(&self) -> Result<(), JournalError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(JournalError::Closed);
+        }
+        Ok(())
+    }
+
     /// Refuses a write (or deletion) through a journal opened read-only, before RocksDB would.
     fn check_writable(&self) -> Result<(), JournalError> {
+        self.check_open()?;
         if self.read_only {
             return Err(JournalError::ReadOnly {
                 path: self.path.clone(),

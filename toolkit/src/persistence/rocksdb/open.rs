@@ -30,11 +30,11 @@ use std::time::Duration;
 
 use ::rocksdb::{
     BottommostLevelCompaction, ColumnFamilyDescriptor, CompactOptions, DB, DBCompressionType,
-    DBRecoveryMode, ErrorKind as RocksErrorKind, Options, WriteOptions,
+    DBRecoveryMode, ErrorKind as RocksErrorKind, Options, WriteBatch, WriteOptions,
 };
 
 use super::error::OpenError;
-use super::keys;
+use super::{keys, record};
 
 /// The format version this build writes and reads. A journal with a higher one is refused.
 ///
@@ -43,7 +43,11 @@ use super::keys;
 ///   `deleted_to` if that is higher (which is what version 1's row held, too). A version 1
 ///   journal is marked version 2 when opened for writing, since a version 1 program would
 ///   trust rows that version 2 no longer updates.
-pub(super) const FORMAT_VERSION: u32 = 2;
+/// - 3: an `offsets` column family, the index of every event by its global offset (for
+///   queries in global order). A version 2 journal opened for writing gets the index, built
+///   from its events, then is marked version 3 (a version 2 program would not keep the index
+///   up to date); read-only, it reads as before, without queries in global order.
+pub(super) const FORMAT_VERSION: u32 = 3;
 
 /// Column family of the events: stream key → event record.
 pub(super) const EVENTS: &str = "events";
@@ -53,10 +57,18 @@ pub(super) const TAGS: &str = "tags";
 pub(super) const SNAPSHOTS: &str = "snapshots";
 /// Column family of the metadata (see [`keys`]).
 pub(super) const META: &str = "meta";
+/// Column family of the global order (format 3): offset key → stream key of the event.
+pub(super) const OFFSETS: &str = "offsets";
 
 /// Our column families, `meta` first: RocksDB creates missing ones in this order, so a creation
 /// cut short leaves at least `meta` behind whenever it left any of ours.
+/// (They are what makes a folder recognisably ours: a journal of format 2 lacks
+/// [`OFFSETS`].)
 pub(super) const OURS: [&str; 4] = [META, EVENTS, TAGS, SNAPSHOTS];
+/// Every column family a journal of this format has.
+pub(super) const WRITTEN: [&str; 5] = [META, EVENTS, TAGS, SNAPSHOTS, OFFSETS];
+/// Events indexed per write batch while building the offset index of an older journal.
+const INDEX_BATCH: usize = 10_000;
 const DEFAULT: &str = "default";
 
 /// The marker of a journal being created (see the module docs). Its text says what it is to
@@ -193,7 +205,16 @@ pub(super) fn open_database(path: &Path) -> Result<DB, OpenError> {
             Ok(db)
         }
         Found::Journal(existing, version) => {
+            if version >= 3 && !existing.iter().any(|name| name == OFFSETS) {
+                return Err(OpenError::Damaged {
+                    path: path.to_owned(),
+                    detail: format!("the `{OFFSETS}` column family of format {version} is missing"),
+                });
+            }
             let db = open_for_writing(path, &existing, false)?;
+            if version < 3 {
+                build_offset_index(path, &db)?;
+            }
             if version < FORMAT_VERSION {
                 store_format_version(path, &db)?;
             }
@@ -215,7 +236,7 @@ fn bound_table_files(db: &DB) {
             return;
         }
     };
-    for name in OURS {
+    for name in WRITTEN {
         let (count, bytes) = files
             .iter()
             .filter(|file| file.column_family_name == name)
@@ -420,7 +441,7 @@ fn inspect(path: &Path) -> Result<Found, OpenError> {
         None => {
             let all_ours = families
                 .iter()
-                .all(|name| name == DEFAULT || OURS.contains(&name.as_str()));
+                .all(|name| name == DEFAULT || WRITTEN.contains(&name.as_str()));
             let all_empty = families.iter().all(|name| {
                 let family = db.cf_handle(name).expect("opened with every column family");
                 let mut iterator = db.raw_iterator_cf(family);
@@ -511,20 +532,56 @@ pub(super) fn open_error(path: &Path, error: ::rocksdb::Error) -> OpenError {
 fn open_for_writing(path: &Path, existing: &[String], create: bool) -> Result<DB, OpenError> {
     let mut options = column_family_options();
     options.create_if_missing(create);
-    options.create_missing_column_families(create);
+    // Only ever opened for a folder known to be ours (or to become ours): a family this
+    // format adds ([`OFFSETS`]) is created in an older journal.
+    options.create_missing_column_families(true);
     options.set_keep_log_file_num(4);
-    let mut names: Vec<&str> = OURS.to_vec();
+    let mut names: Vec<&str> = WRITTEN.to_vec();
     names.extend(
         existing
             .iter()
             .map(String::as_str)
-            .filter(|name| !OURS.contains(name)),
+            .filter(|name| !WRITTEN.contains(name)),
     );
     let families = names
         .into_iter()
         .map(|name| ColumnFamilyDescriptor::new(name, column_family_options()));
     DB::open_cf_descriptors(&options, canonical(path)?, families)
         .map_err(|error| open_error(path, error))
+}
+
+/// Builds the offset index of a journal of format 2 (or 1) from its events, durably, before
+/// the journal is marked format 3. Idempotent: an upgrade cut short is done again at the
+/// next open.
+fn build_offset_index(path: &Path, db: &DB) -> Result<(), OpenError> {
+    let failed = |error| open_error(path, error);
+    let family = |name| db.cf_handle(name).expect("opened with every column family");
+    let (events, offsets) = (family(EVENTS), family(OFFSETS));
+    let mut sync = WriteOptions::default();
+    sync.set_sync(true);
+    let mut rows = db.raw_iterator_cf(events);
+    rows.seek_to_first();
+    let mut batch = WriteBatch::default();
+    let mut indexed = 0u64;
+    while let (Some(key), Some(value)) = (rows.key(), rows.value()) {
+        let offset = record::decode_event(value)
+            .map_err(|detail| OpenError::Damaged {
+                path: path.to_owned(),
+                detail: format!("an event record cannot be read while indexing offsets: {detail}"),
+            })?
+            .offset;
+        batch.put_cf(offsets, keys::offset_key(offset), key);
+        indexed += 1;
+        if batch.len() >= INDEX_BATCH {
+            db.write_opt(std::mem::take(&mut batch), &sync)
+                .map_err(failed)?;
+        }
+        rows.next();
+    }
+    rows.status().map_err(failed)?;
+    db.write_opt(batch, &sync).map_err(failed)?;
+    tracing::info!(folder = %path.display(), events = indexed, "indexed the journal's events by global offset (format 3)");
+    Ok(())
 }
 
 /// Marks a new database (or one of an older format) as a journal of this format, durably.

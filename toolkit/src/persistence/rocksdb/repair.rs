@@ -160,7 +160,7 @@ pub(super) fn repair(path: &Path) -> Result<RepairReport, OpenError> {
         .count() as u64;
     // The repaired state is made durable in table files, so that the damaged log is no longer
     // needed by the next open.
-    for name in OURS {
+    for name in &families {
         kept.flush_cf(kept.cf_handle(name).expect("opened with every family"))
             .map_err(damaged)?;
     }
