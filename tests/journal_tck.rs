@@ -244,6 +244,9 @@ macro_rules! journal_tck {
             advancing_the_highest_makes_the_stream_continue_after_it,
             advancing_the_highest_below_it_changes_nothing,
             remembered_entities_are_listed_per_type_until_forgotten,
+            events_by_offset_reads_every_stream_in_offset_order_in_pages,
+            persistence_ids_are_listed_in_pages_in_a_stable_order,
+            a_commit_advances_the_commit_notification,
             // SnapshotStoreSpec
             loading_a_snapshot_of_an_unknown_stream_finds_none,
             loading_with_a_timestamp_bound_before_every_snapshot_finds_none,

@@ -408,3 +408,86 @@ pub(crate) fn remembered_entities_are_listed_per_type_until_forgotten(store: &St
     // Not events: no global offset, nothing to replay.
     assert_eq!(by_tag(journal, "saga", 0, u64::MAX), (vec![], 0));
 }
+
+/// For the read side (issue 17): every event of every stream in offset order, in pages, the
+/// deleted ones left out.
+pub(crate) fn events_by_offset_reads_every_stream_in_offset_order_in_pages(store: &Store) {
+    let journal = &*store.journal;
+    write_fixture(journal);
+    let other = PersistenceId::of("tck", "p-2");
+    write_all(
+        journal,
+        vec![atomic(vec![event(&other, 1), event(&other, 2)])],
+    );
+    journal.delete_to(&pid(), 2).unwrap();
+    let mut seen = Vec::new();
+    let last = journal
+        .events_by_offset(0, 3, &mut |e| seen.push((e.offset, e.sequence_nr)))
+        .unwrap();
+    assert_eq!((seen.clone(), last), (vec![(3, 3), (4, 4), (5, 5)], 5));
+    seen.clear();
+    let last = journal
+        .events_by_offset(last, u64::MAX, &mut |e| {
+            seen.push((e.offset, e.sequence_nr))
+        })
+        .unwrap();
+    assert_eq!((seen, last), (vec![(6, 1), (7, 2)], 7));
+    assert_eq!(journal.events_by_offset(7, 10, &mut |_| {}).unwrap(), 7);
+    assert_eq!(journal.events_by_offset(0, 0, &mut |_| {}).unwrap(), 0);
+    assert_eq!(journal.highest_offset().unwrap(), 7);
+}
+
+/// For the read side: the persistence ids with events, each once, in a stable order that a
+/// listing goes on from.
+pub(crate) fn persistence_ids_are_listed_in_pages_in_a_stable_order(store: &Store) {
+    let journal = &*store.journal;
+    let names = ["b", "a", "ab", "a|b", "c", "zz", "deleted"];
+    for name in names {
+        let id = PersistenceId::of("tck", name);
+        write_all(journal, vec![atomic(vec![event(&id, 1), event(&id, 2)])]);
+    }
+    journal
+        .delete_to(&PersistenceId::of("tck", "deleted"), u64::MAX)
+        .unwrap();
+    let mut all = Vec::new();
+    journal
+        .persistence_ids_after(None, u64::MAX, &mut |id| all.push(id))
+        .unwrap();
+    let mut expected: Vec<PersistenceId> = names[..6]
+        .iter()
+        .map(|name| PersistenceId::of("tck", name))
+        .collect();
+    expected.sort_by_key(|id| (id.as_str().len(), id.as_str().to_owned()));
+    assert_eq!(all, expected);
+    let mut paged = Vec::new();
+    let mut after: Option<PersistenceId> = None;
+    loop {
+        let mut page = Vec::new();
+        journal
+            .persistence_ids_after(after.as_ref(), 4, &mut |id| page.push(id))
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().cloned();
+        paged.extend(page);
+    }
+    assert_eq!(paged, expected);
+}
+
+/// For live queries: the journal's commit notification follows its commits.
+pub(crate) fn a_commit_advances_the_commit_notification(store: &Store) {
+    let journal = &*store.journal;
+    let notifier = journal
+        .commit_notifier()
+        .expect("the journal has a commit notification");
+    assert_eq!(notifier.last_committed(), 0);
+    write_fixture(journal);
+    assert_eq!(notifier.last_committed(), 5);
+    let waited = notifier.wait_past(4, Some(std::time::Instant::now()));
+    assert_eq!(waited, reactant::persistence::CommitWait::Advanced(5));
+    // A rejected write commits nothing.
+    let results = journal.write(&[atomic(vec![event(&pid(), 9)])]).unwrap();
+    assert!(results[0].is_err());
+    assert_eq!(notifier.last_committed(), 5);
+}

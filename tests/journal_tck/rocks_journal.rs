@@ -73,7 +73,7 @@ fn raw_database(path: &Path, families: &[&str]) -> DB {
     DB::open_cf(&options, path, families).expect("a raw RocksDB database opens")
 }
 
-const OUR_FAMILIES: [&str; 4] = ["meta", "events", "tags", "snapshots"];
+const OUR_FAMILIES: [&str; 5] = ["meta", "events", "tags", "snapshots", "offsets"];
 
 #[test]
 fn reopening_keeps_events_highest_deleted_to_snapshots_and_the_global_offset() {
@@ -312,7 +312,7 @@ fn a_journal_of_a_newer_format_version_is_refused_untouched() {
         db.put_cf(
             db.cf_handle("meta").unwrap(),
             b"format_version",
-            3u32.to_be_bytes(),
+            4u32.to_be_bytes(),
         )
         .unwrap();
     }
@@ -321,8 +321,8 @@ fn a_journal_of_a_newer_format_version_is_refused_untouched() {
         matches!(
             error,
             OpenError::NewerFormat {
-                found: 3,
-                supported: 2,
+                found: 4,
+                supported: 3,
                 ..
             }
         ),
@@ -353,7 +353,7 @@ fn a_fully_deleted_stream_keeps_its_highest_after_reopening() {
 }
 
 #[test]
-fn a_journal_of_format_1_is_marked_format_2_when_opened_and_keeps_its_streams() {
+fn a_journal_of_format_1_is_marked_format_3_when_opened_and_keeps_its_streams() {
     let folder = folder();
     {
         let journal = RocksJournal::open(folder.path()).unwrap();
@@ -379,7 +379,83 @@ fn a_journal_of_format_1_is_marked_format_2_when_opened_and_keeps_its_streams() 
         .get_cf(db.cf_handle("meta").unwrap(), b"format_version")
         .unwrap()
         .unwrap();
-    assert_eq!(version, 2u32.to_be_bytes());
+    assert_eq!(version, 3u32.to_be_bytes());
+}
+
+/// Format 2 had no index in global order: opened for writing, the journal builds it from its
+/// events (format 3); read-only, it reads as before and refuses only the global order.
+#[test]
+fn a_journal_of_format_2_gets_its_offset_index_when_opened_for_writing() {
+    let folder = folder();
+    {
+        let journal = RocksJournal::open(folder.path()).unwrap();
+        write_fixture(&*journal);
+        let other = PersistenceId::of("tck", "p-2");
+        write_all(&*journal, vec![atomic(vec![event(&other, 1)])]);
+        write_all(&*journal, vec![atomic(vec![event(&pid(), 6)])]);
+        journal.delete_to(&pid(), 1).unwrap();
+    }
+    {
+        // What a format 2 journal looks like: no `offsets` family.
+        let mut db = raw_database(folder.path(), &OUR_FAMILIES);
+        db.drop_cf("offsets").unwrap();
+        db.put_cf(
+            db.cf_handle("meta").unwrap(),
+            b"format_version",
+            2u32.to_be_bytes(),
+        )
+        .unwrap();
+    }
+    {
+        let reader = RocksJournal::open_read_only(folder.path()).unwrap();
+        assert_eq!(
+            replay(&*reader, 1, u64::MAX, u64::MAX),
+            (vec![2, 3, 4, 5, 6], 6)
+        );
+        let error = reader
+            .events_by_offset(0, u64::MAX, &mut |_| {})
+            .expect_err("no index yet");
+        assert!(
+            error.to_string().contains("open it for writing once"),
+            "{error}"
+        );
+    }
+    let journal = RocksJournal::open(folder.path()).unwrap();
+    let mut all = Vec::new();
+    let last = journal
+        .events_by_offset(0, u64::MAX, &mut |event| {
+            all.push((
+                event.offset,
+                event.persistence_id.to_string(),
+                event.sequence_nr,
+            ))
+        })
+        .unwrap();
+    assert_eq!(
+        all,
+        [
+            (2, "tck|p-1".to_owned(), 2),
+            (3, "tck|p-1".to_owned(), 3),
+            (4, "tck|p-1".to_owned(), 4),
+            (5, "tck|p-1".to_owned(), 5),
+            (6, "tck|p-2".to_owned(), 1),
+            (7, "tck|p-1".to_owned(), 6),
+        ]
+    );
+    assert_eq!(last, 7);
+    write_all(&*journal, vec![atomic(vec![event(&pid(), 7)])]);
+    let mut after = Vec::new();
+    journal
+        .events_by_offset(7, u64::MAX, &mut |event| after.push(event.offset))
+        .unwrap();
+    assert_eq!(after, [8]);
+    drop(journal);
+    let db = raw_database(folder.path(), &OUR_FAMILIES);
+    let version = db
+        .get_cf(db.cf_handle("meta").unwrap(), b"format_version")
+        .unwrap()
+        .unwrap();
+    assert_eq!(version, 3u32.to_be_bytes());
 }
 
 #[test]
@@ -568,11 +644,11 @@ fn a_read_only_open_refuses_a_newer_format_and_leaves_an_older_one_as_it_is() {
         )
         .unwrap();
     };
-    set_version(3);
+    set_version(4);
     let before = folder_state(folder.path());
     let error = RocksJournal::open_read_only(folder.path()).unwrap_err();
     assert!(
-        matches!(error, OpenError::NewerFormat { found: 3, .. }),
+        matches!(error, OpenError::NewerFormat { found: 4, .. }),
         "{error}"
     );
     assert_eq!(folder_state(folder.path()), before);
