@@ -82,6 +82,7 @@ impl Journal for InMemoryJournal {
         entity_id: &str,
         remembered: bool,
     ) -> Result<(), JournalError> {
+        self.check_open()?;
         let mut state = self.state.lock();
         if remembered {
             state
@@ -96,6 +97,7 @@ impl Journal for InMemoryJournal {
     }
 
     fn remembered(&self, type_key: &str) -> Result<Vec<String>, JournalError> {
+        self.check_open()?;
         Ok(self
             .state
             .lock()
@@ -181,6 +183,7 @@ impl Journal for InMemoryJournal {
         &self,
         persistence_id: &PersistenceId,
     ) -> Result<SequenceNr, JournalError> {
+        self.check_open()?;
         Ok(self
             .state
             .lock()
@@ -194,6 +197,7 @@ impl Journal for InMemoryJournal {
         persistence_id: &PersistenceId,
         to: SequenceNr,
     ) -> Result<(), JournalError> {
+        self.check_open()?;
         let mut state = self.state.lock();
         let stream = state.streams.entry(persistence_id.clone()).or_default();
         stream.highest = stream.highest.max(to);
@@ -205,6 +209,7 @@ impl Journal for InMemoryJournal {
         persistence_id: &PersistenceId,
         to: SequenceNr,
     ) -> Result<(), JournalError> {
+        self.check_open()?;
         let mut state = self.state.lock();
         let JournalState {
             streams, by_offset, ..

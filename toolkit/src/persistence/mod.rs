@@ -9,6 +9,10 @@
 //! - Backends are flavors behind these two traits: [`memory`] for tests, and (feature `rocksdb`,
 //!   on by default) `rocksdb::RocksJournal`, the journal and snapshot store in one database.
 //!
+//! - The read side's hooks (`crate::query`): every event in global order
+//!   ([`Journal::events_by_offset`]), the persistence ids in pages, and a [`CommitNotifier`]
+//!   that the journal tells after each commit, which wakes the live queries.
+//!
 //! Backends are synchronous: a call blocks until the data is durable (or read). The runtime
 //! never calls them on a dispatcher thread: the journal writer thread batches the appends of
 //! many entities into one [`Journal::write`] (group commit), and recovery reads run off the

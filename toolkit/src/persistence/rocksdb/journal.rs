@@ -285,6 +285,7 @@ impl Journal for RocksJournal {
         &self,
         persistence_id: &PersistenceId,
     ) -> Result<SequenceNr, JournalError> {
+        self.check_open()?;
         self.highest(persistence_id)
     }
 
@@ -376,6 +377,7 @@ impl Journal for RocksJournal {
     }
 
     fn remembered(&self, type_key: &str) -> Result<Vec<String>, JournalError> {
+        self.check_open()?;
         let prefix = keys::remembered_prefix(type_key);
         let mut options = ReadOptions::default();
         if let Some(end) = keys::prefix_end(&prefix) {
