@@ -50,7 +50,50 @@ struct Shared {
 /// A live query being delivered to an actor (`events_by_tag_to` and friends).
 ///
 /// Dropping it leaves the delivery running (until the actor stops or the journal closes);
-/// [`cancel`](Self::cancel) stops it.
+/// [`cancel`](Self::cancel) stops it, and [`end`](Self::end) says why it ended.
+///
+/// ```
+/// use reactant::persistence::{Effect, Entity, Event, Persistence};
+/// use reactant::prelude::*;
+/// use reactant::query::{EventEnvelope, Offset, SubscriptionEnd};
+/// use serde::{Deserialize, Serialize};
+/// use std::time::Duration;
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Noted(String);
+/// impl Event for Noted {
+///     fn tags(&self) -> Vec<String> { vec!["notes".into()] }
+/// }
+/// #[derive(Default, Serialize, Deserialize)]
+/// struct Notebook;
+/// impl Entity for Notebook {
+///     const TYPE_KEY: &'static str = "notebook";
+///     type Event = Noted;
+///     type Command = String;
+///     fn apply(&mut self, _: &Noted) {}
+///     fn handle_command(&self, text: String) -> Effect<Noted, Self> { Effect::persist(Noted(text)) }
+/// }
+///
+/// let system = ActorSystem::new("docs")?;
+/// let persistence = Persistence::in_memory()?;
+/// let (seen, notes) = crossbeam_channel::unbounded();
+/// let reader = system.spawn(
+///     Behaviors::receive_message(move |envelope: EventEnvelope<Noted>| {
+///         let _ = seen.send(envelope.event.0);
+///         Behaviors::same()
+///     }),
+///     "reader",
+/// )?;
+/// let subscription = persistence
+///     .query()
+///     .events_by_tag_to::<Notebook>("notes", Offset::Start, &reader)?;
+/// let notebook = system.spawn(Notebook::behavior("n-1", persistence.clone()), "n-1")?;
+/// notebook.tell("hello".to_owned());
+/// assert_eq!(notes.recv_timeout(Duration::from_secs(3))?, "hello");
+/// subscription.cancel();
+/// assert_eq!(subscription.wait_end(Duration::from_secs(3)), Some(SubscriptionEnd::Cancelled));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Subscription {
     shared: Arc<Shared>,
     thread: thread::Thread,
