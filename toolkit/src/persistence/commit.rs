@@ -19,7 +19,8 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex};
 
 /// A waker registered with [`CommitNotifier::register`]: called on the writer thread after
-/// each commit, so it must be short (unpark a thread, send to a channel).
+/// each commit, under the notifier's lock, so it must be short (unpark a thread, send to a
+/// channel) and must not use the notifier.
 pub type CommitWaker = Arc<dyn Fn() + Send + Sync>;
 
 /// Publishes a journal's last committed global offset to live queries.
@@ -107,12 +108,11 @@ impl CommitNotifier {
     }
 
     fn wake_all(&self) {
-        let wakers: Vec<CommitWaker> = {
-            let wakers = self.lock.lock();
-            self.condvar.notify_all();
-            wakers.registered.iter().map(|(_, w)| w.clone()).collect()
-        };
-        for waker in wakers {
+        // Wakers only unpark or send: cheap enough to call under the lock, which spares the
+        // writer a copy of the list per commit.
+        let wakers = self.lock.lock();
+        self.condvar.notify_all();
+        for (_, waker) in &wakers.registered {
             waker();
         }
     }
@@ -190,5 +190,73 @@ impl std::fmt::Debug for CommitNotifier {
             .field("last_committed", &self.last_committed())
             .field("closed", &self.is_closed())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64;
+    use std::time::Duration;
+
+    #[test]
+    fn a_blocked_waiter_wakes_at_the_commit_past_its_offset_and_at_close() {
+        let notifier = Arc::new(CommitNotifier::new(5));
+        let waiter = {
+            let notifier = notifier.clone();
+            std::thread::spawn(move || {
+                let first = notifier.wait_past(5, None);
+                let second = notifier.wait_past(7, None);
+                (first, second)
+            })
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        notifier.committed(4); // lower: changes nothing
+        notifier.committed(7);
+        std::thread::sleep(Duration::from_millis(20));
+        notifier.close();
+        let (first, second) = waiter.join().expect("the waiter ends");
+        assert_eq!(first, CommitWait::Advanced(7));
+        assert_eq!(second, CommitWait::Closed);
+        assert_eq!(notifier.last_committed(), 7);
+    }
+
+    #[test]
+    fn wakers_are_called_at_each_commit_until_their_registration_is_dropped() {
+        let notifier = Arc::new(CommitNotifier::new(0));
+        let calls = Arc::new(AtomicU64::new(0));
+        let counted = calls.clone();
+        let registration = notifier.register(Arc::new(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }));
+        notifier.committed(1);
+        notifier.committed(1); // no progress: no wake-up
+        notifier.committed(2);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        drop(registration);
+        notifier.committed(3);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(notifier.waiters.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn no_wake_up_is_lost_between_a_check_and_a_wait() {
+        let notifier = Arc::new(CommitNotifier::new(0));
+        let publisher = {
+            let notifier = notifier.clone();
+            std::thread::spawn(move || {
+                for offset in 1..=20_000 {
+                    notifier.committed(offset);
+                }
+            })
+        };
+        let mut seen = 0;
+        while seen < 20_000 {
+            match notifier.wait_past(seen, Some(Instant::now() + Duration::from_secs(10))) {
+                CommitWait::Advanced(offset) => seen = offset,
+                other => panic!("stuck at {seen}: {other:?}"),
+            }
+        }
+        publisher.join().expect("the publisher ends");
     }
 }
