@@ -106,7 +106,9 @@ fn parse(args: &[OsString]) -> Result<(OsString, Filters), String> {
             _ if folder.is_none() => folder = Some(arg.clone()),
             id if filters.stream.is_none() => {
                 filters.stream =
-                    Some(PersistenceId::try_new(id).map_err(|error| format!("{error}\n{USAGE}"))?)
+                    Some(PersistenceId::try_new(id).map_err(|error| {
+                        format!("the persistence id {id:?} is not valid: {error}")
+                    })?)
             }
             _ => return Err(USAGE.to_owned()),
         }
