@@ -77,6 +77,8 @@ const NO_REGION_RETRY: Duration = Duration::from_secs(1);
 /// How long the program waits for a reply, and for every transfer to finish.
 const TIMEOUT: Duration = Duration::from_secs(5);
 const FINISH_WITHIN: Duration = Duration::from_secs(30);
+/// Transfers started at once; the program prints a line after each wave.
+const WAVE: usize = 50;
 
 /// Prints a line to standard output and returns the `io::Result` (see `examples/shop.rs`).
 macro_rules! say {
@@ -600,7 +602,8 @@ fn run(options: Options) -> Result<(), Box<dyn Error>> {
     if !options.check_only {
         say!("transfer: starting {} transfers", plan.len())?;
         // Started in waves: each reply comes once its `Started` is durable.
-        for wave in plan.chunks(50) {
+        let mut sent = 0;
+        for wave in plan.chunks(WAVE) {
             let started: Vec<_> = wave
                 .iter()
                 .map(|t| {
@@ -611,6 +614,8 @@ fn run(options: Options) -> Result<(), Box<dyn Error>> {
             for phase in started {
                 phase.wait(TIMEOUT)?;
             }
+            sent += wave.len();
+            say!("transfer: {sent} of {} started", plan.len())?;
         }
     }
 
