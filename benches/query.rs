@@ -398,11 +398,13 @@ impl Timed {
     }
 }
 
-/// Latencies (sorted) and the largest lag in events, of a subscriber actor following tag `t`
-/// while `write` runs.
+/// Latencies (sorted) and the largest lag in events, of a subscriber following tag `t` while
+/// `write` runs: an actor (delivery with flow control), or a plain thread in a blocking
+/// iterator (`blocking`).
 fn follow(
     durability: Durability,
     entities: u64,
+    blocking: bool,
     write: impl FnOnce(&ActorSystem, &[ActorRef<Command>]) -> u64,
 ) -> (Vec<Duration>, u64, f64) {
     let folder = tempfile::tempdir().expect("a folder");
@@ -420,21 +422,37 @@ fn follow(
         .expect("system");
     let (seen_tx, seen_rx) = crossbeam_channel::unbounded::<(u64, Instant, u64)>();
     let notifier = journal.notifier.clone();
-    let subscriber = system
-        .spawn(
-            Behaviors::receive_message(move |envelope: EventEnvelope<Deposited>| {
-                let now = Instant::now();
-                let lag = notifier.last_committed().saturating_sub(envelope.offset);
-                let _ = seen_tx.send((envelope.offset, now, lag));
-                Behaviors::same()
-            }),
-            "subscriber",
-        )
-        .expect("spawns");
-    let subscription = persistence
-        .query()
-        .events_by_tag_to::<Account>("t", Offset::Start, &subscriber)
-        .expect("subscribes");
+    let record = move |envelope: &EventEnvelope<Deposited>| {
+        let now = Instant::now();
+        let lag = notifier.last_committed().saturating_sub(envelope.offset);
+        let _ = seen_tx.send((envelope.offset, now, lag));
+    };
+    let subscription = if blocking {
+        let mut live = persistence
+            .query()
+            .events_by_tag::<Account>("t", Offset::Start);
+        std::thread::spawn(move || {
+            while let Some(Ok(envelope)) = live.next_timeout(Duration::from_secs(5)) {
+                record(&envelope);
+            }
+        });
+        None
+    } else {
+        let subscriber = system
+            .spawn(
+                Behaviors::receive_message(move |envelope: EventEnvelope<Deposited>| {
+                    record(&envelope);
+                    Behaviors::same()
+                }),
+                "subscriber",
+            )
+            .expect("spawns");
+        let subscription = persistence
+            .query()
+            .events_by_tag_to::<Account>("t", Offset::Start, &subscriber)
+            .expect("subscribes");
+        Some(subscription)
+    };
     let accounts: Vec<ActorRef<Command>> = (0..entities)
         .map(|n| {
             system
@@ -458,7 +476,9 @@ fn follow(
         latencies.push(at.saturating_duration_since(Timed::committed_at(&commits, offset)));
     }
     latencies.sort();
-    subscription.cancel();
+    if let Some(subscription) = subscription {
+        subscription.cancel();
+    }
     (latencies, max_lag, total as f64 / elapsed.as_secs_f64())
 }
 
@@ -466,25 +486,27 @@ fn live() {
     for durability in [Durability::Buffered, Durability::Sync] {
         // Low load: one entity, one deposit at a time.
         let samples = 2_000;
-        let (latencies, _, _) = follow(durability, 1, |_, accounts| {
-            for n in 0..samples {
-                accounts[0]
-                    .ask(|reply_to| Command::DepositAndReply(n, reply_to))
-                    .wait(TIMEOUT)
-                    .expect("deposited");
-            }
-            samples
-        });
-        println!(
-            "live, {durability:?}, low load ({samples} deposits one at a time): commit → handler p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
-            percentile(&latencies, 0.5).as_secs_f64() * 1e6,
-            percentile(&latencies, 0.99).as_secs_f64() * 1e6,
-            latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e6,
-        );
+        for (blocking, subscriber) in [(false, "actor"), (true, "blocking iterator")] {
+            let (latencies, _, _) = follow(durability, 1, blocking, |_, accounts| {
+                for n in 0..samples {
+                    accounts[0]
+                        .ask(|reply_to| Command::DepositAndReply(n, reply_to))
+                        .wait(TIMEOUT)
+                        .expect("deposited");
+                }
+                samples
+            });
+            println!(
+                "live, {durability:?}, low load ({samples} deposits one at a time), {subscriber}: commit → handler p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+                percentile(&latencies, 0.5).as_secs_f64() * 1e6,
+                percentile(&latencies, 0.99).as_secs_f64() * 1e6,
+                latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e6,
+            );
+        }
         // Under load: 10,000 entities, each told 20 deposits at once.
         let entities = 10_000;
         let per_entity = 20;
-        let (latencies, max_lag, rate) = follow(durability, entities, |_, accounts| {
+        let (latencies, max_lag, rate) = follow(durability, entities, false, |_, accounts| {
             for _ in 0..per_entity {
                 for account in accounts {
                     account.tell(Command::Deposit(1));
