@@ -65,7 +65,7 @@
 //! highest sequence number, stored then) and pages through the journal [`PAGE`] events at a
 //! time, so its memory stays bounded whatever the journal's size. A live query reads the same
 //! way, and once it has caught up waits on the journal's commit notification
-//! ([`Journal::commit_notifier`](crate::persistence::Journal::commit_notifier)): the writer
+//! ([`Journal::commit_notifier`]): the writer
 //! thread wakes it at commit, without polling. Consume it with a blocking iterator on a plain
 //! thread ([`LiveEvents::next`], [`LiveEvents::next_timeout`]), or have it delivered to an
 //! actor (`*_to` methods) with flow control: at most a window of envelopes waits in the
@@ -73,7 +73,7 @@
 //!
 //! # Deleted events
 //!
-//! [`Journal::delete_to`](crate::persistence::Journal::delete_to) removes events from every
+//! [`Journal::delete_to`] removes events from every
 //! query: by id, by tag and in global order (their offsets are skipped). Akka keeps deleted
 //! events in its tag streams because its journals only mark them; ours remove the bytes (the
 //! point of deleting is to not keep them), and a read model that must keep them builds it
@@ -82,7 +82,7 @@
 //! # Typed and untyped
 //!
 //! A typed query is opened for an entity type (`::<Account>`): its events are decoded with the
-//! codec and upcasters that [`Entity::configure`](crate::persistence::Entity::configure)
+//! codec and upcasters that [`Entity::configure`]
 //! gives the entity, into [`EventEnvelope<A::Event>`]. Every event the query meets must be
 //! one of that type's: a tag shared by several entity types is read untyped. An event that
 //! cannot be decoded is an `Err` item ([`QueryError::Decode`], naming its stream and sequence

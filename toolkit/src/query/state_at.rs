@@ -24,7 +24,7 @@ impl Persistence {
     /// The state of the entity `id` of type `A` as it was at `at`, rebuilt from the newest
     /// snapshot at or before that point and the events after it, on the calling thread. The
     /// running entity (if any) is not involved. `id` is an entity id of `A` (`"acc-1"`) or a
-    /// whole [`PersistenceId`].
+    /// whole [`PersistenceId`](crate::persistence::PersistenceId).
     ///
     /// Fails with [`QueryError::Deleted`] where the events needed were deleted and no snapshot
     /// covers them, and with [`QueryError::Panicked`] where the event handler, `empty_state`

@@ -18,7 +18,7 @@
 //! together or not at all, with the [`Durability`] of the
 //! [`RocksConfig`]. Offsets are given under a lock held across the commit, so they are
 //! gap-free and in commit order, across reopenings too. After each commit the writer tells the
-//! journal's [`CommitNotifier`](crate::persistence::CommitNotifier) the new last offset, which
+//! journal's [`CommitNotifier`] the new last offset, which
 //! wakes the live queries.
 //!
 //! Deleting events ([`delete_to`](crate::persistence::Journal::delete_to)) removes them with
