@@ -3,7 +3,10 @@
 //! - `breaker`: a call through a closed [`CircuitBreaker`] (target: ≤ 50 ns over the direct
 //!   call), beside the direct call and a call refused by an open breaker;
 //! - `router`: messages through a round-robin pool router to 4 counting routees, beside the
-//!   same messages told directly to 4 counting actors in turn (target: ≥ 80% of direct).
+//!   same messages told directly to 4 counting actors in turn (target: ≥ 80% of direct);
+//! - `slow_routee`: 400 jobs to 4 routees of which one takes 1 ms per job and the others
+//!   20 µs, through a round-robin pool and through a balancing pool: the time until every job
+//!   is done (the balancing pool should not wait for the slow routee's share).
 //!
 //! `cargo bench --bench pattern` (no RocksDB needed: `--no-default-features` builds faster).
 //! Worker threads: `REACTANT_BENCH_THREADS`, else 2, as in the other benches.
@@ -138,10 +141,83 @@ fn router(c: &mut Criterion) {
     group.finish();
 }
 
+/// Jobs per slow-routee run.
+const JOBS: usize = 400;
+
+/// Spins for `d` (a sleep would free the worker thread, which is not what a busy routee does).
+fn busy(d: Duration) {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        std::hint::spin_loop();
+    }
+}
+
+/// A routee that works 1 ms per job if it is the first one made, 20 µs otherwise, and
+/// reports each job done.
+fn slow_routee_factory(
+    done: crossbeam_channel::Sender<()>,
+) -> impl Fn() -> Behavior<u32> + Send + Sync + 'static {
+    let made = std::sync::atomic::AtomicUsize::new(0);
+    let done = parking_lot::Mutex::new(done);
+    move || {
+        let slow = made.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0;
+        let work = if slow {
+            Duration::from_millis(1)
+        } else {
+            Duration::from_micros(20)
+        };
+        let done = done.lock().clone();
+        Behaviors::receive_message(move |_: u32| {
+            busy(work);
+            let _ = done.send(());
+            Behaviors::same()
+        })
+    }
+}
+
+fn slow_routee(c: &mut Criterion) {
+    let mut group = c.benchmark_group("slow_routee");
+    group.throughput(Throughput::Elements(JOBS as u64));
+    group.sample_size(10);
+    let run = |name: &str, balancing: bool| {
+        let system = system(name);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let factory = slow_routee_factory(tx);
+        let pool = if balancing {
+            system.spawn(Routers::balancing_pool(ROUTEES as usize, factory), "pool")
+        } else {
+            system.spawn(Routers::pool(ROUTEES as usize, factory), "pool")
+        }
+        .expect("spawned");
+        (system, pool, rx)
+    };
+    for (name, balancing) in [("round_robin_pool", false), ("balancing_pool", true)] {
+        let (system, pool, rx) = run(name, balancing);
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    for job in 0..JOBS as u32 {
+                        pool.tell(job);
+                    }
+                    for _ in 0..JOBS {
+                        rx.recv_timeout(RUN_TIMEOUT).expect("a job was lost");
+                    }
+                    total += start.elapsed();
+                }
+                total
+            })
+        });
+        system.shutdown();
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1));
-    targets = breaker, router
+    targets = breaker, router, slow_routee
 }
 
 fn main() {

@@ -326,19 +326,19 @@ mod from_an_actor {
     use super::*;
 
     #[derive(Debug)]
-    enum Outcome {
+    pub(super) enum Outcome {
         Replied(u32),
         TimedOut,
         Refused,
         Failed,
     }
 
-    enum Caller {
+    pub(super) enum Caller {
         Go,
         Done(Result<u32, BreakerError<AskError>>),
     }
 
-    fn caller(
+    pub(super) fn caller(
         breaker: CircuitBreaker,
         target: ActorRef<ActorRef<u32>>,
         report: crossbeam_channel::Sender<Outcome>,
@@ -424,6 +424,90 @@ mod from_an_actor {
             "one outcome per ask"
         );
     }
+}
+
+/// The bulkhead + breaker scenario: a dependency on its own dispatcher hangs (it holds that
+/// dispatcher's only thread); callers on the default dispatcher keep being served, the breaker
+/// opens after the timeouts and fails fast without asking the dependency, then half-opens and
+/// closes once the dependency has recovered.
+#[test]
+fn a_hanging_dependency_behind_a_bulkhead_and_a_breaker_leaves_the_other_actors_working() {
+    use from_an_actor::{Caller, Outcome, caller};
+
+    let system = ActorSystem::builder()
+        .name("bulkhead")
+        .threads(2)
+        .dispatcher("dependency", 1)
+        .build()
+        .expect("a system");
+    let (release, hang) = crossbeam_channel::unbounded::<()>();
+    let hanging = Arc::new(AtomicBool::new(true));
+    let asked = Arc::new(AtomicUsize::new(0));
+    let dependency = {
+        let (hanging, asked) = (hanging.clone(), asked.clone());
+        system
+            .spawn_with(
+                Behaviors::receive_message(move |reply_to: ActorRef<u32>| {
+                    asked.fetch_add(1, Ordering::SeqCst);
+                    if hanging.load(Ordering::SeqCst) {
+                        // Blocks its dispatcher's thread until released.
+                        let _ = hang.recv();
+                    } else {
+                        reply_to.tell(7);
+                    }
+                    Behaviors::same()
+                }),
+                Some("dependency"),
+                &Props::new().with_dispatcher("dependency"),
+            )
+            .expect("spawned")
+    };
+    let echo = system
+        .spawn(
+            Behaviors::receive_message(|(n, reply_to): (u32, ActorRef<u32>)| {
+                reply_to.tell(n);
+                Behaviors::same()
+            }),
+            "echo",
+        )
+        .expect("spawned");
+    let clock = Arc::new(ManualClock::new());
+    let breaker = CircuitBreaker::new(2, CALL_TIMEOUT, RESET).with_clock(clock.clone());
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let me = system
+        .spawn(caller(breaker.clone(), dependency, tx), "caller")
+        .expect("spawned");
+
+    for _ in 0..2 {
+        me.tell(Caller::Go);
+        // While the dependency hangs, the default dispatcher still serves everyone else.
+        for n in 0..50 {
+            let echoed = echo
+                .ask(|reply_to| (n, reply_to))
+                .wait(common::WAIT)
+                .expect("the echo actor answered while the dependency hung");
+            assert_eq!(echoed, n);
+        }
+        let outcome = recv(&rx);
+        assert!(matches!(outcome, Outcome::TimedOut), "{outcome:?}");
+    }
+    assert_eq!(breaker.state(), BreakerState::Open);
+
+    // Open: callers fail fast, and the dependency is not asked again.
+    let asked_before = asked.load(Ordering::SeqCst);
+    for _ in 0..10 {
+        me.tell(Caller::Go);
+        assert!(matches!(recv(&rx), Outcome::Refused));
+    }
+    assert_eq!(asked.load(Ordering::SeqCst), asked_before);
+
+    // The dependency recovers; after the reset timeout one trial goes through and closes it.
+    hanging.store(false, Ordering::SeqCst);
+    drop(release);
+    clock.advance(RESET);
+    me.tell(Caller::Go);
+    assert!(matches!(recv(&rx), Outcome::Replied(7)));
+    assert_eq!(breaker.state(), BreakerState::Closed);
 }
 
 /// Many threads call at once while the dependency flips between healthy and failing, and the

@@ -167,6 +167,10 @@ fn a_routee_that_stops_leaves_the_pool_and_the_last_one_stops_the_router() {
     let dead = system.dead_letters().subscribe();
     pool.tell(Job::Quit);
     // The router stops: what is sent to it afterwards is a dead letter addressed to it.
+    assert!(
+        common::eventually(|| pool.is_terminated()),
+        "the router did not stop when its last routee left"
+    );
     assert!(common::eventually(|| {
         pool.tell(Job::Work(9));
         dead.try_iter()
@@ -219,4 +223,142 @@ fn a_routee_that_fails_without_supervision_leaves_and_the_others_keep_working() 
         pool.tell(Job::Work(n));
     }
     assert_eq!(recv_n(&rx, 6).len(), 6);
+}
+
+/// A balancing pool's routee: `Hold` blocks it until the gate opens; `Work` reports.
+#[derive(Debug)]
+enum Task {
+    Hold(crossbeam_channel::Receiver<()>),
+    Work(u32),
+    Boom,
+}
+
+fn balancing_routee(
+    report: &Sender<(String, u32)>,
+) -> impl Fn() -> Behavior<Task> + Send + Sync + 'static {
+    let report = parking_lot::Mutex::new(report.clone());
+    move || {
+        let report = report.lock().clone();
+        Behaviors::receive(move |ctx, task| match task {
+            Task::Hold(gate) => {
+                let _ = gate.recv();
+                Behaviors::same()
+            }
+            Task::Work(n) => {
+                let _ = report.send((ctx.path().name().to_owned(), n));
+                Behaviors::same()
+            }
+            Task::Boom => panic!("the routee broke"),
+        })
+    }
+}
+
+#[test]
+fn a_balancing_pool_gives_no_work_to_a_routee_that_is_busy() {
+    let system = common::system("balancing-busy");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let pool = system
+        .spawn(Routers::balancing_pool(3, balancing_routee(&tx)), "pool")
+        .expect("spawned");
+    let (open, gate) = crossbeam_channel::unbounded::<()>();
+    pool.tell(Task::Hold(gate));
+    for n in 0..30 {
+        pool.tell(Task::Work(n));
+    }
+    // All 30 are handled while one routee is still held: none waits behind it.
+    let done = recv_n(&rx, 30);
+    let names: HashSet<String> = done.iter().map(|(name, _)| name.clone()).collect();
+    assert_eq!(
+        names.len(),
+        2,
+        "only the two free routees worked: {names:?}"
+    );
+    let mut numbers: Vec<u32> = done.into_iter().map(|(_, n)| n).collect();
+    numbers.sort_unstable();
+    assert_eq!(
+        numbers,
+        (0..30).collect::<Vec<_>>(),
+        "each message exactly once"
+    );
+    drop(open);
+    // The held routee is free again and takes work.
+    assert!(common::eventually(|| {
+        for n in 0..30 {
+            pool.tell(Task::Work(n));
+        }
+        recv_n(&rx, 30).iter().any(|(name, _)| name == "routee-0")
+    }));
+}
+
+#[test]
+fn a_balancing_pool_routee_restarted_after_a_panic_keeps_taking_work() {
+    let system = common::system("balancing-restart");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let make = balancing_routee(&tx);
+    let pool = system
+        .spawn(
+            Routers::balancing_pool(2, move || {
+                Behaviors::supervise(make()).on_failure(SupervisorStrategy::restart())
+            }),
+            "pool",
+        )
+        .expect("spawned");
+    for _ in 0..4 {
+        pool.tell(Task::Boom);
+    }
+    for n in 0..100 {
+        pool.tell(Task::Work(n));
+    }
+    let done = recv_n(&rx, 100);
+    let mut numbers: Vec<u32> = done.iter().map(|(_, n)| *n).collect();
+    numbers.sort_unstable();
+    assert_eq!(
+        numbers,
+        (0..100).collect::<Vec<_>>(),
+        "a panicking routee must not stay busy for good nor lose later work"
+    );
+}
+
+#[test]
+fn a_balancing_pool_whose_routees_all_fail_stops_and_dead_letters_what_it_held() {
+    let system = common::system("balancing-failure");
+    let dead = system.dead_letters().subscribe();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let pool = system
+        .spawn(Routers::balancing_pool(2, balancing_routee(&tx)), "pool")
+        .expect("spawned");
+    // The first routee fails; the second keeps working and takes everything.
+    pool.tell(Task::Boom);
+    for n in 0..20 {
+        pool.tell(Task::Work(n));
+    }
+    let mut numbers: Vec<u32> = recv_n(&rx, 20).into_iter().map(|(_, n)| n).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (0..20).collect::<Vec<_>>());
+    // The last routee fails: the router stops, and later messages are dead letters.
+    pool.tell(Task::Boom);
+    assert!(common::eventually(|| pool.is_terminated()));
+    pool.tell(Task::Work(99));
+    assert!(common::eventually(|| {
+        dead.try_iter()
+            .any(|letter| letter.recipient.as_str() == "/user/pool")
+    }));
+}
+
+#[test]
+fn a_pool_can_be_given_a_behavior_instead_of_a_factory() {
+    let system = common::system("router-behavior");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let behavior = Behaviors::receive(move |ctx, n: u32| {
+        let _ = tx.send((ctx.path().name().to_owned(), n));
+        Behaviors::same()
+    });
+    let pool = system
+        .spawn(Routers::pool(3, behavior), "pool")
+        .expect("spawned");
+    for n in 0..9 {
+        pool.tell(n);
+    }
+    let names: HashSet<String> = recv_n(&rx, 9).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(names.len(), 3, "each routee runs its own copy: {names:?}");
 }

@@ -10,6 +10,7 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 use crate::actor::ActorPath;
+use crate::event_stream::EventStream;
 
 /// Why a message became a dead letter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -30,6 +31,10 @@ pub enum DeadLetterReason {
     CommandBufferFull,
     /// The recipient is a sharded entity whose id is empty: no entity has that id.
     EmptyEntityId,
+    /// It was sent to a group router whose service key had no registered actor.
+    NoRoutees,
+    /// It was published to a topic that had no subscriber.
+    NoSubscribers,
 }
 
 /// A message that was not delivered. The message itself is dropped; its type and recipient
@@ -71,6 +76,11 @@ impl fmt::Display for DeadLetterReason {
             Self::EmptyEntityId => {
                 "it was sent to a sharded entity with an empty id; give every entity a non-empty id"
             }
+            Self::NoRoutees => {
+                "it was sent to a group router whose service key had no registered actor; \
+                 register actors under the key with the receptionist first"
+            }
+            Self::NoSubscribers => "it was published to a topic that had no subscriber",
         })
     }
 }
@@ -107,9 +117,26 @@ pub struct DeadLetters {
     count: AtomicU64,
     has_subscribers: AtomicBool,
     subscribers: Mutex<Vec<Sender<DeadLetter>>>,
+    /// The system's event stream, where dead letters are published too.
+    events: EventStream,
+}
+
+thread_local! {
+    /// Set while a dead letter is told to the event stream's subscribers: a dead letter that
+    /// telling makes (a subscriber that just stopped) is only counted and logged, not published
+    /// again.
+    static PUBLISHING: Cell<bool> = const { Cell::new(false) };
 }
 
 impl DeadLetters {
+    /// The dead-letter office of a system whose event stream is `events`.
+    pub(crate) fn with_event_stream(events: EventStream) -> Self {
+        Self {
+            events,
+            ..Self::default()
+        }
+    }
+
     /// How many messages became dead letters since the system started.
     pub fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
@@ -163,7 +190,9 @@ impl DeadLetters {
     ) {
         self.count.fetch_add(1, Ordering::Relaxed);
         let subscribed = self.has_subscribers.load(Ordering::Acquire);
+        let on_stream = self.events.wants::<DeadLetter>() && !PUBLISHING.with(Cell::get);
         if !subscribed
+            && !on_stream
             && !tracing::enabled!(target: "reactant::dead_letters", tracing::Level::DEBUG)
         {
             return;
@@ -180,6 +209,11 @@ impl DeadLetters {
             ?reason,
             "dead letter"
         );
+        if on_stream {
+            PUBLISHING.with(|flag| flag.set(true));
+            self.events.publish(letter.clone());
+            PUBLISHING.with(|flag| flag.set(false));
+        }
         if subscribed {
             let mut subscribers = self.subscribers.lock();
             subscribers.retain(|s| s.send(letter.clone()).is_ok());

@@ -51,6 +51,7 @@ pub mod ask;
 pub mod dead_letters;
 mod dispatch;
 pub mod error;
+pub mod event_stream;
 pub mod pattern;
 pub mod persistence;
 pub mod query;

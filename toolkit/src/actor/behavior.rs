@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::context::Context;
 use super::object::Actor;
+use super::observe::ObservedActor;
 use super::signal::Signal;
 use super::stash::StashBuffer;
 use crate::supervision::SupervisorStrategy;
@@ -149,11 +150,16 @@ impl<M: Send + 'static> Actor for WithActorSignal<M> {
     }
 }
 
-/// The actor inside any signal-handler wrappers: what code that spawned an actor downcasts to
+/// The actor inside any signal-handler or message-observing wrappers: what code that spawned an actor downcasts to
 /// (see `cell::InternalFn`).
 pub(crate) fn innermost_actor<M: Send + 'static>(actor: &mut dyn Any) -> &mut dyn Any {
     if actor.is::<WithActorSignal<M>>() {
         match actor.downcast_mut::<WithActorSignal<M>>() {
+            Some(wrapper) => innermost_actor::<M>(wrapper.inner.as_mut()),
+            None => unreachable!("`is` just said it is one"),
+        }
+    } else if actor.is::<ObservedActor<M>>() {
+        match actor.downcast_mut::<ObservedActor<M>>() {
             Some(wrapper) => innermost_actor::<M>(wrapper.inner.as_mut()),
             None => unreachable!("`is` just said it is one"),
         }

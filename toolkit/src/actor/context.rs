@@ -309,6 +309,15 @@ impl<M: Send + 'static> Context<M> {
 
     // ----- used by the cell and runtime extensions -----
 
+    /// The system's extension `T`, made with `make` where it does not exist yet (an actor
+    /// has no `ActorSystem` at hand to create it the usual way).
+    pub(crate) fn extension_or_make<T: super::Extension>(
+        &self,
+        make: impl FnOnce() -> T,
+    ) -> Arc<T> {
+        self.cell().system().extension_or_make(make)
+    }
+
     /// The system's scheduler (for the timeout of a `Pending::pipe_to`).
     pub(crate) fn scheduler(&self) -> crate::timers::SchedulerHandle {
         self.cell().system().scheduler()

@@ -56,16 +56,26 @@ pub(crate) struct Extensions {
 
 impl Extensions {
     pub(crate) fn get_or_create<T: Extension>(&self, system: &ActorSystem) -> Arc<T> {
+        self.get_or_make(|| T::create(system))
+    }
+
+    pub(crate) fn get_or_make<T: Extension>(&self, make: impl FnOnce() -> T) -> Arc<T> {
         let slot = self
             .slots
             .lock()
             .entry(TypeId::of::<T>())
             .or_default()
             .clone();
-        let value = slot.get_or_init(|| Arc::new(T::create(system))).clone();
+        let value = slot.get_or_init(|| Arc::new(make())).clone();
         value
             .downcast::<T>()
             .unwrap_or_else(|_| unreachable!("the slot of a type holds a value of that type"))
+    }
+
+    /// Drops every extension (the system is gone).
+    pub(crate) fn clear(&self) {
+        let slots = std::mem::take(&mut *self.slots.lock());
+        drop(slots);
     }
 
     pub(crate) fn contains<T: Extension>(&self) -> bool {

@@ -5,9 +5,11 @@ mod actor_ref;
 mod behavior;
 mod cell;
 mod context;
+mod death_watch;
 mod extension;
 mod lifecycle;
 mod object;
+mod observe;
 mod path;
 mod signal;
 mod stash;
@@ -30,5 +32,7 @@ pub use system::{ActorSystem, ActorSystemBuilder, Props};
 // The seam for runtime extensions above the core (sharding, persistence): what they may ask of
 // an actor beyond its public API. Passivation's "stop when idle" is `AnyActorRef::stop_when_idle`.
 pub(crate) use cell::LeftoversFn;
+pub(crate) use death_watch::when_terminated;
+pub(crate) use observe::Observed;
 pub(crate) use path::validate_name;
 pub(crate) use system::SystemCore;

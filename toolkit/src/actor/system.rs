@@ -16,6 +16,7 @@ use super::path::{ActorPath, validate_name};
 use crate::dead_letters::DeadLetters;
 use crate::dispatch::{Dispatcher, on_dispatcher_thread};
 use crate::error::{BuildError, SpawnError};
+use crate::event_stream::EventStream;
 use crate::supervision::panic;
 use crate::timers::{Scheduler, SchedulerHandle};
 
@@ -66,6 +67,10 @@ pub(crate) struct SystemCore {
     dispatchers: HashMap<String, Arc<Dispatcher>>,
     scheduler: Scheduler,
     dead_letters: DeadLetters,
+    event_stream: EventStream,
+    /// Here rather than on `ActorSystem` so that actors reach them too; emptied when the system
+    /// is dropped (they may hold actors, which hold the core).
+    extensions: Extensions,
     next_id: AtomicU64,
     terminated: Mutex<bool>,
     on_terminated: Condvar,
@@ -93,6 +98,16 @@ impl SystemCore {
 
     pub(crate) fn dead_letters(&self) -> &DeadLetters {
         &self.dead_letters
+    }
+
+    pub(crate) fn event_stream(&self) -> &EventStream {
+        &self.event_stream
+    }
+
+    /// The extension `T` as [`ActorSystem::extension`] gives it, made with `make` where it
+    /// does not exist yet: for extensions that actors reach without the system at hand.
+    pub(crate) fn extension_or_make<T: Extension>(&self, make: impl FnOnce() -> T) -> Arc<T> {
+        self.extensions.get_or_make(make)
     }
 
     fn mark_terminated(&self) {
@@ -277,7 +292,6 @@ pub struct ActorSystem {
     guardian: Arc<Guardian>,
     shut_down: AtomicBool,
     shutdown_timeout: Duration,
-    extensions: Extensions,
 }
 
 impl ActorSystem {
@@ -287,12 +301,12 @@ impl ActorSystem {
 
     /// This system's instance of the extension `T`, created on first use (see [`Extension`]).
     pub fn extension<T: Extension>(&self) -> Arc<T> {
-        self.extensions.get_or_create(self)
+        self.core.extensions.get_or_create(self)
     }
 
     /// Whether this system's instance of the extension `T` exists already.
     pub fn has_extension<T: Extension>(&self) -> bool {
-        self.extensions.contains::<T>()
+        self.core.extensions.contains::<T>()
     }
 
     /// Starts a system with default settings: one worker per core.
@@ -345,6 +359,12 @@ impl ActorSystem {
         self.core.dead_letters()
     }
 
+    /// The system's event stream: publish / subscribe by type. Dead letters and
+    /// [`LifecycleEvent`](crate::event_stream::LifecycleEvent)s appear there.
+    pub fn event_stream(&self) -> &EventStream {
+        self.core.event_stream()
+    }
+
     /// Worker threads alive across all dispatchers (a panic in an actor never ends one).
     pub fn live_worker_threads(&self) -> usize {
         self.core
@@ -389,6 +409,7 @@ impl ActorSystem {
 impl Drop for ActorSystem {
     fn drop(&mut self) {
         self.shutdown();
+        self.core.extensions.clear();
     }
 }
 
@@ -506,12 +527,15 @@ impl ActorSystemBuilder {
             }
         };
         let default_dispatcher = dispatchers[DEFAULT_DISPATCHER].clone();
+        let event_stream = EventStream::default();
         let core = Arc::new(SystemCore {
             name: self.name,
             default_dispatcher,
             dispatchers,
             scheduler,
-            dead_letters: DeadLetters::default(),
+            dead_letters: DeadLetters::with_event_stream(event_stream.clone()),
+            event_stream,
+            extensions: Extensions::default(),
             next_id: AtomicU64::new(1),
             terminated: Mutex::new(false),
             on_terminated: Condvar::new(),
@@ -525,7 +549,6 @@ impl ActorSystemBuilder {
             guardian,
             shut_down: AtomicBool::new(false),
             shutdown_timeout: self.shutdown_timeout,
-            extensions: Extensions::default(),
         })
     }
 }

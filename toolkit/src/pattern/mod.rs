@@ -3,10 +3,22 @@
 //! - [`CircuitBreaker`]: stop calling a dependency that keeps failing, fail fast meanwhile, and
 //!   try it again after a while; usable from a plain thread and from inside an actor.
 //! - [`Routers`]: a pool of identical routees behind one address (round-robin, random or
-//!   consistent hashing).
+//!   consistent hashing), a balancing pool whose routees share one queue, and a group router
+//!   over the actors registered under a [`ServiceKey`].
+//! - [`Receptionist`]: register actors under a typed [`ServiceKey`]; find or subscribe to them.
+//! - [`Topic`]: typed publish / subscribe by name. (The system's
+//!   [event stream](crate::event_stream), by message type, is in the core.)
 
+mod balancing;
 mod breaker;
+mod group;
+mod receptionist;
 mod router;
+mod topic;
 
+pub use balancing::BalancingPool;
 pub use breaker::{BreakerError, BreakerState, CircuitBreaker};
-pub use router::{PoolRouter, Routers};
+pub use group::GroupRouter;
+pub use receptionist::{Listing, Receptionist, ServiceKey};
+pub use router::{FromBehavior, FromFactory, PoolRouter, RouteeBehavior, Routers};
+pub use topic::{Topic, TopicError};

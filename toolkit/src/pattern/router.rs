@@ -15,11 +15,68 @@
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
+use super::balancing::BalancingPool;
+use super::group::GroupRouter;
+use super::receptionist::ServiceKey;
 use crate::actor::{Actor, ActorRef, AnyActorRef, Behavior, Behaviors, Context, Signal};
 use crate::dead_letters::DeadLetterReason;
 
-type Factory<M> = Arc<dyn Fn() -> Behavior<M> + Send + Sync>;
+/// Makes one routee's behavior.
+#[doc(hidden)]
+pub type Factory<M> = Arc<dyn Fn() -> Behavior<M> + Send + Sync>;
 type KeyOf<M> = Arc<dyn Fn(&M) -> u64 + Send + Sync>;
+
+/// What a pool makes its routees from: a factory (`|| behavior`, called once per routee and
+/// again at each restart) or a [`Behavior`] that can be started more than once (`receive`,
+/// `setup`, `supervise` of those, `Behaviors::actor(factory)`).
+///
+/// A behavior made from an actor *value* (`Behavior::from(MyActor { .. })`) cannot be copied:
+/// its first routee gets it and the others stop at once (with an error in the log); give a
+/// factory instead.
+pub trait RouteeBehavior<M: Send + 'static, How>: Send + 'static {
+    /// The factory the pool calls once per routee.
+    #[doc(hidden)]
+    fn into_factory(self) -> Factory<M>;
+}
+
+/// [`RouteeBehavior`] from a factory.
+#[doc(hidden)]
+pub enum FromFactory {}
+
+/// [`RouteeBehavior`] from a behavior.
+#[doc(hidden)]
+pub enum FromBehavior {}
+
+impl<M, F, B> RouteeBehavior<M, FromFactory> for F
+where
+    M: Send + 'static,
+    F: Fn() -> B + Send + Sync + 'static,
+    B: Into<Behavior<M>>,
+{
+    fn into_factory(self) -> Factory<M> {
+        Arc::new(move || self().into())
+    }
+}
+
+impl<M: Send + 'static> RouteeBehavior<M, FromBehavior> for Behavior<M> {
+    fn into_factory(self) -> Factory<M> {
+        let template = parking_lot::Mutex::new(Some(self));
+        Arc::new(move || {
+            let mut template = template.lock();
+            let copy = template.as_ref().and_then(Behavior::try_clone);
+            match copy {
+                Some(copy) => copy,
+                None => template.take().unwrap_or_else(|| {
+                    tracing::error!(
+                        "a pool was given a behavior made from an actor value, which only one \
+                         routee can run; give Routers a factory (|| MyActor::new()) instead"
+                    );
+                    Behaviors::stopped()
+                }),
+            }
+        })
+    }
+}
 
 /// How a pool picks the routee of a message.
 enum Routing<M> {
@@ -77,17 +134,70 @@ impl Routers {
     /// Spawn the result like any behavior; messages are routed round-robin unless
     /// [`with_random`](PoolRouter::with_random) or
     /// [`with_consistent_hashing`](PoolRouter::with_consistent_hashing) says otherwise.
-    pub fn pool<M, F, B>(size: usize, routee: F) -> PoolRouter<M>
+    pub fn pool<M, How>(size: usize, routee: impl RouteeBehavior<M, How>) -> PoolRouter<M>
     where
         M: Send + 'static,
-        F: Fn() -> B + Send + Sync + 'static,
-        B: Into<Behavior<M>>,
     {
         PoolRouter {
             size: size.max(1),
-            factory: Arc::new(move || routee().into()),
+            factory: routee.into_factory(),
             routing: Routing::RoundRobin,
         }
+    }
+}
+
+impl Routers {
+    /// A pool of `size` routees (at least 1) that share one queue: each message goes to a free
+    /// routee, or waits until one is free, so a slow routee never holds work another could do.
+    /// Each routee holds at most one message at a time. See [`BalancingPool`] for the rules.
+    ///
+    /// ```
+    /// use reactant::pattern::Routers;
+    /// use reactant::prelude::*;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let system = ActorSystem::new("docs")?;
+    /// let (tx, rx) = std::sync::mpsc::channel::<u32>();
+    /// let tx = std::sync::Mutex::new(tx);
+    /// let workers = system.spawn(
+    ///     Routers::balancing_pool(3, move || {
+    ///         let tx = tx.lock().map(|tx| tx.clone()).ok();
+    ///         Behaviors::receive_message(move |job: u32| {
+    ///             if let Some(tx) = &tx {
+    ///                 let _ = tx.send(job);
+    ///             }
+    ///             Behaviors::same()
+    ///         })
+    ///     }),
+    ///     "workers",
+    /// )?;
+    /// for job in 0..6 {
+    ///     workers.tell(job);
+    /// }
+    /// let mut done: Vec<u32> = (0..6).map(|_| rx.recv()).collect::<Result<_, _>>()?;
+    /// done.sort();
+    /// assert_eq!(done, [0, 1, 2, 3, 4, 5]);
+    /// # system.shutdown();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn balancing_pool<M, How>(size: usize, routee: impl RouteeBehavior<M, How>) -> BalancingPool<M>
+    where
+        M: Send + 'static,
+    {
+        BalancingPool {
+            size: size.max(1),
+            factory: routee.into_factory(),
+        }
+    }
+}
+
+impl Routers {
+    /// A router over the actors registered under `key` with the system's
+    /// [`Receptionist`](super::Receptionist), round-robin unless
+    /// [`with_random`](GroupRouter::with_random) says otherwise. See [`GroupRouter`].
+    pub fn group<M: Send + 'static>(key: ServiceKey<M>) -> GroupRouter<M> {
+        GroupRouter { key, random: false }
     }
 }
 
@@ -205,8 +315,7 @@ impl<M: Send + 'static> Pool<M> {
         }
         if self.routees.is_empty() {
             tracing::warn!(router = %ctx.path(), "the last routee of a pool left: the router stops");
-            let me = ctx.self_ref();
-            let _ = ctx.stop(&me);
+            ctx.stop_self();
         }
     }
 }
@@ -230,8 +339,7 @@ impl<M: Send + 'static> Actor for Pool<M> {
             }
         }
         if self.routees.is_empty() {
-            let me = ctx.self_ref();
-            let _ = ctx.stop(&me);
+            ctx.stop_self();
         }
     }
 

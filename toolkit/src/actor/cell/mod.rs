@@ -38,6 +38,7 @@ use crate::dead_letters::DeadLetterReason;
 use crate::dispatch::Dispatcher;
 use crate::dispatch::mailbox::Mailbox;
 use crate::error::SpawnError;
+use crate::event_stream::LifecycleEvent;
 use crate::timers::{TimerKey, TimerTarget};
 
 /// What only the worker running the actor touches. Kept small: an idle actor's whole footprint
@@ -139,6 +140,11 @@ impl<M: Send + 'static> ActorCell<M> {
                 dispatcher,
             }
         });
+        if system.event_stream().wants::<LifecycleEvent>() {
+            system
+                .event_stream()
+                .publish(LifecycleEvent::Spawned(cell.path()));
+        }
         if needs_start {
             let _ = Self::send_system(&cell, SystemMessage::Control(Control::Start));
         }

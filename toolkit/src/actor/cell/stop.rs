@@ -11,6 +11,7 @@ use super::super::signal::Signal;
 use super::message::{Control, SystemMessage};
 use super::{ActorCell, ActorState};
 use crate::dead_letters::DeadLetterReason;
+use crate::event_stream::LifecycleEvent;
 use crate::supervision::ActorFailure;
 
 impl<M: Send + 'static> ActorCell<M> {
@@ -101,6 +102,12 @@ impl<M: Send + 'static> ActorCell<M> {
             }
         }
         let failure = st.ctx.take_failure();
+        if self.system.event_stream().wants::<LifecycleEvent>() {
+            self.system.event_stream().publish(LifecycleEvent::Stopped {
+                actor: self.path(),
+                failure: failure.as_ref().map(ToString::to_string),
+            });
+        }
         let _ = self
             .parent
             .clone()

@@ -10,6 +10,7 @@ use super::super::lifecycle::Phase;
 use super::super::signal::Signal;
 use super::message::{Control, SystemMessage};
 use super::{ActorCell, ActorState};
+use crate::event_stream::LifecycleEvent;
 use crate::supervision::{
     ActorFailure, Decision, Escalation, SupervisionState, SupervisorStrategy,
 };
@@ -123,6 +124,14 @@ impl<M: Send + 'static> ActorCell<M> {
             );
             return self.begin_stop(st, Some(failure));
         };
+        if self.system.event_stream().wants::<LifecycleEvent>() {
+            self.system
+                .event_stream()
+                .publish(LifecycleEvent::Restarted {
+                    actor: self.path(),
+                    failure: failure.to_string(),
+                });
+        }
         // Timers first: the `PreRestart` handler sees none of them active, and none fires into
         // the next incarnation.
         st.ctx.cancel_timers();
