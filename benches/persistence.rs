@@ -83,7 +83,7 @@ fn reactant_throughput(entities: u64, durability: Durability, total: u64) -> (f6
     let folder = tempfile::tempdir().expect("temporary folder");
     let journal =
         RocksJournal::open_with(folder.path(), RocksConfig { durability }).expect("journal");
-    let persistence = Persistence::new(journal.clone(), journal).expect("persistence");
+    let persistence = Persistence::from_backend(journal).expect("persistence");
     let system = ActorSystem::builder()
         .name("bench")
         .threads(2)
@@ -239,7 +239,7 @@ fn raw_throughput(batch: usize, sync: bool, total: u64, entities: u64, keys: Raw
 fn latency(samples: usize) -> (Duration, Duration, Duration) {
     let folder = tempfile::tempdir().expect("temporary folder");
     let journal = RocksJournal::open(folder.path()).expect("journal");
-    let persistence = Persistence::new(journal.clone(), journal).expect("persistence");
+    let persistence = Persistence::from_backend(journal).expect("persistence");
     let system = ActorSystem::builder()
         .name("latency")
         .threads(2)
@@ -295,7 +295,7 @@ fn recovery(events: u64) -> (f64, f64) {
             },
         )
         .expect("journal");
-        let persistence = Persistence::new(journal.clone(), journal).expect("persistence");
+        let persistence = Persistence::from_backend(journal).expect("persistence");
         let system = ActorSystem::builder()
             .name("fill")
             .threads(2)

@@ -411,7 +411,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // The ledger recovers every earlier run's sales from its journal before its first command.
     let data = std::env::var("REACTANT_SHOP_DATA").unwrap_or_else(|_| "data/shop".to_owned());
     let journal = RocksJournal::open(&data)?;
-    let persistence = Persistence::new(journal.clone(), journal)?;
+    let persistence = Persistence::from_backend(journal)?;
     let ledger = system.spawn(ledger(persistence.clone()), "ledger")?;
     let (sales, cents) = ledger
         .ask(|reply_to| LedgerMsg::Totals { reply_to })

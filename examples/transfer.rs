@@ -571,7 +571,7 @@ fn main() -> ExitCode {
 fn run(options: Options) -> Result<(), Box<dyn Error>> {
     let began = Instant::now();
     let journal = RocksJournal::open(&options.data)?;
-    let persistence = Persistence::new(journal.clone(), journal)?;
+    let persistence = Persistence::from_backend(journal)?;
     let unfinished = persistence.journal().remembered(Transfer::TYPE_KEY)?.len();
     let system = ActorSystem::new("transfer")?;
     let settings = ShardingSettings::default()

@@ -14,6 +14,7 @@ use crate::event_stream::EventStream;
 
 /// Why a message became a dead letter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DeadLetterReason {
     /// The recipient had stopped (or the system had shut down).
     RecipientStopped,

@@ -8,6 +8,7 @@ use crate::actor::ActorPath;
 
 /// Why an actor could not be spawned.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SpawnError {
     /// The name cannot be used as an actor path element.
     #[error("invalid actor name {name:?}: {reason}")]
@@ -47,6 +48,7 @@ pub enum SpawnError {
 
 /// Why an actor system could not be built.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum BuildError {
     /// A dispatcher was given zero threads.
     #[error("dispatcher {dispatcher:?} needs at least one thread")]
@@ -308,6 +310,7 @@ impl<M> std::fmt::Debug for StashOverflow<M> {
 
 /// Why `ctx.stop` refused.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StopError {
     /// Only an actor's own children can be stopped through its context.
     #[error(

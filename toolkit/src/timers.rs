@@ -223,7 +223,7 @@ fn run_scheduler(shared: &SchedulerShared) {
 
 /// A timer key: any `Hash + Eq + Debug` value (a `&'static str`, an enum, an id).
 #[derive(Clone)]
-pub struct TimerKey(Arc<dyn KeyObject>);
+pub(crate) struct TimerKey(Arc<dyn KeyObject>);
 
 trait KeyObject: Send + Sync + 'static {
     fn as_any(&self) -> &dyn Any;

@@ -18,6 +18,7 @@ use crate::supervision::ActorFailure;
 /// # drop(behavior);
 /// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum Signal {
     /// The actor is about to be restarted by its supervisor; the current behavior sees this
     /// last, then the initial behavior starts again.

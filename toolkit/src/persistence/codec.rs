@@ -18,6 +18,7 @@ use super::journal::Manifest;
 
 /// A payload could not be encoded or decoded.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CodecError {
     /// The value could not be serialized.
     #[error("cannot encode {type_name}: {detail}")]

@@ -11,6 +11,7 @@ use super::journal::{PersistenceId, SequenceNr};
 
 /// A storage failure: nothing of the failed call was written.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum JournalError {
     /// The storage engine failed (I/O error, full disk, …). Nothing of the call was stored.
     #[error("the journal's storage failed: {0}")]
@@ -43,6 +44,7 @@ pub enum JournalError {
 
 /// Why one atomic write was refused while the others of the same batch were stored.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Rejection {
     /// An event could not be serialized; nothing of this write was stored.
     #[error("an event of this write could not be serialized: {0}")]

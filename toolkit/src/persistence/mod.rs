@@ -92,4 +92,4 @@ pub use error::{
 pub use event::Event;
 pub use journal::{AtomicWrite, Journal, Manifest, PersistenceId, PersistentRepr, SequenceNr};
 pub use snapshot::{SnapshotCriteria, SnapshotMetadata, SnapshotStore, StoredSnapshot};
-pub use writer::{AppendError, Completion, JournalWriter, WriterStats};
+pub use writer::WriterStats;

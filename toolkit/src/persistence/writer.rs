@@ -29,7 +29,7 @@ const INLINE_COMPLETIONS: usize = 64;
 
 /// Why an append was not stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AppendError {
+pub(crate) enum AppendError {
     /// The journal refused this write alone; the others of its batch were stored.
     #[error("the journal rejected the write: {0}")]
     Rejected(Rejection),
@@ -45,7 +45,7 @@ pub enum AppendError {
 
 /// Called once with the outcome of an append, on the writer's completion thread: keep it
 /// short (send a message).
-pub type Completion = Box<dyn FnOnce(Result<(), AppendError>) + Send>;
+pub(crate) type Completion = Box<dyn FnOnce(Result<(), AppendError>) + Send>;
 
 struct Request {
     write: AtomicWrite,
@@ -95,7 +95,7 @@ pub struct WriterStats {
 /// assert_eq!(journal.highest_sequence_nr(&PersistenceId::new("account|1"))?, 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct JournalWriter {
+pub(crate) struct JournalWriter {
     requests: Sender<Request>,
     /// The writer thread, then the completion thread.
     threads: Mutex<Vec<JoinHandle<()>>>,

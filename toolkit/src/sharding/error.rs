@@ -6,6 +6,7 @@ use crate::error::SpawnError;
 
 /// Why a region could not be initialised.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ShardingError {
     /// The type key is already initialised with another message type.
     #[error(

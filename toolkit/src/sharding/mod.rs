@@ -278,34 +278,46 @@ impl Sharding<'_> {
     }
 }
 
+/// Keeps [`Shardable`] and [`ShardingInit`] implemented only here: they name what
+/// [`Sharding::init`] accepts, and are not extension points.
+mod sealed {
+    pub trait Shardable {}
+    pub trait ShardingInit<T> {}
+}
+
 /// What [`Sharding::init`] can start a region for: names the region's message type. Implemented
-/// for [`ShardedEntity`] and for every event-sourced [`Entity`] type.
-pub trait Shardable {
+/// for [`ShardedEntity`] and for every event-sourced [`Entity`] type (sealed: not for other
+/// types).
+pub trait Shardable: sealed::Shardable {
     /// The messages the region's entities handle.
     type Message: Send + 'static;
 }
 
+impl<M: Send + 'static> sealed::Shardable for ShardedEntity<M> {}
 impl<M: Send + 'static> Shardable for ShardedEntity<M> {
     type Message = M;
 }
 
+impl<E: Entity> sealed::Shardable for E {}
 impl<E: Entity> Shardable for E {
     type Message = E::Command;
 }
 
 /// The argument of [`Sharding::init`] for a [`Shardable`] type `T`: a [`ShardedEntity`]
-/// itself, or, for an event-sourced [`Entity`], the [`Persistence`] its entities use.
-pub trait ShardingInit<T: Shardable> {
+/// itself, or, for an event-sourced [`Entity`], the [`Persistence`] its entities use (sealed).
+pub trait ShardingInit<T: Shardable>: sealed::ShardingInit<T> {
     /// The region's entity type.
     fn into_sharded_entity(self) -> ShardedEntity<T::Message>;
 }
 
+impl<M: Send + 'static> sealed::ShardingInit<ShardedEntity<M>> for ShardedEntity<M> {}
 impl<M: Send + 'static> ShardingInit<ShardedEntity<M>> for ShardedEntity<M> {
     fn into_sharded_entity(self) -> ShardedEntity<M> {
         self
     }
 }
 
+impl<E: Entity> sealed::ShardingInit<E> for Arc<Persistence> {}
 impl<E: Entity> ShardingInit<E> for Arc<Persistence> {
     fn into_sharded_entity(self) -> ShardedEntity<E::Command> {
         ShardedEntity::for_entity::<E>(self)

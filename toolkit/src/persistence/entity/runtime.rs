@@ -95,6 +95,16 @@ impl Persistence {
         }))
     }
 
+    /// Serves entities with one backend that is both their journal and their snapshot store
+    /// (as `RocksJournal` is): `Persistence::from_backend(RocksJournal::open(dir)?)`. Use
+    /// [`new`](Self::new) to mix two backends.
+    pub fn from_backend<B>(backend: Arc<B>) -> std::io::Result<Arc<Self>>
+    where
+        B: Journal + SnapshotStore + 'static,
+    {
+        Self::new(backend.clone(), backend)
+    }
+
     /// An in-memory journal and snapshot store (for tests: nothing survives the process).
     pub fn in_memory() -> std::io::Result<Arc<Self>> {
         Self::new(
