@@ -89,6 +89,9 @@
 //! number) and the iterator goes on after it; a panic in the codec is caught as
 //! [`QueryError::Panicked`]. The untyped queries ([`PersistenceQuery::current_events`],
 //! [`PersistenceQuery::events`]) print each payload as JSON ([`UntypedEvent`]).
+//!
+//! Over 600 lines because the module docs (visibility rule, ordering, flow control, deletion)
+//! and the typed envelopes live here; the queries themselves are in the submodules.
 
 mod cursor;
 mod delivery;

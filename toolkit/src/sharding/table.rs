@@ -40,6 +40,10 @@
 //! and handed to the next incarnation before anything newer: per-entity order is kept across
 //! every transition. Active slots form a doubly linked list in recency order (most recent at
 //! the head), so touching an entity and finding the least recently used are O(1).
+//!
+//! One file, over 600 lines: the slot states, the hand-off to the index and the passivation
+//! order change together under the shard's lock, and this file is where that lock's invariants
+//! can be read in one place (its tests are in `table/tests.rs`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
