@@ -181,7 +181,10 @@ impl Routers {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn balancing_pool<M, How>(size: usize, routee: impl RouteeBehavior<M, How>) -> BalancingPool<M>
+    pub fn balancing_pool<M, How>(
+        size: usize,
+        routee: impl RouteeBehavior<M, How>,
+    ) -> BalancingPool<M>
     where
         M: Send + 'static,
     {
