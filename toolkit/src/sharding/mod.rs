@@ -36,6 +36,16 @@
 //! Remembered entities are stored in the journal of the entity type's persistence
 //! ([`ShardedEntity::with_remember_entities`]; event-sourced types use theirs).
 //!
+//! # Names
+//!
+//! An *entity type* is what [`Sharding::init`] starts a region for (a [`ShardedEntity`], or an
+//! event-sourced [`Entity`] type); an *entity* is one instance of it, addressed by its
+//! [`EntityId`]; [`EntityRef`] is a reference to one entity that stays valid across its
+//! passivations and restarts. There is one way to get an `EntityRef` per thing you hold: the
+//! region ([`ShardRegion::entity`]), the entity type's key from anywhere in the system
+//! ([`Sharding::entity_ref_for`]), or the key from inside an entity
+//! ([`EntityContext::entity_ref_for`], and [`EntityContext::entity_ref`] for itself).
+//!
 //! Actor paths: `/user/sharding-{type_key}/{shard}/{entity_id}` (an id that is not a valid
 //! actor name runs under an anonymous name).
 //!
