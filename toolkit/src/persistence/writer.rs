@@ -70,33 +70,8 @@ pub struct WriterStats {
     pub events: u64,
 }
 
-/// The group-commit writer of one journal.
-///
-/// ```
-/// use reactant::persistence::{AtomicWrite, Journal, JournalWriter, Manifest, PersistenceId, PersistentRepr};
-/// use reactant::persistence::memory::InMemoryJournal;
-/// use std::sync::Arc;
-///
-/// let journal = Arc::new(InMemoryJournal::new());
-/// let writer = JournalWriter::start(journal.clone(), "docs")?;
-/// let (done_tx, done_rx) = crossbeam_channel::bounded(1);
-/// let event = PersistentRepr {
-///     persistence_id: PersistenceId::new("account|1"),
-///     sequence_nr: 1,
-///     manifest: Manifest::new("Opened", 1),
-///     payload: vec![1, 2, 3],
-///     tags: vec![],
-///     writer_id: "docs".into(),
-///     timestamp_ms: 0,
-///     offset: 0,
-/// };
-/// writer.append(AtomicWrite { events: vec![event] }, Box::new(move |outcome| {
-///     let _ = done_tx.send(outcome);
-/// }));
-/// assert_eq!(done_rx.recv()?, Ok(()));
-/// assert_eq!(journal.highest_sequence_nr(&PersistenceId::new("account|1"))?, 1);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
+/// The group-commit writer of one journal, owned by [`Persistence`](super::Persistence)
+/// (crate-private: a backend implements [`Journal`] and never sees it; its unit tests are below).
 pub(crate) struct JournalWriter {
     requests: Sender<Request>,
     /// The writer thread, then the completion thread.
