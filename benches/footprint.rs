@@ -8,6 +8,11 @@
 
 mod workloads;
 
+#[path = "figures.rs"]
+#[allow(dead_code, reason = "each bench uses some of the shared helpers")]
+mod figures;
+use figures::{median, millions, per_second};
+
 use std::time::{Duration, Instant};
 
 use reactant_workspace::resident_bytes;
@@ -155,12 +160,7 @@ fn median_rates(
         rates.0.push(per_second(elements, reactant()));
         rates.1.push(per_second(elements, raw()));
     }
-    (median(rates.0), median(rates.1))
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_unstable_by(f64::total_cmp);
-    values[values.len() / 2]
+    (median(&rates.0), median(&rates.1))
 }
 
 /// Appends the latency of each of [`ASK_BLOCK`] sequential calls, after [`WARM_UP_CALLS`]
@@ -182,16 +182,8 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
     sorted[rank - 1]
 }
 
-fn per_second(elements: u64, elapsed: Duration) -> f64 {
-    elements as f64 / elapsed.as_secs_f64()
-}
-
 fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64()
-}
-
-fn millions(rate: f64) -> String {
-    format!("{:.2}M", rate / 1e6)
 }
 
 fn micros(latency: Duration) -> String {

@@ -7,6 +7,11 @@
 //! `REACTANT_BENCH_EVENTS` (events of each current-query data set, default 1,000,000),
 //! `REACTANT_BENCH_ONLY` (`current` or `live`).
 
+#[path = "figures.rs"]
+#[allow(dead_code, reason = "each bench uses some of the shared helpers")]
+mod figures;
+use figures::median;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -77,11 +82,6 @@ fn env_number(name: &str, default: u64) -> u64 {
 
 fn only(part: &str) -> bool {
     std::env::var("REACTANT_BENCH_ONLY").map_or(true, |only| only == part)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -236,9 +236,9 @@ fn current(events: u64) {
 }
 
 fn report(what: &str, runs: &[CurrentRates]) {
-    let raw = median(runs.iter().map(|r| r.raw).collect());
-    let journal = median(runs.iter().map(|r| r.journal).collect());
-    let typed = median(runs.iter().map(|r| r.typed).collect());
+    let raw = median(&runs.iter().map(|r| r.raw).collect::<Vec<_>>());
+    let journal = median(&runs.iter().map(|r| r.journal).collect::<Vec<_>>());
+    let typed = median(&runs.iter().map(|r| r.typed).collect::<Vec<_>>());
     let ratios: Vec<String> = runs
         .iter()
         .map(|r| format!("{:.0}%", 100.0 * r.typed / r.raw))
