@@ -42,6 +42,8 @@
 //!   shards;
 //! - [`pattern`]: the circuit breaker;
 //! - [`time`]: where time comes from (a manual clock for tests);
+//! - `testkit` (feature `testkit`): probes, a test kit per actor system, and the tools for
+//!   testing event-sourced entities;
 //! - the macros [`macro@actor`] (an impl block's methods become an actor's messages),
 //!   [`derive@Event`], [`derive@Entity`] and [`macro@entity`] (event-sourced entities).
 #![deny(missing_docs)]
@@ -58,6 +60,8 @@ pub mod query;
 pub mod sharding;
 pub mod supervision;
 mod sync;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod time;
 pub mod timers;
 

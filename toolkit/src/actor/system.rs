@@ -74,6 +74,8 @@ pub(crate) struct SystemCore {
     next_id: AtomicU64,
     terminated: Mutex<bool>,
     on_terminated: Condvar,
+    /// Set when a shutdown's wait for the actors to stop ran out (the test kit reports it).
+    shutdown_timed_out: AtomicBool,
 }
 
 impl SystemCore {
@@ -133,6 +135,7 @@ impl SystemCore {
     /// Waits for every actor to stop, then stops and joins the system's threads.
     fn finish_shutdown(&self, timeout: Duration) {
         if !self.wait_terminated(timeout) {
+            self.shutdown_timed_out.store(true, Ordering::Release);
             tracing::error!(
                 system = %self.name,
                 ?timeout,
@@ -379,6 +382,12 @@ impl ActorSystem {
         *self.core.terminated.lock()
     }
 
+    /// True if a shutdown gave up waiting for the actors to stop (its timeout ran out).
+    #[cfg_attr(not(feature = "testkit"), allow(dead_code))]
+    pub(crate) fn shutdown_timed_out(&self) -> bool {
+        self.core.shutdown_timed_out.load(Ordering::Acquire)
+    }
+
     /// Stops every actor (children before parents, each receiving `PostStop`), then joins every
     /// thread the system started. Idempotent.
     ///
@@ -539,6 +548,7 @@ impl ActorSystemBuilder {
             next_id: AtomicU64::new(1),
             terminated: Mutex::new(false),
             on_terminated: Condvar::new(),
+            shutdown_timed_out: AtomicBool::new(false),
         });
         let guardian = Arc::new(Guardian {
             core: Arc::downgrade(&core),
