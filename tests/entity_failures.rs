@@ -1082,6 +1082,7 @@ fn a_snapshot_that_cannot_be_loaded_or_decoded_fails_recovery() {
                 matches!(&error.cause, RecoveryCause::JournalPanicked(message) if message.contains(INJECTED_PANIC)),
                 "{error}"
             ),
+            other => unreachable!("only Fail and Panic are tried, not {other:?}"),
         }
         assert_stops(&entity);
     }

@@ -82,6 +82,8 @@ mod writer;
 pub use codec::{Codec, CodecError, MessagePack};
 pub use commit::{CommitNotifier, CommitWait, CommitWaker, WakerRegistration};
 pub use effect::Effect;
+#[cfg(feature = "testkit")]
+pub(crate) use entity::EntityCodec;
 pub(crate) use entity::EntityReader;
 pub use entity::{EntityContext, EntitySignal, EventSourcedBehavior, Persistence};
 pub use entity_type::Entity;

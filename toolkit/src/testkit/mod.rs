@@ -2,7 +2,13 @@
 //!
 //! - [`TestProbe`]: an actor whose messages the test reads and asserts on;
 //! - [`ActorTestKit`]: one actor system per test, with probes, checked for stray dead letters
-//!   and actors still running when the test ends.
+//!   and actors still running when the test ends;
+//! - [`EventSourcedBehaviorTestKit`]: one event-sourced entity, its commands run one at a
+//!   time, with the events each persisted, the state after it and its reply, and a restart
+//!   that checks recovery;
+//! - [`PersistenceTestKit`]: a persistence over [`TestJournal`] and [`TestSnapshotStore`],
+//!   in memory, whose writes, reads and deletions fail, are rejected, delayed or held on
+//!   demand.
 //!
 //! Every check fails the test by panicking with a sentence that names what was expected and
 //! what arrived, as `assert_eq!` does.
@@ -14,8 +20,19 @@
 //! reactant = { version = "0.1", features = ["testkit"] }
 //! ```
 
+mod entity;
+mod journal;
 mod kit;
+mod persistence;
 mod probe;
+mod snapshots;
 
+pub use entity::{
+    CommandFailure, CommandResult, EventSourcedBehaviorTestKit,
+    EventSourcedBehaviorTestKitBuilder, RestartResult,
+};
+pub use journal::{Fault, HOLD_LIMIT, INJECTED, INJECTED_PANIC, TestJournal, WriteFault};
 pub use kit::{ActorTestKit, ActorTestKitBuilder};
+pub use persistence::PersistenceTestKit;
 pub use probe::{DEFAULT_TIMEOUT, FishingOutcome, TestProbe};
+pub use snapshots::TestSnapshotStore;

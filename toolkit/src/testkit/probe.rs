@@ -139,7 +139,7 @@ impl<M: Send + 'static> TestProbe<M> {
     }
 
     /// The next message, waiting at most `max`; `None` if none came.
-    fn next(&self, max: Duration) -> Option<M> {
+    pub(crate) fn next(&self, max: Duration) -> Option<M> {
         // An error is a timeout, or the probe's actor gone with its system: nothing more can
         // come either way.
         self.messages.recv_timeout(max).ok()

@@ -149,7 +149,7 @@ type SnapshotPredicate<E, S> = dyn Fn(&S, &E, SequenceNr) -> bool + Send + Sync;
 
 /// An entity's codec with its event and state types fixed: [`Codec`]'s methods are generic,
 /// so the entity keeps the codec it was given behind this object-safe face.
-trait EntityCodec<E, S>: Send + Sync {
+pub(crate) trait EntityCodec<E, S>: Send + Sync {
     fn encode_event(&self, event: &E) -> Result<Vec<u8>, CodecError>;
     /// Decodes an event stored under `manifest`: directly when it is the event type's
     /// `current` manifest, through [`Event::upcast`] otherwise.
@@ -204,7 +204,7 @@ pub(super) struct Config<C: Send + 'static, E, S> {
     /// The persistence's writer id, copied: every event carries it, and a count shared by
     /// every entity would be a cache line that all workers and the writer fight over.
     writer_id: Arc<str>,
-    codec: Box<dyn EntityCodec<E, S>>,
+    codec: Arc<dyn EntityCodec<E, S>>,
     empty_state: Box<dyn Fn() -> S + Send + Sync>,
     /// Called only in the entity's turns (never concurrently with itself); the lock makes the
     /// shared configuration `Sync` without asking the handler to be, so it may keep plain
@@ -344,7 +344,7 @@ where
                 state_manifest: Manifest::new(short_type_name::<S>(), 1),
                 writer_id: Arc::from(&*persistence.writer_id),
                 persistence,
-                codec: Box::new(MessagePack),
+                codec: Arc::new(MessagePack),
                 empty_state: Box::new(empty_state),
                 command_handler: parking_lot::Mutex::new(Box::new(command_handler)),
                 event_handler: Arc::new(event_handler),
@@ -398,7 +398,7 @@ where
     /// that reads what the others wrote): the manifest names the type and its version, not the
     /// codec.
     pub fn codec(mut self, codec: impl Codec) -> Self {
-        self.config.codec = Box::new(codec);
+        self.config.codec = Arc::new(codec);
         self
     }
 
@@ -462,6 +462,16 @@ where
         self
     }
 
+    /// The entity's codec and its state's manifest: the test kit decodes what the entity
+    /// stored, and round-trips its state, with them.
+    #[cfg(feature = "testkit")]
+    pub(crate) fn codec_and_state_manifest(&self) -> (Arc<dyn EntityCodec<E, S>>, Manifest) {
+        (
+            self.config.codec.clone(),
+            self.config.state_manifest.clone(),
+        )
+    }
+
     /// The behavior of an actor running this entity. Each start (and restart) recovers from
     /// the journal.
     pub fn into_behavior(self) -> Behavior<C> {
@@ -473,7 +483,7 @@ where
 /// What the read side needs of an entity: its codec, event manifest, empty state and event
 /// handler, without an actor (the query module decodes events and rebuilds past states with it).
 pub(crate) struct EntityReader<E, S> {
-    codec: Box<dyn EntityCodec<E, S>>,
+    codec: Arc<dyn EntityCodec<E, S>>,
     event_manifest: Manifest,
     empty_state: Box<dyn Fn() -> S + Send + Sync>,
     event_handler: Arc<EventHandler<E, S>>,
