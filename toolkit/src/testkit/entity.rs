@@ -91,7 +91,9 @@ enum Observation {
 }
 
 /// Work the host actor (the parent of every incarnation of the entity) does in its turn.
-struct HostWork(Box<dyn FnOnce(&mut Context<HostWork>) + Send>);
+struct HostWork(Box<HostFn>);
+
+type HostFn = dyn FnOnce(&mut Context<HostWork>) + Send;
 
 type Codecs<A> = Arc<OnceLock<Arc<dyn EntityCodec<<A as Entity>::Event, A>>>>;
 
@@ -148,14 +150,14 @@ pub struct EventSourcedBehaviorTestKit<A: Entity> {
 }
 
 /// Configures an [`EventSourcedBehaviorTestKit`].
-#[derive(Default)]
-pub struct EventSourcedBehaviorTestKitBuilder {
+pub struct EventSourcedBehaviorTestKitBuilder<A: Entity> {
     entity_id: Option<String>,
     storage: Option<PersistenceTestKit>,
     kit: Option<ActorTestKit>,
+    entity: std::marker::PhantomData<fn() -> A>,
 }
 
-impl EventSourcedBehaviorTestKitBuilder {
+impl<A: Entity> EventSourcedBehaviorTestKitBuilder<A> {
     /// The entity's id (default `"1"`): its persistence id is `"{TYPE_KEY}|{entity_id}"`.
     pub fn entity_id(mut self, entity_id: impl Into<String>) -> Self {
         self.entity_id = Some(entity_id.into());
@@ -181,7 +183,7 @@ impl EventSourcedBehaviorTestKitBuilder {
     ///
     /// If the entity does not recover (see [`CommandFailure`]).
     #[track_caller]
-    pub fn build<A: Entity>(self) -> EventSourcedBehaviorTestKit<A> {
+    pub fn build(self) -> EventSourcedBehaviorTestKit<A> {
         let kit = self.kit.unwrap_or_default();
         let storage = self.storage.unwrap_or_default();
         let entity_id = self.entity_id.unwrap_or_else(|| "1".to_owned());
@@ -225,8 +227,13 @@ impl<A: Entity> EventSourcedBehaviorTestKit<A> {
     }
 
     /// Configures a kit: [`build`](EventSourcedBehaviorTestKitBuilder::build) starts it.
-    pub fn builder() -> EventSourcedBehaviorTestKitBuilder {
-        EventSourcedBehaviorTestKitBuilder::default()
+    pub fn builder() -> EventSourcedBehaviorTestKitBuilder<A> {
+        EventSourcedBehaviorTestKitBuilder {
+            entity_id: None,
+            storage: None,
+            kit: None,
+            entity: std::marker::PhantomData,
+        }
     }
 
     /// The journal and snapshot store, to inject faults or read what was stored.
@@ -308,7 +315,9 @@ impl<A: Entity> EventSourcedBehaviorTestKit<A> {
         let command = make(probe.r#ref());
         let (events, state) = self.run(command)?;
         let timeout = self.kit.timeout();
-        let reply = probe.next(timeout).ok_or(CommandFailure::NoReply(timeout))?;
+        let reply = probe
+            .next(timeout)
+            .ok_or(CommandFailure::NoReply(timeout))?;
         Ok(CommandResult {
             events,
             state,
@@ -396,14 +405,19 @@ impl<A: Entity> EventSourcedBehaviorTestKit<A> {
         self.incarnation += 1;
         let behavior = self.behavior();
         let (spawned, spawn_result) = crossbeam_channel::bounded(1);
-        let name = format!("{}-{}-{}", A::TYPE_KEY, self.entity_id, self.incarnation)
-            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_', "-");
-        self.host.tell(HostWork(Box::new(move |ctx: &mut Context<HostWork>| {
-            let _ = spawned.send(ctx.spawn(behavior, &name));
-        })));
+        let name = format!("{}-{}-{}", A::TYPE_KEY, self.entity_id, self.incarnation).replace(
+            |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+            "-",
+        );
+        self.host
+            .tell(HostWork(Box::new(move |ctx: &mut Context<HostWork>| {
+                let _ = spawned.send(ctx.spawn(behavior, &name));
+            })));
         let entity = match spawn_result.recv_timeout(self.kit.timeout()) {
             Ok(Ok(entity)) => entity,
-            Ok(Err(error)) => panic!("EventSourcedBehaviorTestKit: cannot spawn the entity: {error}"),
+            Ok(Err(error)) => {
+                panic!("EventSourcedBehaviorTestKit: cannot spawn the entity: {error}")
+            }
             Err(_) => return Err(CommandFailure::NoOutcome(self.kit.timeout())),
         };
         self.entity = Some(entity);
@@ -428,32 +442,32 @@ impl<A: Entity> EventSourcedBehaviorTestKit<A> {
     fn behavior(&self) -> EventSourcedBehavior<A::Command, A::Event, A> {
         let codec = self.codec.clone();
         let observer = self.observer.clone();
-        let on_command = move |ctx: &mut EntityContext<'_, A::Command>,
-                               state: &A,
-                               command: A::Command| {
-            let codec = codec.clone();
-            let observer = observer.clone();
-            state.handle_command_in(ctx, command).then_run(move |state| {
-                let _ = observer.send(Observation::Handled(encode(&codec, state)));
-            })
-        };
+        let on_command =
+            move |ctx: &mut EntityContext<'_, A::Command>, state: &A, command: A::Command| {
+                let codec = codec.clone();
+                let observer = observer.clone();
+                state
+                    .handle_command_in(ctx, command)
+                    .then_run(move |state| {
+                        let _ = observer.send(Observation::Handled(encode(&codec, state)));
+                    })
+            };
         let codec = self.codec.clone();
         let observer = self.observer.clone();
-        let on_signal = move |ctx: &mut EntityContext<'_, A::Command>,
-                              state: &A,
-                              signal: &EntitySignal| {
-            state.on_signal(ctx, signal);
-            let observation = match signal {
-                EntitySignal::RecoveryCompleted { .. } => {
-                    Observation::Recovered(encode(&codec, state))
-                }
-                EntitySignal::RecoveryFailed(_)
-                | EntitySignal::PersistFailed(_)
-                | EntitySignal::PersistRejected(_) => Observation::Failed(signal.clone()),
-                _ => return,
+        let on_signal =
+            move |ctx: &mut EntityContext<'_, A::Command>, state: &A, signal: &EntitySignal| {
+                state.on_signal(ctx, signal);
+                let observation = match signal {
+                    EntitySignal::RecoveryCompleted { .. } => {
+                        Observation::Recovered(encode(&codec, state))
+                    }
+                    EntitySignal::RecoveryFailed(_)
+                    | EntitySignal::PersistFailed(_)
+                    | EntitySignal::PersistRejected(_) => Observation::Failed(signal.clone()),
+                    _ => return,
+                };
+                let _ = observer.send(observation);
             };
-            let _ = observer.send(observation);
-        };
         let behavior = A::configure(
             EventSourcedBehavior::with_context(
                 self.persistence_id.clone(),

@@ -18,11 +18,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
 use crate::persistence::memory::InMemoryJournal;
 use crate::persistence::{
-    AtomicWrite, CommitNotifier, Codec, Event, MessagePack, Journal, JournalError, PersistenceId, PersistentRepr, Rejection, SequenceNr,
+    AtomicWrite, Codec, CommitNotifier, Event, Journal, JournalError, MessagePack, PersistenceId,
+    PersistentRepr, Rejection, SequenceNr,
 };
+use parking_lot::{Condvar, Mutex};
 
 /// The longest a held call waits for the test to release it.
 pub const HOLD_LIMIT: Duration = Duration::from_secs(60);
@@ -385,7 +386,9 @@ impl TestJournal {
         };
         let timestamp_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX));
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
         let mut next = highest;
         let events: Vec<PersistentRepr> = events
             .into_iter()
@@ -427,13 +430,15 @@ impl TestJournal {
     pub fn persisted<E: Event>(&self, persistence_id: &PersistenceId) -> Vec<E> {
         self.stored(persistence_id)
             .iter()
-            .map(|repr| match MessagePack.decode(&repr.manifest, &repr.payload) {
-                Ok(event) => event,
-                Err(error) => panic!(
-                    "event {} of {persistence_id} does not decode: {error}",
-                    repr.sequence_nr
-                ),
-            })
+            .map(
+                |repr| match MessagePack.decode(&repr.manifest, &repr.payload) {
+                    Ok(event) => event,
+                    Err(error) => panic!(
+                        "event {} of {persistence_id} does not decode: {error}",
+                        repr.sequence_nr
+                    ),
+                },
+            )
             .collect()
     }
 
@@ -594,4 +599,3 @@ impl Journal for TestJournal {
         self.inner.commit_notifier()
     }
 }
-

@@ -28,8 +28,8 @@ mod probe;
 mod snapshots;
 
 pub use entity::{
-    CommandFailure, CommandResult, EventSourcedBehaviorTestKit,
-    EventSourcedBehaviorTestKitBuilder, RestartResult,
+    CommandFailure, CommandResult, EventSourcedBehaviorTestKit, EventSourcedBehaviorTestKitBuilder,
+    RestartResult,
 };
 pub use journal::{Fault, HOLD_LIMIT, INJECTED, INJECTED_PANIC, TestJournal, WriteFault};
 pub use kit::{ActorTestKit, ActorTestKitBuilder};

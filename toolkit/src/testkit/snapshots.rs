@@ -8,8 +8,7 @@ use parking_lot::Mutex;
 use super::journal::{Fault, INJECTED_PANIC, Switch, storage_failure};
 use crate::persistence::memory::InMemorySnapshotStore;
 use crate::persistence::{
-    JournalError, PersistenceId, SnapshotCriteria, SnapshotMetadata, SnapshotStore,
-    StoredSnapshot,
+    JournalError, PersistenceId, SnapshotCriteria, SnapshotMetadata, SnapshotStore, StoredSnapshot,
 };
 
 /// An in-memory snapshot store whose saves, loads and deletions fail or panic, as the test
