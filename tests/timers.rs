@@ -1,5 +1,6 @@
 //! Timers: keyed single and periodic messages an actor sends itself; a cancelled or replaced
-//! timer's message is never delivered, and timers end with their actor.
+//! timer's message is never delivered, and timers end with their actor. Where the order of
+//! deadlines matters, the tests move manual time rather than sleep.
 
 mod common;
 
@@ -7,8 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{assert_quiet, eventually, recv, recv_n, system};
-use crossbeam_channel::{Sender, unbounded};
+use crossbeam_channel::{Receiver, Sender, unbounded};
 use reactant::prelude::*;
+use reactant::testkit::ManualTime;
 
 /// What the timer tests' actors report.
 #[derive(Clone, Debug, PartialEq)]
@@ -89,6 +91,8 @@ fn a_fixed_rate_timer_delivers_repeatedly() {
 #[test]
 fn a_cancelled_timer_never_delivers() {
     let system = system("cancel");
+    // Manual time: the sentinel is due after the cancelled timer however loaded the machine.
+    let time = ManualTime::for_system(&system);
     let (seen_tx, seen_rx) = unbounded();
     let (active_tx, active_rx) = unbounded();
     system
@@ -105,6 +109,11 @@ fn a_cancelled_timer_never_delivers() {
         )
         .expect("spawn");
     assert_eq!(recv(&active_rx), (true, false));
+    assert_eq!(
+        time.advance(Duration::from_millis(200)),
+        1,
+        "only the sentinel is due"
+    );
     assert_eq!(recv(&seen_rx), Msg::Sentinel);
     assert_quiet(&seen_rx);
     system.shutdown();
@@ -113,6 +122,7 @@ fn a_cancelled_timer_never_delivers() {
 #[test]
 fn cancel_all_cancels_every_timer_of_the_actor() {
     let system = system("cancelall");
+    let time = ManualTime::for_system(&system);
     let (seen_tx, seen_rx) = unbounded();
     let (active_tx, active_rx) = unbounded();
     system
@@ -131,6 +141,11 @@ fn cancel_all_cancels_every_timer_of_the_actor() {
         )
         .expect("spawn");
     assert!(!recv(&active_rx));
+    assert_eq!(
+        time.advance(Duration::from_millis(200)),
+        1,
+        "only the sentinel is due"
+    );
     assert_eq!(recv(&seen_rx), Msg::Sentinel);
     assert_quiet(&seen_rx);
     system.shutdown();
@@ -215,22 +230,28 @@ enum Fire {
     Done,
 }
 
-/// An actor whose `Replace` / `Cancel` handler starts a timer with a tiny delay, stays busy
-/// long enough for the timer's message to be queued behind it, then replaces or cancels it.
-fn busy_replacer(seen: Sender<Fire>) -> Behavior<Fire> {
+/// An actor whose `Replace` / `Cancel` handler starts a timer, says so on `started` and waits
+/// on `go_on` while the test moves manual time past the timer's delay (so the timer's message
+/// is queued behind the handler), then replaces or cancels it.
+fn busy_replacer(seen: Sender<Fire>, started: Sender<()>, go_on: Receiver<()>) -> Behavior<Fire> {
     Behaviors::receive(move |ctx: &mut Context<Fire>, msg| {
+        let wait = || {
+            let _ = started.send(());
+            let _ = go_on.recv_timeout(common::WAIT);
+        };
         match msg {
             Fire::Replace => {
                 ctx.timers()
                     .start_single("key", Fire::Fired(1), Duration::from_millis(1));
-                std::thread::sleep(Duration::from_millis(100));
+                wait();
                 ctx.timers()
                     .start_single("key", Fire::Fired(2), Duration::from_millis(1));
+                let _ = started.send(());
             }
             Fire::Cancel => {
                 ctx.timers()
                     .start_single("key", Fire::Fired(1), Duration::from_millis(1));
-                std::thread::sleep(Duration::from_millis(100));
+                wait();
                 ctx.timers().cancel(&"key");
                 ctx.self_ref().tell(Fire::Done);
             }
@@ -245,11 +266,27 @@ fn busy_replacer(seen: Sender<Fire>) -> Behavior<Fire> {
 #[test]
 fn a_replaced_timer_never_delivers_even_if_its_message_is_already_queued() {
     let system = system("replace");
+    let time = ManualTime::for_system(&system);
     let (seen_tx, seen_rx) = unbounded();
+    let (started_tx, started) = unbounded();
+    let (go_on, go_on_rx) = unbounded();
     let actor = system
-        .spawn(busy_replacer(seen_tx), "replacer")
+        .spawn(busy_replacer(seen_tx, started_tx, go_on_rx), "replacer")
         .expect("spawn");
     actor.tell(Fire::Replace);
+    recv(&started);
+    assert_eq!(
+        time.advance(Duration::from_millis(1)),
+        1,
+        "Fired(1) is queued"
+    );
+    go_on.send(()).expect("the handler waits");
+    recv(&started);
+    assert_eq!(
+        time.advance(Duration::from_millis(1)),
+        1,
+        "Fired(2) is queued"
+    );
     // The first timer's message, had it been delivered, would have come first.
     assert_eq!(recv(&seen_rx), Fire::Fired(2));
     assert_quiet(&seen_rx);
@@ -259,11 +296,21 @@ fn a_replaced_timer_never_delivers_even_if_its_message_is_already_queued() {
 #[test]
 fn a_cancelled_timer_never_delivers_even_if_its_message_is_already_queued() {
     let system = system("cancelqueued");
+    let time = ManualTime::for_system(&system);
     let (seen_tx, seen_rx) = unbounded();
+    let (started_tx, started) = unbounded();
+    let (go_on, go_on_rx) = unbounded();
     let actor = system
-        .spawn(busy_replacer(seen_tx), "canceller")
+        .spawn(busy_replacer(seen_tx, started_tx, go_on_rx), "canceller")
         .expect("spawn");
     actor.tell(Fire::Cancel);
+    recv(&started);
+    assert_eq!(
+        time.advance(Duration::from_millis(1)),
+        1,
+        "Fired(1) is queued"
+    );
+    go_on.send(()).expect("the handler waits");
     // Timer messages come before user messages: a delivered Fired(1) would precede Done.
     assert_eq!(recv(&seen_rx), Fire::Done);
     assert_quiet(&seen_rx);

@@ -41,6 +41,16 @@ struct SchedulerState {
     deadlines: HashMap<TaskId, Instant>,
     next_id: TaskId,
     shutdown: bool,
+    /// `Some`: manual time (the testkit's `ManualTime`): the clock stands at this instant and
+    /// moves only when `advance` moves it. `None`: the system's monotonic clock.
+    frozen_at: Option<Instant>,
+}
+
+impl SchedulerState {
+    /// The scheduler's time now.
+    fn now(&self) -> Instant {
+        self.frozen_at.unwrap_or_else(Instant::now)
+    }
 }
 
 struct SchedulerShared {
@@ -128,11 +138,11 @@ impl SchedulerHandle {
     }
 
     fn insert(&self, delay: Duration, task: Task) -> Option<TaskId> {
-        let at = Instant::now() + delay;
         let mut state = self.0.state.lock();
         if state.shutdown {
             return None;
         }
+        let at = state.now() + delay;
         let id = state.next_id;
         state.next_id += 1;
         let earliest = state.queue.keys().next().map(|(at, _)| *at);
@@ -159,66 +169,129 @@ impl SchedulerHandle {
     }
 }
 
+/// Manual time, for the testkit: the clock stops, and moves only by [`advance`](Self::advance).
+#[cfg_attr(not(feature = "testkit"), allow(dead_code))]
+impl SchedulerHandle {
+    /// Stops the scheduler's clock where it is; from now on only `advance` moves it. Timers
+    /// already started keep their deadlines. Idempotent.
+    pub(crate) fn freeze(&self) {
+        let mut state = self.0.state.lock();
+        if state.frozen_at.is_none() {
+            state.frozen_at = Some(Instant::now());
+        }
+        drop(state);
+        self.0.wake.notify_all();
+    }
+
+    /// The scheduler's time now (frozen or not).
+    pub(crate) fn now(&self) -> Instant {
+        self.0.state.lock().now()
+    }
+
+    /// Moves a frozen clock forward by `by`, running every task that falls due on the way on
+    /// the calling thread, in deadline order, each at its own deadline: a periodic timer due
+    /// three times in `by` runs three times. Returns how many tasks ran. Does nothing unless
+    /// the clock is frozen.
+    pub(crate) fn advance(&self, by: Duration) -> usize {
+        let mut state = self.0.state.lock();
+        let Some(start) = state.frozen_at else {
+            return 0;
+        };
+        let target = start + by;
+        let mut ran = 0;
+        while !state.shutdown {
+            let Some(&(at, id)) = state.queue.keys().next() else {
+                break;
+            };
+            if at > target {
+                break;
+            }
+            state.frozen_at = Some(at.max(start));
+            state = run_task(&self.0, state, at, id);
+            ran += 1;
+        }
+        state.frozen_at = Some(target);
+        ran
+    }
+}
+
 fn run_scheduler(shared: &SchedulerShared) {
     let mut state = shared.state.lock();
     loop {
         if state.shutdown {
             return;
         }
-        let now = Instant::now();
+        let now = state.now();
         let Some((&(at, id), _)) = state.queue.iter().next() else {
             shared.wake.wait(&mut state);
             continue;
         };
         if at > now {
-            shared.wake.wait_until(&mut state, at);
+            if state.frozen_at.is_some() {
+                // Manual time: only `advance` (or a task due now) wakes the thread.
+                shared.wake.wait(&mut state);
+            } else {
+                shared.wake.wait_until(&mut state, at);
+            }
             continue;
         }
-        let Some(task) = state.queue.remove(&(at, id)) else {
-            continue;
-        };
-        match task {
-            Task::Once(f) => {
+        state = run_task(shared, state, at, id);
+    }
+}
+
+/// Runs the task `id` due at `at` (taken out of the queue), outside the lock; reschedules a
+/// periodic one. Hands the lock back.
+fn run_task<'a>(
+    shared: &'a SchedulerShared,
+    mut state: parking_lot::MutexGuard<'a, SchedulerState>,
+    at: Instant,
+    id: TaskId,
+) -> parking_lot::MutexGuard<'a, SchedulerState> {
+    let Some(task) = state.queue.remove(&(at, id)) else {
+        return state;
+    };
+    match task {
+        Task::Once(f) => {
+            state.deadlines.remove(&id);
+            drop(state);
+            if let Err(failure) = panic::catch(f) {
+                tracing::error!(%failure, "a scheduled task panicked");
+            }
+            state = shared.state.lock();
+        }
+        Task::Repeat {
+            interval,
+            fixed_rate,
+            mut run,
+        } => {
+            drop(state);
+            let again = panic::catch(&mut run).unwrap_or(false);
+            state = shared.state.lock();
+            // Cancelled while it ran? Then it is gone from `deadlines`.
+            if again && state.deadlines.contains_key(&id) {
+                let next = if fixed_rate {
+                    at + interval
+                } else {
+                    state.now() + interval
+                };
+                state.deadlines.insert(id, next);
+                state.queue.insert(
+                    (next, id),
+                    Task::Repeat {
+                        interval,
+                        fixed_rate,
+                        run,
+                    },
+                );
+            } else {
                 state.deadlines.remove(&id);
                 drop(state);
-                if let Err(failure) = panic::catch(f) {
-                    tracing::error!(%failure, "a scheduled task panicked");
-                }
+                drop(run);
                 state = shared.state.lock();
-            }
-            Task::Repeat {
-                interval,
-                fixed_rate,
-                mut run,
-            } => {
-                drop(state);
-                let again = panic::catch(&mut run).unwrap_or(false);
-                state = shared.state.lock();
-                // Cancelled while it ran? Then it is gone from `deadlines`.
-                if again && state.deadlines.contains_key(&id) {
-                    let next = if fixed_rate {
-                        at + interval
-                    } else {
-                        Instant::now() + interval
-                    };
-                    state.deadlines.insert(id, next);
-                    state.queue.insert(
-                        (next, id),
-                        Task::Repeat {
-                            interval,
-                            fixed_rate,
-                            run,
-                        },
-                    );
-                } else {
-                    state.deadlines.remove(&id);
-                    drop(state);
-                    drop(run);
-                    state = shared.state.lock();
-                }
             }
         }
     }
+    state
 }
 
 /// A timer key: any `Hash + Eq + Debug` value (a `&'static str`, an enum, an id).
@@ -523,6 +596,8 @@ mod tests {
     #[test]
     fn tasks_run_in_deadline_order() {
         let scheduler = Scheduler::start("test").expect("scheduler thread");
+        // Manual time: the order cannot depend on how promptly the thread wakes.
+        scheduler.handle().freeze();
         let order = Arc::new(Mutex::new(Vec::new()));
         for (i, delay) in [(2, 40), (1, 20), (3, 60)] {
             let order = order.clone();
@@ -530,8 +605,36 @@ mod tests {
                 .handle()
                 .schedule_once(Duration::from_millis(delay), move || order.lock().push(i));
         }
-        thread::sleep(Duration::from_millis(150));
+        assert_eq!(scheduler.handle().advance(Duration::from_millis(39)), 1);
+        assert_eq!(*order.lock(), [1]);
+        assert_eq!(scheduler.handle().advance(Duration::from_millis(21)), 2);
         assert_eq!(*order.lock(), [1, 2, 3]);
+        scheduler.stop_and_join();
+    }
+
+    #[test]
+    fn manual_time_runs_a_periodic_task_once_per_interval_and_stops_it_when_cancelled() {
+        let scheduler = Scheduler::start("test").expect("scheduler thread");
+        let handle = scheduler.handle();
+        handle.freeze();
+        let runs = Arc::new(Mutex::new(0));
+        let counted = runs.clone();
+        let id = handle
+            .schedule_repeating(
+                Duration::from_secs(1),
+                Duration::from_secs(1),
+                true,
+                move || {
+                    *counted.lock() += 1;
+                    true
+                },
+            )
+            .expect("the scheduler runs");
+        assert_eq!(handle.advance(Duration::from_millis(999)), 0);
+        assert_eq!(handle.advance(Duration::from_millis(3001)), 4);
+        assert_eq!(*runs.lock(), 4);
+        handle.cancel(id);
+        assert_eq!(handle.advance(Duration::from_secs(10)), 0);
         scheduler.stop_and_join();
     }
 }

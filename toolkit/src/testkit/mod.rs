@@ -6,6 +6,8 @@
 //! - [`EventSourcedBehaviorTestKit`]: one event-sourced entity, its commands run one at a
 //!   time, with the events each persisted, the state after it and its reply, and a restart
 //!   that checks recovery;
+//! - [`ManualTime`]: the system's timers, ask timeouts and backoffs on a clock the test
+//!   advances;
 //! - [`PersistenceTestKit`]: a persistence over [`TestJournal`] and [`TestSnapshotStore`],
 //!   in memory, whose writes, reads and deletions fail, are rejected, delayed or held on
 //!   demand.
@@ -26,6 +28,7 @@ mod kit;
 mod persistence;
 mod probe;
 mod snapshots;
+mod time;
 
 pub use entity::{
     CommandFailure, CommandResult, EventSourcedBehaviorTestKit, EventSourcedBehaviorTestKitBuilder,
@@ -36,3 +39,4 @@ pub use kit::{ActorTestKit, ActorTestKitBuilder};
 pub use persistence::PersistenceTestKit;
 pub use probe::{DEFAULT_TIMEOUT, FishingOutcome, TestProbe};
 pub use snapshots::TestSnapshotStore;
+pub use time::ManualTime;

@@ -35,7 +35,7 @@ pub enum FishingOutcome {
     Fail(String),
 }
 
-/// An actor for tests: everything sent to [`r#ref`](Self::r#ref) waits in the probe until the
+/// An actor for tests: everything sent to its reference (`probe.r#ref()`) waits in the probe until the
 /// test takes it with one of the `expect_*` or `receive_*` methods. Each of them fails the test
 /// (panics, naming the probe, what was expected and what arrived) when what arrives is not what
 /// was expected or nothing arrives in time.
