@@ -1,21 +1,20 @@
 //! Event-sourced entities: the invariants of issue 3's points 4 and 5, one test each, on the
-//! in-memory journal (wrapped to hold, fail or corrupt writes on demand).
+//! in-memory journal (the testkit's, to hold or fail writes on demand, or wrapped to corrupt
+//! them).
 
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
-use parking_lot::{Condvar, Mutex};
-use reactant::persistence::memory::{InMemoryJournal, InMemorySnapshotStore};
+use reactant::persistence::memory::InMemorySnapshotStore;
 use reactant::persistence::{
-    AtomicWrite, Codec, CodecError, Effect, EntitySignal, Event, EventSourcedBehavior, Journal,
-    JournalError, Manifest, MessagePack, Persistence, PersistenceId, PersistentRepr, Rejection,
-    SequenceNr, SnapshotCriteria,
+    AtomicWrite, Codec, CodecError, Effect, EntitySignal, Event, EventSourcedBehavior, Manifest,
+    MessagePack, Persistence, PersistenceId, PersistentRepr, SnapshotCriteria,
 };
 use reactant::prelude::*;
+use reactant::testkit::{TestJournal, WriteFault};
 use serde::{Deserialize, Serialize, Serializer};
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -113,78 +112,9 @@ fn next_signal(signals: &Receiver<EntitySignal>) -> EntitySignal {
         .expect("the entity signals within the timeout")
 }
 
-/// Delegates to an in-memory journal; writes can be held back, failed or counted.
-#[derive(Default)]
-struct ControlledJournal {
-    inner: InMemoryJournal,
-    failing: AtomicBool,
-    held: Mutex<bool>,
-    released: Condvar,
-}
-
-impl ControlledJournal {
-    fn hold_writes(&self) {
-        *self.held.lock() = true;
-    }
-
-    fn release_writes(&self) {
-        *self.held.lock() = false;
-        self.released.notify_all();
-    }
-}
-
-impl Journal for ControlledJournal {
-    fn write(&self, writes: &[AtomicWrite]) -> Result<Vec<Result<(), Rejection>>, JournalError> {
-        let mut held = self.held.lock();
-        while *held {
-            self.released.wait(&mut held);
-        }
-        drop(held);
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(JournalError::Storage("injected failure".into()));
-        }
-        self.inner.write(writes)
-    }
-
-    fn replay(
-        &self,
-        persistence_id: &PersistenceId,
-        from: SequenceNr,
-        to: SequenceNr,
-        max: u64,
-        on_event: &mut dyn FnMut(PersistentRepr),
-    ) -> Result<SequenceNr, JournalError> {
-        self.inner.replay(persistence_id, from, to, max, on_event)
-    }
-
-    fn highest_sequence_nr(
-        &self,
-        persistence_id: &PersistenceId,
-    ) -> Result<SequenceNr, JournalError> {
-        self.inner.highest_sequence_nr(persistence_id)
-    }
-
-    fn delete_to(
-        &self,
-        persistence_id: &PersistenceId,
-        to: SequenceNr,
-    ) -> Result<(), JournalError> {
-        self.inner.delete_to(persistence_id, to)
-    }
-
-    fn events_by_tag(
-        &self,
-        tag: &str,
-        after_offset: u64,
-        max: u64,
-        on_event: &mut dyn FnMut(PersistentRepr),
-    ) -> Result<u64, JournalError> {
-        self.inner.events_by_tag(tag, after_offset, max, on_event)
-    }
-}
-
-fn controlled() -> (Arc<ControlledJournal>, Arc<Persistence>) {
-    let journal = Arc::new(ControlledJournal::default());
+/// The testkit's journal, whose writes the tests hold back or fail.
+fn controlled() -> (Arc<TestJournal>, Arc<Persistence>) {
+    let journal = Arc::new(TestJournal::new());
     let persistence = Persistence::new(journal.clone(), Arc::new(InMemorySnapshotStore::new()))
         .expect("persistence threads start");
     (journal, persistence)
@@ -308,7 +238,7 @@ fn a_failed_write_leaves_the_state_unchanged_and_stops_the_entity() {
         .spawn(account("d", &persistence, signals), "d")
         .expect("spawn");
     assert_eq!(deposit(&entity, 7), Ok(7));
-    journal.failing.store(true, Ordering::SeqCst);
+    journal.fail_writes(WriteFault::Fail);
     assert!(
         deposit(&entity, 1).is_err(),
         "no reply for events that were not stored"
@@ -341,9 +271,9 @@ fn a_restarted_entity_recovers_after_a_failed_write() {
         )
         .expect("spawn");
     assert_eq!(deposit(&entity, 7), Ok(7));
-    journal.failing.store(true, Ordering::SeqCst);
+    journal.fail_writes(WriteFault::Fail);
     assert!(deposit(&entity, 100).is_err());
-    journal.failing.store(false, Ordering::SeqCst);
+    journal.heal_writes();
     assert_eq!(
         balance(&entity),
         Ok(7),
