@@ -13,6 +13,10 @@ use crate::timers::SchedulerHandle;
 /// (`ctx.timers()`), `ctx.ask` timeouts, supervision and persistence backoffs — then waits
 /// for the test to move time instead of for the wall clock, so timer tests need no sleeps.
 ///
+/// `advance` moves only what is scheduled when it is called: an actor starts its timers in
+/// its own turn, on a dispatcher thread, so wait until it has (a message from its setup to a
+/// probe) before moving time.
+///
 /// What runs on the test's own thread is not affected: `Pending::wait(timeout)` and probe
 /// expectations wait real time (they are how the test waits for actors to react).
 ///
@@ -27,12 +31,14 @@ use crate::timers::SchedulerHandle;
 /// let reply_to = probe.r#ref();
 /// kit.spawn(Behaviors::with_timers(move |timers| {
 ///     timers.start_single("ring", (), Duration::from_secs(60));
+///     reply_to.tell("armed");
 ///     let reply_to = reply_to.clone();
 ///     Behaviors::receive_message(move |()| {
 ///         reply_to.tell("ring");
 ///         Behaviors::same()
 ///     })
 /// }), "alarm");
+/// probe.expect_message("armed"); // the timer exists: time may move
 /// time.advance(Duration::from_secs(59));
 /// probe.expect_no_message(Duration::from_millis(20));
 /// time.advance(Duration::from_secs(1));
