@@ -506,14 +506,12 @@ impl<A: Entity> EventSourcedBehaviorTestKit<A> {
             unreachable!("the codec is set when the first incarnation's behavior is built")
         };
         let current = A::Event::manifest();
-        let mut stored = Vec::new();
-        let _ = self.storage.inner().replay(
-            &self.persistence_id,
-            after + 1,
-            u64::MAX,
-            u64::MAX,
-            &mut |repr| stored.push(repr),
-        );
+        let stored: Vec<_> = self
+            .storage
+            .written(&self.persistence_id)
+            .into_iter()
+            .filter(|repr| repr.sequence_nr > after)
+            .collect();
         stored
             .into_iter()
             .map(|repr| {

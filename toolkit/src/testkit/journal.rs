@@ -14,6 +14,7 @@
 //! A test that fails while holding an operation must not hang the suite: a held call lets go
 //! on its own after [`HOLD_LIMIT`].
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -173,6 +174,8 @@ pub(super) fn storage_failure(operation: &str) -> JournalError {
 /// are held, as the test says.
 pub struct TestJournal {
     inner: InMemoryJournal,
+    /// Every event stored, per stream, never deleted (see [`written`](Self::written)).
+    written: Mutex<HashMap<PersistenceId, Vec<PersistentRepr>>>,
     writes: Mutex<Switch<WriteFault>>,
     replays: Mutex<Switch<Fault>>,
     deletes: Mutex<Switch<Fault>>,
@@ -195,6 +198,7 @@ impl TestJournal {
     pub fn new() -> Self {
         Self {
             inner: InMemoryJournal::new(),
+            written: Mutex::new(HashMap::new()),
             writes: Mutex::new(Switch::off()),
             replays: Mutex::new(Switch::off()),
             deletes: Mutex::new(Switch::off()),
@@ -413,7 +417,7 @@ impl TestJournal {
         if events.is_empty() {
             return highest;
         }
-        match self.inner.write(&[AtomicWrite { events }]) {
+        match self.store(&[AtomicWrite { events }]) {
             Ok(results) if results.iter().all(Result::is_ok) => next,
             Ok(results) => panic!("persist_for_recovery was refused: {results:?}"),
             Err(error) => panic!("persist_for_recovery could not write: {error}"),
@@ -442,6 +446,32 @@ impl TestJournal {
             .collect()
     }
 
+    /// Every event ever stored for `persistence_id`, in order, deleted ones included: what the
+    /// entity test kit reads a command's events from (a snapshot's retention may delete them
+    /// from the journal before the test looks).
+    pub fn written(&self, persistence_id: &PersistenceId) -> Vec<PersistentRepr> {
+        self.written
+            .lock()
+            .get(persistence_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Writes to the journal underneath, and keeps what it stored in the written log.
+    fn store(&self, writes: &[AtomicWrite]) -> Result<Vec<Result<(), Rejection>>, JournalError> {
+        let results = self.inner.write(writes)?;
+        let mut written = self.written.lock();
+        for (write, result) in writes.iter().zip(&results) {
+            if let (Ok(()), Some(id)) = (result, write.persistence_id()) {
+                written
+                    .entry(id.clone())
+                    .or_default()
+                    .extend(write.events.iter().cloned());
+            }
+        }
+        Ok(results)
+    }
+
     /// The journal under the faults, to write or read behind the entity's back.
     pub fn inner(&self) -> &InMemoryJournal {
         &self.inner
@@ -454,10 +484,10 @@ impl Journal for TestJournal {
         self.write_hold.pass();
         let fault = self.writes.lock().take();
         match fault {
-            None => self.inner.write(writes),
+            None => self.store(writes),
             Some(WriteFault::Delay(delay)) => {
                 std::thread::sleep(delay);
-                self.inner.write(writes)
+                self.store(writes)
             }
             Some(WriteFault::Fail) => Err(storage_failure("write")),
             Some(WriteFault::Panic) => panic!("{INJECTED_PANIC} in write"),
