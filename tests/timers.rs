@@ -101,9 +101,10 @@ fn a_cancelled_timer_never_delivers() {
                 timers.start_single("doomed", Msg::Tick("doomed"), Duration::from_millis(20));
                 let before = timers.is_active(&"doomed");
                 timers.cancel(&"doomed");
-                let _ = active_tx.send((before, timers.is_active(&"doomed")));
                 // Due well after the cancelled one would have been.
                 timers.start_single("sentinel", Msg::Sentinel, Duration::from_millis(150));
+                // Last: once the test hears this, every timer is in place and time may move.
+                let _ = active_tx.send((before, timers.is_active(&"doomed")));
             }),
             "canceller",
         )
@@ -132,10 +133,11 @@ fn cancel_all_cancels_every_timer_of_the_actor() {
                 timers.start_fixed_delay("b", Msg::Tick("b"), Duration::from_millis(10));
                 timers.start_fixed_rate("c", Msg::Tick("c"), Duration::from_millis(10));
                 timers.cancel_all();
-                let _ = active_tx.send(
-                    timers.is_active(&"a") || timers.is_active(&"b") || timers.is_active(&"c"),
-                );
+                let any_active =
+                    timers.is_active(&"a") || timers.is_active(&"b") || timers.is_active(&"c");
                 timers.start_single("sentinel", Msg::Sentinel, Duration::from_millis(150));
+                // Last: once the test hears this, every timer is in place and time may move.
+                let _ = active_tx.send(any_active);
             }),
             "canceller",
         )
