@@ -73,7 +73,14 @@ fn raw_database(path: &Path, families: &[&str]) -> DB {
     DB::open_cf(&options, path, families).expect("a raw RocksDB database opens")
 }
 
-const OUR_FAMILIES: [&str; 5] = ["meta", "events", "tags", "snapshots", "offsets"];
+const OUR_FAMILIES: [&str; 6] = [
+    "meta",
+    "events",
+    "tags",
+    "snapshots",
+    "offsets",
+    "read_models",
+];
 
 #[test]
 fn reopening_keeps_events_highest_deleted_to_snapshots_and_the_global_offset() {
@@ -312,7 +319,7 @@ fn a_journal_of_a_newer_format_version_is_refused_untouched() {
         db.put_cf(
             db.cf_handle("meta").unwrap(),
             b"format_version",
-            4u32.to_be_bytes(),
+            5u32.to_be_bytes(),
         )
         .unwrap();
     }
@@ -321,8 +328,8 @@ fn a_journal_of_a_newer_format_version_is_refused_untouched() {
         matches!(
             error,
             OpenError::NewerFormat {
-                found: 4,
-                supported: 3,
+                found: 5,
+                supported: 4,
                 ..
             }
         ),
@@ -353,7 +360,7 @@ fn a_fully_deleted_stream_keeps_its_highest_after_reopening() {
 }
 
 #[test]
-fn a_journal_of_format_1_is_marked_format_3_when_opened_and_keeps_its_streams() {
+fn a_journal_of_format_1_is_marked_the_current_format_when_opened_and_keeps_its_streams() {
     let folder = folder();
     {
         let journal = RocksJournal::open(folder.path()).unwrap();
@@ -379,7 +386,7 @@ fn a_journal_of_format_1_is_marked_format_3_when_opened_and_keeps_its_streams() 
         .get_cf(db.cf_handle("meta").unwrap(), b"format_version")
         .unwrap()
         .unwrap();
-    assert_eq!(version, 3u32.to_be_bytes());
+    assert_eq!(version, 4u32.to_be_bytes());
 }
 
 /// Format 2 had no index in global order: opened for writing, the journal builds it from its
@@ -396,9 +403,10 @@ fn a_journal_of_format_2_gets_its_offset_index_when_opened_for_writing() {
         journal.delete_to(&pid(), 1).unwrap();
     }
     {
-        // What a format 2 journal looks like: no `offsets` family.
+        // What a format 2 journal looks like: no `offsets` family (nor `read_models`).
         let mut db = raw_database(folder.path(), &OUR_FAMILIES);
         db.drop_cf("offsets").unwrap();
+        db.drop_cf("read_models").unwrap();
         db.put_cf(
             db.cf_handle("meta").unwrap(),
             b"format_version",
@@ -455,7 +463,57 @@ fn a_journal_of_format_2_gets_its_offset_index_when_opened_for_writing() {
         .get_cf(db.cf_handle("meta").unwrap(), b"format_version")
         .unwrap()
         .unwrap();
-    assert_eq!(version, 3u32.to_be_bytes());
+    assert_eq!(version, 4u32.to_be_bytes());
+}
+
+/// Format 3 had no read models: opened for writing, the journal gets the (empty) family and
+/// is marked format 4; read-only, it reads its events as before and has no read store.
+#[test]
+fn a_journal_of_format_3_gets_its_read_models_family_when_opened_for_writing() {
+    use reactant::projection::{ProjectionId, ReadStore};
+    let folder = folder();
+    {
+        let journal = RocksJournal::open(folder.path()).unwrap();
+        write_fixture(&*journal);
+    }
+    {
+        let mut db = raw_database(folder.path(), &OUR_FAMILIES);
+        db.drop_cf("read_models").unwrap();
+        db.put_cf(
+            db.cf_handle("meta").unwrap(),
+            b"format_version",
+            3u32.to_be_bytes(),
+        )
+        .unwrap();
+    }
+    {
+        let reader = RocksJournal::open_read_only(folder.path()).unwrap();
+        assert_eq!(
+            replay(&*reader, 1, u64::MAX, u64::MAX),
+            (vec![1, 2, 3, 4, 5], 5)
+        );
+        let error = ReadStore::open(&reader).expect_err("no read models yet");
+        assert!(
+            error.to_string().contains("open it for writing once"),
+            "{error}"
+        );
+    }
+    {
+        let journal = RocksJournal::open(folder.path()).unwrap();
+        assert_eq!(
+            replay(&*journal, 1, u64::MAX, u64::MAX),
+            (vec![1, 2, 3, 4, 5], 5)
+        );
+        let store = ReadStore::open(&journal).unwrap();
+        store.table::<u8, u8>("t").put(&1, &2).unwrap();
+        assert_eq!(store.offset(&ProjectionId::new("p", "k")).unwrap(), None);
+    }
+    let db = raw_database(folder.path(), &OUR_FAMILIES);
+    let version = db
+        .get_cf(db.cf_handle("meta").unwrap(), b"format_version")
+        .unwrap()
+        .unwrap();
+    assert_eq!(version, 4u32.to_be_bytes());
 }
 
 #[test]
@@ -644,11 +702,11 @@ fn a_read_only_open_refuses_a_newer_format_and_leaves_an_older_one_as_it_is() {
         )
         .unwrap();
     };
-    set_version(4);
+    set_version(5);
     let before = folder_state(folder.path());
     let error = RocksJournal::open_read_only(folder.path()).unwrap_err();
     assert!(
-        matches!(error, OpenError::NewerFormat { found: 4, .. }),
+        matches!(error, OpenError::NewerFormat { found: 5, .. }),
         "{error}"
     );
     assert_eq!(folder_state(folder.path()), before);

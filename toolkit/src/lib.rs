@@ -38,6 +38,8 @@
 //!   memory) and the group-commit writer;
 //! - [`query`]: the read side — current and live queries by persistence id, by tag and in
 //!   global order, and the state of an entity at a past point;
+//! - [`projection`]: read models kept from the journal's events — typed tables beside the
+//!   journal, projections exactly-once, at-least-once or grouped, restartable and managed;
 //! - [`sharding`]: entities addressed by id, started on demand and passivated, in regions of
 //!   shards;
 //! - [`pattern`]: the circuit breaker;
@@ -56,6 +58,7 @@ pub mod error;
 pub mod event_stream;
 pub mod pattern;
 pub mod persistence;
+pub mod projection;
 pub mod query;
 pub mod sharding;
 pub mod supervision;

@@ -317,6 +317,35 @@ pub trait Journal: Send + Sync + 'static {
     fn commit_notifier(&self) -> Option<Arc<CommitNotifier>> {
         None
     }
+
+    /// The offset stored for the projection `name`/`key` (see `crate::projection`), `None`
+    /// if none is: the global offset of the last event it handled. At-least-once projections
+    /// keep their offsets here.
+    ///
+    /// The default refuses, naming this method: a journal that wraps another forwards it.
+    fn projection_offset(&self, name: &str, key: &str) -> Result<Option<u64>, JournalError> {
+        let _ = (name, key);
+        Err(unsupported(
+            "projection_offset",
+            "store the offsets of projections",
+        ))
+    }
+
+    /// Stores (`Some`) or clears (`None`) the offset of the projection `name`/`key`, durably.
+    ///
+    /// The default refuses, naming this method: a journal that wraps another forwards it.
+    fn save_projection_offset(
+        &self,
+        name: &str,
+        key: &str,
+        offset: Option<u64>,
+    ) -> Result<(), JournalError> {
+        let _ = (name, key, offset);
+        Err(unsupported(
+            "save_projection_offset",
+            "store the offsets of projections",
+        ))
+    }
 }
 
 /// The error of a [`Journal`] method a backend left unimplemented.

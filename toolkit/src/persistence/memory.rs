@@ -40,6 +40,8 @@ struct JournalState {
     last_offset: u64,
     /// Remembered sharded entities: type key → entity ids.
     remembered: HashMap<String, std::collections::BTreeSet<String>>,
+    /// Offsets of (at-least-once) projections: (name, key) → offset.
+    projection_offsets: HashMap<(String, String), u64>,
 }
 
 #[derive(Default)]
@@ -76,6 +78,31 @@ fn id_order(a: &PersistenceId, b: &PersistenceId) -> std::cmp::Ordering {
 }
 
 impl Journal for InMemoryJournal {
+    fn projection_offset(&self, name: &str, key: &str) -> Result<Option<u64>, JournalError> {
+        self.check_open()?;
+        let state = self.state.lock();
+        Ok(state
+            .projection_offsets
+            .get(&(name.to_owned(), key.to_owned()))
+            .copied())
+    }
+
+    fn save_projection_offset(
+        &self,
+        name: &str,
+        key: &str,
+        offset: Option<u64>,
+    ) -> Result<(), JournalError> {
+        self.check_open()?;
+        let mut state = self.state.lock();
+        let id = (name.to_owned(), key.to_owned());
+        match offset {
+            Some(offset) => state.projection_offsets.insert(id, offset),
+            None => state.projection_offsets.remove(&id),
+        };
+        Ok(())
+    }
+
     fn set_remembered(
         &self,
         type_key: &str,

@@ -74,6 +74,7 @@ mod error;
 mod event;
 mod journal;
 pub mod memory;
+pub(crate) mod read_model_keys;
 #[cfg(feature = "rocksdb")]
 pub mod rocksdb;
 mod snapshot;

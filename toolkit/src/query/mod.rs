@@ -112,6 +112,7 @@ pub use cursor::PAGE;
 use cursor::{Cursor, Selector, guarded};
 pub use delivery::{Subscription, SubscriptionEnd};
 pub use error::QueryError;
+pub(crate) use live::{Live, Polled};
 pub use live::{LiveEvents, LivePersistenceIds};
 pub use state_at::At;
 

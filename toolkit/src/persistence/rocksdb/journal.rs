@@ -560,4 +560,17 @@ impl Journal for RocksJournal {
     fn commit_notifier(&self) -> Option<Arc<CommitNotifier>> {
         Some(self.notifier.clone())
     }
+
+    fn projection_offset(&self, name: &str, key: &str) -> Result<Option<u64>, JournalError> {
+        self.stored_projection_offset(name, key)
+    }
+
+    fn save_projection_offset(
+        &self,
+        name: &str,
+        key: &str,
+        offset: Option<u64>,
+    ) -> Result<(), JournalError> {
+        self.store_projection_offset(name, key, offset)
+    }
 }

@@ -1,5 +1,5 @@
 //! The RocksDB journal and snapshot store (feature `rocksdb`, on by default): one database per
-//! folder, five column families.
+//! folder, six column families.
 //!
 //! | column family | key | value |
 //! |---|---|---|
@@ -8,6 +8,7 @@
 //! | `offsets` | global offset | key of the event (format 3: the global order) |
 //! | `snapshots` | persistence id, sequence number | snapshot record |
 //! | `meta` | `format_version`, `last_offset`, `deleted_to/{id}` | big-endian integer |
+//! | `read_models` | table row or projection offset (format 4) | read-model value or offset |
 //!
 //! Keys put a length-prefixed name before a big-endian number, so a replay is one bounded
 //! range scan of a stream and `events_by_tag` one range scan in offset order (`keys.rs` has
@@ -28,6 +29,7 @@ mod error;
 mod journal;
 mod keys;
 mod open;
+mod read_models;
 mod record;
 mod repair;
 mod snapshot;
@@ -42,6 +44,7 @@ use ::rocksdb::{ColumnFamily, DB, WriteOptions};
 use parking_lot::Mutex;
 
 pub use error::OpenError;
+pub(crate) use read_models::{ReadModelView, RowWrite};
 pub use repair::{DroppedEvent, RepairReport};
 
 use super::commit::CommitNotifier;

@@ -47,7 +47,13 @@ use super::{keys, record};
 ///   queries in global order). A version 2 journal opened for writing gets the index, built
 ///   from its events, then is marked version 3 (a version 2 program would not keep the index
 ///   up to date); read-only, it reads as before, without queries in global order.
-pub(super) const FORMAT_VERSION: u32 = 3;
+/// - 4: a `read_models` column family: the projections' read-model tables and offsets
+///   (`crate::projection`), each projection's writes and its offset in one batch. A version 3
+///   journal opened for writing gets the (empty) family, then is marked version 4 (a version
+///   3 program, which does not know the family, is then refused rather than left to repair or
+///   rebuild a database whose read models it cannot see); read-only, it reads as before and
+///   has no read models.
+pub(super) const FORMAT_VERSION: u32 = 4;
 
 /// Column family of the events: stream key → event record.
 pub(super) const EVENTS: &str = "events";
@@ -59,14 +65,17 @@ pub(super) const SNAPSHOTS: &str = "snapshots";
 pub(super) const META: &str = "meta";
 /// Column family of the global order (format 3): offset key → stream key of the event.
 pub(super) const OFFSETS: &str = "offsets";
+/// Column family of the read models and projection offsets (format 4; laid out as
+/// `persistence::read_model_keys` says).
+pub(super) const READ_MODELS: &str = "read_models";
 
 /// Our column families, `meta` first: RocksDB creates missing ones in this order, so a creation
 /// cut short leaves at least `meta` behind whenever it left any of ours.
 /// (They are what makes a folder recognisably ours: a journal of format 2 lacks
-/// [`OFFSETS`].)
+/// [`OFFSETS`], one of format 3 [`READ_MODELS`].)
 pub(super) const OURS: [&str; 4] = [META, EVENTS, TAGS, SNAPSHOTS];
 /// Every column family a journal of this format has.
-pub(super) const WRITTEN: [&str; 5] = [META, EVENTS, TAGS, SNAPSHOTS, OFFSETS];
+pub(super) const WRITTEN: [&str; 6] = [META, EVENTS, TAGS, SNAPSHOTS, OFFSETS, READ_MODELS];
 /// Events indexed per write batch while building the offset index of an older journal.
 const INDEX_BATCH: usize = 10_000;
 const DEFAULT: &str = "default";
@@ -205,11 +214,15 @@ pub(super) fn open_database(path: &Path) -> Result<DB, OpenError> {
             Ok(db)
         }
         Found::Journal(existing, version) => {
-            if version >= 3 && !existing.iter().any(|name| name == OFFSETS) {
-                return Err(OpenError::Damaged {
-                    path: path.to_owned(),
-                    detail: format!("the `{OFFSETS}` column family of format {version} is missing"),
-                });
+            for (since, family) in [(3, OFFSETS), (4, READ_MODELS)] {
+                if version >= since && !existing.iter().any(|name| name == family) {
+                    return Err(OpenError::Damaged {
+                        path: path.to_owned(),
+                        detail: format!(
+                            "the `{family}` column family of format {version} is missing"
+                        ),
+                    });
+                }
             }
             let db = open_for_writing(path, &existing, false)?;
             if version < 3 {
@@ -533,7 +546,7 @@ fn open_for_writing(path: &Path, existing: &[String], create: bool) -> Result<DB
     let mut options = column_family_options();
     options.create_if_missing(create);
     // Only ever opened for a folder known to be ours (or to become ours): a family this
-    // format adds ([`OFFSETS`]) is created in an older journal.
+    // format adds ([`OFFSETS`], [`READ_MODELS`]) is created in an older journal.
     options.create_missing_column_families(true);
     options.set_keep_log_file_num(4);
     let mut names: Vec<&str> = WRITTEN.to_vec();
