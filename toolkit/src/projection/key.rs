@@ -674,6 +674,6 @@ mod tests {
     fn a_key_read_as_another_type_is_an_error() {
         assert!(decode::<u64>(&encoded(&1u32)).is_err());
         assert!(decode::<(u32, u32)>(&encoded(&1u32)).is_err());
-        assert!(decode::<String>(&[b'a']).is_err());
+        assert!(decode::<String>(b"a").is_err());
     }
 }

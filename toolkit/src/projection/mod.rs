@@ -2,7 +2,7 @@
 //! resumes from its stored offset after a restart or a crash (Akka Projection's model).
 //!
 //! - A [`ReadStore`] holds typed [`Table`]s of serde keys and values, in the journal's
-//!   RocksDB database ([`ReadStore::open`], its own column family) or in memory
+//!   RocksDB database (`ReadStore::open`, feature `rocksdb`; its own column family) or in memory
 //!   ([`ReadStore::in_memory`]). Reads from any thread each see one consistent state.
 //! - A [`Projection`] reads a [`Source`] (events by tag, or every event) after its offset and
 //!   hands each envelope to its handler. It runs as an actor of an
@@ -101,6 +101,7 @@ mod management;
 mod runner;
 mod source;
 mod store;
+mod transaction;
 
 use std::fmt;
 
@@ -108,7 +109,8 @@ pub use builder::{HandlerRecovery, Projection};
 pub use error::{HandlerError, ProjectionError, ReadStoreError};
 pub use management::{ProjectionRef, ProjectionState, ProjectionStatus};
 pub use source::Source;
-pub use store::{ReadStore, ReadView, Table, Transaction};
+pub use store::{ReadStore, ReadView, Table};
+pub use transaction::Transaction;
 
 /// A projection's identity: its `name` (what it computes) and `key` (which part of the
 /// events it reads, e.g. a slice): Akka Projection's `ProjectionId`. Its offset is stored

@@ -32,7 +32,8 @@ use super::builder::{HandlerRecovery, Handling, Projection};
 use super::error::{HandlerError, ProjectionError};
 use super::management::{ProjectionState, StatusCell};
 use super::source::Source;
-use super::store::{ReadStore, Transaction, Write};
+use super::store::{ReadStore, Write};
+use super::transaction::Transaction;
 use crate::actor::{Actor, ActorRef, Context};
 use crate::persistence::WakerRegistration;
 use crate::query::{EventEnvelope, Live, LiveEvents, Offset, Polled};
@@ -241,15 +242,15 @@ impl<E: Send + 'static> Runner<E> {
                 .source
                 .open(offset.map_or(Offset::Start, Offset::After)),
         );
-        if self.wake.is_none() {
-            if let Some(notifier) = self.shared.source.journal().commit_notifier() {
-                let (flag, me) = (self.scheduled.clone(), ctx.self_ref());
-                self.wake = Some(notifier.register(Arc::new(move || {
-                    if !flag.swap(true, Ordering::SeqCst) {
-                        me.tell(Msg::Pump);
-                    }
-                })));
-            }
+        if self.wake.is_none()
+            && let Some(notifier) = self.shared.source.journal().commit_notifier()
+        {
+            let (flag, me) = (self.scheduled.clone(), ctx.self_ref());
+            self.wake = Some(notifier.register(Arc::new(move || {
+                if !flag.swap(true, Ordering::SeqCst) {
+                    me.tell(Msg::Pump);
+                }
+            })));
         }
         true
     }
@@ -535,10 +536,10 @@ impl<E: Send + 'static> Actor for Runner<E> {
             Msg::Pump => self.pump(ctx),
             Msg::Flush => self.flush(ctx),
             Msg::Retry => {
-                if let Some((unit, attempt)) = self.retry.take() {
-                    if self.run(ctx, unit, attempt) {
-                        self.schedule(ctx);
-                    }
+                if let Some((unit, attempt)) = self.retry.take()
+                    && self.run(ctx, unit, attempt)
+                {
+                    self.schedule(ctx);
                 }
             }
             Msg::Manage(command, reply_to) => {

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use super::ProjectionId;
 use super::error::ReadStoreError;
 use super::key;
+use super::transaction::Transaction;
 use crate::persistence::read_model_keys;
 #[cfg(feature = "rocksdb")]
 use crate::persistence::rocksdb::{ReadModelView, RocksJournal, RowWrite};
@@ -189,14 +190,7 @@ impl ReadStore {
 
     /// The stored offset of projection `id`.
     pub fn offset(&self, id: &ProjectionId) -> Result<Option<u64>, ReadStoreError> {
-        let key = read_model_keys::offset_key(&id.name, &id.key);
-        self.read(|view| view.snapshot.get(&key))??
-            .map(|bytes| {
-                read_model_keys::decode_offset(&bytes).map_err(|detail| {
-                    ReadStoreError::Storage(crate::persistence::JournalError::Storage(detail))
-                })
-            })
-            .transpose()
+        self.read(|view| view.offset(id))?
     }
 
     pub(crate) fn offset_write(id: &ProjectionId, offset: Option<u64>) -> Write {
@@ -261,7 +255,7 @@ impl ReadStore {
         }
     }
 
-    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ReadStoreError> {
+    pub(crate) fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ReadStoreError> {
         self.read(|view| view.snapshot.get(key))?
     }
 }
@@ -337,17 +331,20 @@ where
     }
 
     /// The stored key of `key`.
-    fn row_key<Q: Serialize + ?Sized>(&self, key: &Q) -> Result<Vec<u8>, ReadStoreError> {
+    pub(crate) fn row_key<Q: Serialize + ?Sized>(
+        &self,
+        key: &Q,
+    ) -> Result<Vec<u8>, ReadStoreError> {
         let mut bytes = self.prefix.to_vec();
         key::encode_into(&mut bytes, key).map_err(|error| self.key_error(error))?;
         Ok(bytes)
     }
 
-    fn encode_value(&self, value: &V) -> Result<Vec<u8>, ReadStoreError> {
+    pub(crate) fn encode_value(&self, value: &V) -> Result<Vec<u8>, ReadStoreError> {
         rmp_serde::to_vec_named(value).map_err(|error| self.value_error(error.to_string()))
     }
 
-    fn decode_value(&self, bytes: &[u8]) -> Result<V, ReadStoreError> {
+    pub(crate) fn decode_value(&self, bytes: &[u8]) -> Result<V, ReadStoreError> {
         rmp_serde::from_slice(bytes).map_err(|error| self.value_error(error.to_string()))
     }
 
@@ -452,6 +449,20 @@ pub struct ReadView<'a> {
 }
 
 impl ReadView<'_> {
+    /// The stored offset of projection `id` at this point in time: the read model seen
+    /// through this view holds the events up to it (for a projection with a store).
+    pub fn offset(&self, id: &ProjectionId) -> Result<Option<u64>, ReadStoreError> {
+        let key = read_model_keys::offset_key(&id.name, &id.key);
+        self.snapshot
+            .get(&key)?
+            .map(|bytes| {
+                read_model_keys::decode_offset(&bytes).map_err(|detail| {
+                    ReadStoreError::Storage(crate::persistence::JournalError::Storage(detail))
+                })
+            })
+            .transpose()
+    }
+
     /// The value of `key` in `table`.
     pub fn get<K, V>(&self, table: &Table<K, V>, key: &K) -> Result<Option<V>, ReadStoreError>
     where
@@ -528,105 +539,5 @@ impl ReadView<'_> {
 impl fmt::Debug for ReadView<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReadView").finish_non_exhaustive()
-    }
-}
-
-/// Writes to a [`ReadStore`], committed at once: what an exactly-once or grouped projection
-/// handler fills, committed with the projection's offset in one batch. Its reads see its own
-/// writes.
-pub struct Transaction {
-    store: ReadStore,
-    /// Key → new value (`None`: deleted).
-    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-}
-
-impl Transaction {
-    /// The value of `key` in `table`, this transaction's writes included.
-    pub fn get<K, V>(&self, table: &Table<K, V>, key: &K) -> Result<Option<V>, ReadStoreError>
-    where
-        K: Serialize + DeserializeOwned,
-        V: Serialize + DeserializeOwned,
-    {
-        let row = table.row_key(key)?;
-        let stored = match self.writes.get(&row) {
-            Some(written) => written.clone(),
-            None => self.store.get_raw(&row)?,
-        };
-        stored.map(|bytes| table.decode_value(&bytes)).transpose()
-    }
-
-    /// Sets `key` of `table` to `value`.
-    pub fn put<K, V>(
-        &mut self,
-        table: &Table<K, V>,
-        key: &K,
-        value: &V,
-    ) -> Result<(), ReadStoreError>
-    where
-        K: Serialize + DeserializeOwned,
-        V: Serialize + DeserializeOwned,
-    {
-        let row = table.row_key(key)?;
-        self.writes.insert(row, Some(table.encode_value(value)?));
-        Ok(())
-    }
-
-    /// Removes `key` from `table`.
-    pub fn delete<K, V>(&mut self, table: &Table<K, V>, key: &K) -> Result<(), ReadStoreError>
-    where
-        K: Serialize + DeserializeOwned,
-        V: Serialize + DeserializeOwned,
-    {
-        self.writes.insert(table.row_key(key)?, None);
-        Ok(())
-    }
-
-    /// Sets `key` of `table` to `update(its value)` (`None`: absent); returns the new value.
-    pub fn update<K, V>(
-        &mut self,
-        table: &Table<K, V>,
-        key: &K,
-        update: impl FnOnce(Option<V>) -> Option<V>,
-    ) -> Result<Option<V>, ReadStoreError>
-    where
-        K: Serialize + DeserializeOwned,
-        V: Serialize + DeserializeOwned,
-    {
-        let new = update(self.get(table, key)?);
-        let row = table.row_key(key)?;
-        let bytes = new
-            .as_ref()
-            .map(|value| table.encode_value(value))
-            .transpose()?;
-        self.writes.insert(row, bytes);
-        Ok(new)
-    }
-
-    /// How many keys the transaction writes.
-    pub fn len(&self) -> usize {
-        self.writes.len()
-    }
-
-    /// Whether it writes nothing.
-    pub fn is_empty(&self) -> bool {
-        self.writes.is_empty()
-    }
-
-    pub(crate) fn into_writes(self) -> Vec<Write> {
-        self.writes
-            .into_iter()
-            .map(|(key, value)| match value {
-                Some(value) => Write::Put(key, value),
-                None => Write::Delete(key),
-            })
-            .collect()
-    }
-}
-
-impl fmt::Debug for Transaction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Transaction")
-            .field("writes", &self.writes.len())
-            .finish_non_exhaustive()
     }
 }

@@ -522,7 +522,9 @@ impl Journal for RocksJournal {
 
     fn highest_offset(&self) -> Result<u64, JournalError> {
         self.check_open()?;
-        Ok(self.last_offset())
+        // The commit notification's copy, an atomic: the writers' lock can be held back to
+        // back by a busy writer, and a reader of the head must not starve behind it.
+        Ok(self.notifier.last_committed())
     }
 
     fn persistence_ids_after(
