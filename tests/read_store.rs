@@ -88,6 +88,7 @@ fn a_transaction_reads_its_own_writes_and_commits_at_once() {
 #[cfg(feature = "rocksdb")]
 #[test]
 fn the_read_store_lives_in_the_journal_and_survives_reopening() {
+    use reactant::persistence::Journal;
     use reactant::persistence::rocksdb::RocksJournal;
     use reactant::projection::ProjectionId;
     let folder = tempfile::tempdir().unwrap();
