@@ -71,7 +71,10 @@ fn open(folder: &Path) -> (Arc<RocksJournal>, Arc<Persistence>, ReadStore) {
     (journal, persistence, store)
 }
 
-fn tables(store: &ReadStore) -> [(ProjectionId, Table<String, (u64, u64)>); 2] {
+/// A projection's id and its table of totals.
+type TotalsOf = (ProjectionId, Table<String, (u64, u64)>);
+
+fn tables(store: &ReadStore) -> [TotalsOf; 2] {
     [
         (ProjectionId::new("totals", "all"), store.table("totals")),
         (
