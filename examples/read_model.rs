@@ -151,11 +151,7 @@ fn caught_up(projection: &ProjectionRef, what: &str) -> Result<(), Box<dyn std::
     loop {
         let status = projection.status()?;
         let done = status.offset.unwrap_or(0);
-        let percent = if status.head == 0 {
-            100
-        } else {
-            done * 100 / status.head
-        };
+        let percent = (done * 100).checked_div(status.head).unwrap_or(100);
         print!("\r{what}: {percent:3}% ({done} of {} events)", status.head);
         let _ = std::io::Write::flush(&mut std::io::stdout());
         if done == status.head {
