@@ -166,7 +166,20 @@ fn caught_up(projection: &ProjectionRef, what: &str) -> Result<(), Box<dyn std::
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let folder = std::env::args_os().nth(1).map_or_else(
+    let first = std::env::args_os().nth(1);
+    if first
+        .as_ref()
+        .is_some_and(|arg| arg == "--help" || arg == "-h")
+    {
+        println!(
+            "usage: read_model [FOLDER]\n\nOrders written to a RocksDB journal in FOLDER (a new \
+             temporary folder by default) and a projection keeping revenue per day and orders \
+             per customer; run it twice on one folder to see the read model survive the \
+             process."
+        );
+        return Ok(());
+    }
+    let folder = first.map_or_else(
         || std::env::temp_dir().join(format!("reactant-read-model-{}", std::process::id())),
         PathBuf::from,
     );
@@ -176,7 +189,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             durability: Durability::Buffered,
         },
     )?;
-    let persistence = Persistence::new(journal.clone(), journal.clone())?;
+    let persistence = Persistence::from_backend(journal.clone())?;
     let store = ReadStore::open(&journal)?;
     let sales = Sales::new(&store);
     let system = ActorSystem::new("read-model")?;
