@@ -1,10 +1,26 @@
-//! Helpers the benches share to turn runs into figures and print them: rates, medians and
-//! ranges, sizes, the current thread's CPU time, and a padded table. Included by each bench
+//! Helpers the benches share: the bench system (worker threads from `REACTANT_BENCH_THREADS`,
+//! else 2), and turning runs into figures to print: rates, medians and ranges, sizes, the
+//! current thread's CPU time, and a padded table. Included by each bench
 //! with `#[path = "figures.rs"] mod figures;` (each uses some of them).
 
 use std::time::Duration;
 
+use reactant::prelude::ActorSystem;
 use reactant_workspace::resident_bytes;
+
+/// A bench system named `name` with `REACTANT_BENCH_THREADS` workers (else 2).
+pub fn system(name: &str) -> ActorSystem {
+    let threads = std::env::var("REACTANT_BENCH_THREADS")
+        .ok()
+        .and_then(|value| value.trim().parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or(2);
+    ActorSystem::builder()
+        .name(name)
+        .threads(threads)
+        .build()
+        .expect("a valid bench system configuration")
+}
 
 /// CPU time this thread has used so far (`/proc/thread-self/schedstat`, Linux, nanoseconds;
 /// zero elsewhere): what the work costs the thread, whatever else shares the cores.

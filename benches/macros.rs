@@ -14,8 +14,12 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group};
 use reactant::prelude::*;
 
+#[path = "figures.rs"]
+#[allow(dead_code, reason = "each bench uses some of the shared helpers")]
+mod figures;
 #[path = "round.rs"]
 mod round;
+use figures::system;
 use round::Round;
 
 /// Messages one outside thread sends in `tell`.
@@ -24,19 +28,6 @@ const MESSAGES: u64 = 5_000_000;
 const ROUND_TRIPS: u64 = 1_000_000;
 /// Longest wait for a run: a lost message fails loudly instead of hanging.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn system(name: &str) -> ActorSystem {
-    let threads = std::env::var("REACTANT_BENCH_THREADS")
-        .ok()
-        .and_then(|value| value.trim().parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or(2);
-    ActorSystem::builder()
-        .name(name)
-        .threads(threads)
-        .build()
-        .expect("a valid bench system configuration")
-}
 
 // ---- tell: one actor counts MESSAGES numbers --------------------------------------------------
 

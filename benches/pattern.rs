@@ -18,8 +18,12 @@ use criterion::{Criterion, Throughput, criterion_group};
 use reactant::pattern::{CircuitBreaker, Routers};
 use reactant::prelude::*;
 
+#[path = "figures.rs"]
+#[allow(dead_code, reason = "each bench uses some of the shared helpers")]
+mod figures;
 #[path = "round.rs"]
 mod round;
+use figures::system;
 use round::{Counter, Round};
 
 /// Messages per router run.
@@ -28,19 +32,6 @@ const MESSAGES: u64 = 1_000_000;
 const ROUTEES: u64 = 4;
 /// Longest wait for a run: a lost message fails loudly instead of hanging.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn system(name: &str) -> ActorSystem {
-    let threads = std::env::var("REACTANT_BENCH_THREADS")
-        .ok()
-        .and_then(|value| value.trim().parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or(2);
-    ActorSystem::builder()
-        .name(name)
-        .threads(threads)
-        .build()
-        .expect("a valid bench system configuration")
-}
 
 /// What the breaker guards: a call that does a little work.
 #[inline(never)]

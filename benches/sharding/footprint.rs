@@ -6,6 +6,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::alloc::*;
+use crate::config::system;
 use crate::config::*;
 use crate::figures::*;
 use reactant::prelude::*;
