@@ -44,6 +44,9 @@ struct SchedulerState {
     /// `Some`: manual time (the testkit's `ManualTime`): the clock stands at this instant and
     /// moves only when `advance` moves it. `None`: the system's monotonic clock.
     frozen_at: Option<Instant>,
+    /// A manual system's scheduler (the testkit's simulation): the thread runs nothing, not
+    /// even a task due now; only `advance`, on the caller's thread, does.
+    driven: bool,
 }
 
 impl SchedulerState {
@@ -183,6 +186,18 @@ impl SchedulerHandle {
         self.0.wake.notify_all();
     }
 
+    /// Freezes the clock and leaves every task to `advance`: the scheduler's own thread runs
+    /// nothing from now on, so all tasks run on the thread that moves time.
+    pub(crate) fn drive_manually(&self) {
+        self.0.state.lock().driven = true;
+        self.freeze();
+    }
+
+    /// The deadline of the next task, if any (manual time moves there next).
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.0.state.lock().queue.keys().next().map(|(at, _)| *at)
+    }
+
     /// The scheduler's time now (frozen or not).
     pub(crate) fn now(&self) -> Instant {
         self.0.state.lock().now()
@@ -226,7 +241,7 @@ fn run_scheduler(shared: &SchedulerShared) {
             shared.wake.wait(&mut state);
             continue;
         };
-        if at > now {
+        if at > now || state.driven {
             if state.frozen_at.is_some() {
                 // Manual time: only `advance` (or a task due now) wakes the thread.
                 shared.wake.wait(&mut state);
@@ -403,6 +418,9 @@ struct TimersInner<M: Send + 'static> {
     target: Weak<dyn TimerTarget<M>>,
     scheduler: SchedulerHandle,
     table: Mutex<TimerTable>,
+    /// A test system's actor reports its timers here (see `actor::testing`).
+    #[cfg(feature = "testkit")]
+    recording: Option<crate::actor::TimerRecording>,
 }
 
 impl<M: Send + 'static> Clone for Timers<M> {
@@ -420,7 +438,46 @@ impl<M: Send + 'static> Timers<M> {
                 target,
                 scheduler,
                 table: Mutex::new(TimerTable::default()),
+                #[cfg(feature = "testkit")]
+                recording: None,
             }),
+        }
+    }
+
+    /// Timers that report their starts and cancellations to a test system's sink.
+    #[cfg(feature = "testkit")]
+    pub(crate) fn recorded(
+        target: Weak<dyn TimerTarget<M>>,
+        scheduler: SchedulerHandle,
+        recording: crate::actor::TimerRecording,
+    ) -> Self {
+        Self {
+            inner: Arc::new(TimersInner {
+                target,
+                scheduler,
+                table: Mutex::new(TimerTable::default()),
+                recording: Some(recording),
+            }),
+        }
+    }
+
+    #[cfg(feature = "testkit")]
+    fn record_start(&self, key: &TimerKey, delay: Duration, mode: crate::actor::TimerMode) {
+        if let Some(recording) = &self.inner.recording {
+            recording.record(crate::actor::RecordedEffect::TimerStarted {
+                key: format!("{key:?}"),
+                delay,
+                mode,
+            });
+        }
+    }
+
+    #[cfg(feature = "testkit")]
+    fn record_cancel(&self, key: &TimerKey) {
+        if let Some(recording) = &self.inner.recording {
+            recording.record(crate::actor::RecordedEffect::TimerCancelled {
+                key: format!("{key:?}"),
+            });
         }
     }
 
@@ -430,6 +487,8 @@ impl<M: Send + 'static> Timers<M> {
         K: Hash + Eq + fmt::Debug + Send + Sync + 'static,
     {
         let key = TimerKey::new(key);
+        #[cfg(feature = "testkit")]
+        self.record_start(&key, delay, crate::actor::TimerMode::Single);
         let mut table = self.inner.table.lock();
         let generation = self.replace(&mut table, &key);
         let target = self.inner.target.clone();
@@ -469,6 +528,16 @@ impl<M: Send + 'static> Timers<M> {
     where
         M: Clone,
     {
+        #[cfg(feature = "testkit")]
+        self.record_start(
+            &key,
+            interval,
+            if fixed_rate {
+                crate::actor::TimerMode::FixedRate
+            } else {
+                crate::actor::TimerMode::FixedDelay
+            },
+        );
         let mut table = self.inner.table.lock();
         let generation = self.replace(&mut table, &key);
         let target = self.inner.target.clone();
@@ -494,12 +563,10 @@ impl<M: Send + 'static> Timers<M> {
     where
         K: Hash + Eq + fmt::Debug + Clone + Send + Sync + 'static,
     {
-        let removed = self
-            .inner
-            .table
-            .lock()
-            .active
-            .remove(&TimerKey::new(key.clone()));
+        let key = TimerKey::new(key.clone());
+        #[cfg(feature = "testkit")]
+        self.record_cancel(&key);
+        let removed = self.inner.table.lock().active.remove(&key);
         if let Some(task) = removed.and_then(|timer| timer.task) {
             self.inner.scheduler.cancel(task);
         }

@@ -200,6 +200,16 @@ impl<M: Send + 'static> ActorRef<M> {
         }
     }
 
+    /// The actor cell behind this reference, if it is an actor's own (for the testkit, which
+    /// reads the mailboxes of a manual system's actors).
+    #[cfg(feature = "testkit")]
+    pub(crate) fn cell(&self) -> Option<&Arc<ActorCell<M>>> {
+        match &self.inner {
+            RefInner::Cell(cell) => Some(cell),
+            RefInner::Other(_) => None,
+        }
+    }
+
     fn identity(&self) -> *const () {
         match &self.inner {
             RefInner::Cell(cell) => Arc::as_ptr(cell).cast(),

@@ -160,6 +160,8 @@ impl<M: Send + 'static> Context<M> {
             return Err(SpawnError::ParentStopping { parent: me.path() });
         }
         let core = me.system().clone();
+        #[cfg(feature = "testkit")]
+        let my_id = me.id();
         let taken = |name: &str| {
             self.extras
                 .as_ref()
@@ -172,7 +174,27 @@ impl<M: Send + 'static> Context<M> {
             extras.child_names.insert(name.to_owned(), child.clone());
         }
         extras.children.insert(child);
+        #[cfg(feature = "testkit")]
+        if let Some(sink) = core.effect_sink() {
+            sink.record(
+                my_id,
+                super::RecordedEffect::Spawned {
+                    name: name.map(str::to_owned),
+                    child: AnyActorRef(cell.clone()),
+                    typed: Arc::new(ActorRef::from_cell(cell.clone())),
+                },
+            );
+        }
         Ok(ActorRef::from_cell(cell))
+    }
+
+    /// Reports what this actor did to its system's effect sink, if it has one (a test system).
+    #[cfg(feature = "testkit")]
+    fn record(&self, effect: impl FnOnce() -> super::RecordedEffect) {
+        let me = self.cell();
+        if let Some(sink) = me.system().effect_sink() {
+            sink.record(me.id(), effect());
+        }
     }
 
     /// The live children of this actor.
@@ -199,6 +221,8 @@ impl<M: Send + 'static> Context<M> {
         });
         match target {
             Some(target) if is_child => {
+                #[cfg(feature = "testkit")]
+                self.record(|| super::RecordedEffect::StoppedChild(target.clone()));
                 let _ = target.0.send_control(Control::Stop);
                 Ok(())
             }
@@ -222,6 +246,8 @@ impl<M: Send + 'static> Context<M> {
         if target.id() == me.id() {
             return;
         }
+        #[cfg(feature = "testkit")]
+        self.record(|| super::RecordedEffect::Watched(target.clone()));
         self.extras().watching.insert(target.id(), target.clone());
         let watcher = AnyActorRef(me.clone());
         if target
@@ -241,6 +267,8 @@ impl<M: Send + 'static> Context<M> {
             return;
         };
         let me = self.cell();
+        #[cfg(feature = "testkit")]
+        self.record(|| super::RecordedEffect::Unwatched(target.clone()));
         if let Some(extras) = self.extras.as_mut()
             && extras.watching.remove(&target.id()).is_some()
         {
@@ -292,10 +320,23 @@ impl<M: Send + 'static> Context<M> {
     /// This actor's timers.
     pub fn timers(&mut self) -> &Timers<M> {
         let target: Weak<dyn TimerTarget<M>> = self.cell.clone();
-        let scheduler = self.cell().system().scheduler();
-        self.extras()
-            .timers
-            .get_or_insert_with(|| Timers::new(target, scheduler))
+        let me = self.cell();
+        let scheduler = me.system().scheduler();
+        #[cfg(feature = "testkit")]
+        let recording = me
+            .system()
+            .effect_sink()
+            .map(|sink| super::TimerRecording {
+                actor: me.id(),
+                sink: sink.clone(),
+            });
+        self.extras().timers.get_or_insert_with(|| {
+            #[cfg(feature = "testkit")]
+            if let Some(recording) = recording {
+                return Timers::recorded(target, scheduler, recording);
+            }
+            Timers::new(target, scheduler)
+        })
     }
 
     /// This actor's stash, created with `capacity` on first use (later calls return the same

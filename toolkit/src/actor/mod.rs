@@ -14,6 +14,8 @@ mod path;
 mod signal;
 mod stash;
 mod system;
+#[cfg(feature = "testkit")]
+mod testing;
 
 pub(crate) use actor_ref::Recipient;
 pub use actor_ref::{ActorRef, AnyActorRef};
@@ -36,3 +38,13 @@ pub(crate) use death_watch::when_terminated;
 pub(crate) use observe::Observed;
 pub(crate) use path::validate_name;
 pub(crate) use system::SystemCore;
+
+// The testkit's seam (see `testing`): behaviors it wraps, and what actors report to it.
+#[cfg(feature = "testkit")]
+pub(crate) use behavior::{Kind, Receive};
+#[cfg(feature = "testkit")]
+pub(crate) use cell::{ActorCell, Control, SystemMessage};
+#[cfg(feature = "testkit")]
+pub use testing::TimerMode;
+#[cfg(feature = "testkit")]
+pub(crate) use testing::{EffectSink, RecordedEffect, TimerRecording};

@@ -76,6 +76,9 @@ pub(crate) struct SystemCore {
     on_terminated: Condvar,
     /// Set when a shutdown's wait for the actors to stop ran out (the test kit reports it).
     shutdown_timed_out: AtomicBool,
+    /// Where a test system's actors report what they do (see `actor::testing`).
+    #[cfg(feature = "testkit")]
+    effect_sink: Option<Arc<dyn super::testing::EffectSink>>,
 }
 
 impl SystemCore {
@@ -96,6 +99,28 @@ impl SystemCore {
 
     pub(crate) fn scheduler(&self) -> SchedulerHandle {
         self.scheduler.handle()
+    }
+
+    /// Where this system's actors report what they do: only a test system has one.
+    #[cfg(feature = "testkit")]
+    #[inline]
+    pub(crate) fn effect_sink(&self) -> Option<&Arc<dyn super::testing::EffectSink>> {
+        self.effect_sink.as_ref()
+    }
+
+    /// Takes every actor waiting to run on this system's dispatchers. Only a manual system
+    /// (built with `ActorSystemBuilder::manual`) has such a queue that nobody else drains: its
+    /// dispatchers have no threads, and the test runs the actors it takes, on its own thread.
+    #[cfg(feature = "testkit")]
+    pub(crate) fn take_runnable(&self) -> Vec<crate::dispatch::pool::Task> {
+        let mut names: Vec<&String> = self.dispatchers.keys().collect();
+        // A fixed order: a simulation must see the same queue for the same run.
+        names.sort();
+        let mut tasks = Vec::new();
+        for name in names {
+            tasks.extend(self.dispatchers[name].take_queued());
+        }
+        tasks
     }
 
     pub(crate) fn dead_letters(&self) -> &DeadLetters {
@@ -388,6 +413,15 @@ impl ActorSystem {
         self.core.shutdown_timed_out.load(Ordering::Acquire)
     }
 
+    /// Asks every actor to stop, without waiting: a manual system's test then runs them until
+    /// they have (see `take_runnable`), and `shutdown` finds them stopped.
+    #[cfg(feature = "testkit")]
+    pub(crate) fn begin_shutdown(&self) {
+        if !self.shut_down.swap(true, Ordering::AcqRel) {
+            let _ = self.guardian.clone().send_control(Control::Stop);
+        }
+    }
+
     /// Stops every actor (children before parents, each receiving `PostStop`), then joins every
     /// thread the system started. Idempotent.
     ///
@@ -439,6 +473,9 @@ pub struct ActorSystemBuilder {
     throughput: usize,
     dispatchers: Vec<(String, usize)>,
     shutdown_timeout: Duration,
+    /// `Some`: a manual system for the testkit (see [`manual`](Self::manual)).
+    #[cfg(feature = "testkit")]
+    manual: Option<super::testing::Manual>,
 }
 
 impl Default for ActorSystemBuilder {
@@ -449,6 +486,8 @@ impl Default for ActorSystemBuilder {
             throughput: DEFAULT_THROUGHPUT,
             dispatchers: Vec::new(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            #[cfg(feature = "testkit")]
+            manual: None,
         }
     }
 }
@@ -485,6 +524,16 @@ impl ActorSystemBuilder {
         self
     }
 
+    /// A manual system, for the testkit: its dispatchers have no threads (the test runs its
+    /// actors on its own thread, taking them with `SystemCore::take_runnable`), its clock is
+    /// frozen and its scheduler runs nothing by itself (only `advance` does, on the caller's
+    /// thread), and its actors report what they do to `sink`, if any.
+    #[cfg(feature = "testkit")]
+    pub(crate) fn manual(mut self, sink: Option<Arc<dyn super::testing::EffectSink>>) -> Self {
+        self.manual = Some(super::testing::Manual(sink));
+        self
+    }
+
     /// Starts the system.
     pub fn build(self) -> Result<ActorSystem, BuildError> {
         validate_name(&self.name).map_err(|reason| BuildError::InvalidName {
@@ -499,6 +548,10 @@ impl ActorSystemBuilder {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         let mut wanted = vec![(DEFAULT_DISPATCHER.to_owned(), default_threads)];
         wanted.extend(self.dispatchers.iter().cloned());
+        #[cfg(feature = "testkit")]
+        let manual = self.manual.is_some();
+        #[cfg(not(feature = "testkit"))]
+        let manual = false;
         for (index, (name, threads)) in wanted.iter().enumerate() {
             if *threads == 0 {
                 return Err(BuildError::ZeroThreads {
@@ -518,7 +571,8 @@ impl ActorSystemBuilder {
             }
         };
         for (name, threads) in &wanted {
-            match Dispatcher::start(&self.name, name, *threads, self.throughput) {
+            let threads = if manual { 0 } else { *threads };
+            match Dispatcher::start(&self.name, name, threads, self.throughput) {
                 Ok(dispatcher) => {
                     dispatchers.insert(name.clone(), dispatcher);
                 }
@@ -535,6 +589,10 @@ impl ActorSystemBuilder {
                 return Err(error.into());
             }
         };
+        #[cfg(feature = "testkit")]
+        if manual {
+            scheduler.handle().drive_manually();
+        }
         let default_dispatcher = dispatchers[DEFAULT_DISPATCHER].clone();
         let event_stream = EventStream::default();
         let core = Arc::new(SystemCore {
@@ -549,6 +607,8 @@ impl ActorSystemBuilder {
             terminated: Mutex::new(false),
             on_terminated: Condvar::new(),
             shutdown_timed_out: AtomicBool::new(false),
+            #[cfg(feature = "testkit")]
+            effect_sink: self.manual.and_then(|manual| manual.0),
         });
         let guardian = Arc::new(Guardian {
             core: Arc::downgrade(&core),

@@ -244,6 +244,20 @@ impl Dispatcher {
         }
     }
 
+    /// Takes every task waiting in the shared queue, oldest first: for a manual dispatcher (no
+    /// workers), whose tasks the testkit runs on the test's thread.
+    #[cfg(feature = "testkit")]
+    pub(crate) fn take_queued(&self) -> Vec<Task> {
+        let mut tasks = Vec::new();
+        loop {
+            match self.shared.injector.steal() {
+                Steal::Success(task) => tasks.push(task),
+                Steal::Retry => continue,
+                Steal::Empty => return tasks,
+            }
+        }
+    }
+
     /// Number of worker threads still alive (for tests and metrics).
     pub(crate) fn live_threads(&self) -> usize {
         self.handles

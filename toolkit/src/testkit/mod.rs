@@ -1,6 +1,8 @@
 //! Tools for testing actors and entities (feature `testkit`), as Akka's testkits give them.
 //!
 //! - [`TestProbe`]: an actor whose messages the test reads and asserts on;
+//! - [`BehaviorTestKit`]: one behavior run on the test's thread, a message at a time, with
+//!   its effects (children, watches, timers, messages to [`TestInbox`]es) recorded;
 //! - [`ActorTestKit`]: one actor system per test, with probes, checked for stray dead letters
 //!   and actors still running when the test ends;
 //! - [`EventSourcedBehaviorTestKit`]: one event-sourced entity, its commands run one at a
@@ -22,7 +24,9 @@
 //! reactant = { version = "0.1", features = ["testkit"] }
 //! ```
 
+mod behavior;
 mod entity;
+mod inbox;
 mod journal;
 mod kit;
 mod persistence;
@@ -30,6 +34,8 @@ mod probe;
 mod snapshots;
 mod time;
 
+pub use crate::actor::TimerMode;
+pub use behavior::{BehaviorFailure, BehaviorTestKit, Effect, Returned};
 pub use entity::{
     CommandFailure, CommandResult, EventSourcedBehaviorTestKit, EventSourcedBehaviorTestKitBuilder,
     RestartResult,
@@ -39,4 +45,5 @@ pub use kit::{ActorTestKit, ActorTestKitBuilder};
 pub use persistence::PersistenceTestKit;
 pub use probe::{DEFAULT_TIMEOUT, FishingOutcome, TestProbe};
 pub use snapshots::TestSnapshotStore;
+pub use inbox::TestInbox;
 pub use time::ManualTime;

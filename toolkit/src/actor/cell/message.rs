@@ -34,6 +34,9 @@ pub(crate) enum Control {
     /// Stop once every message already queued has been handled and the actor has no work of
     /// its own in progress (sharding's passivation: nothing sent before it is lost).
     StopWhenIdle,
+    /// The testkit's `BehaviorTestKit::signal`: deliver this signal to the behavior now.
+    #[cfg(feature = "testkit")]
+    Signal(super::super::signal::Signal),
 }
 
 /// Runs inside an object-style actor's turn, with the actor itself (as `Any`, for the code

@@ -20,6 +20,8 @@ mod message;
 mod signals;
 mod stop;
 mod supervise;
+#[cfg(feature = "testkit")]
+mod testing;
 mod turn;
 
 use std::cell::UnsafeCell;

@@ -235,6 +235,12 @@ impl<M: Send + 'static> ActorCell<M> {
                 }
                 // Checked where a turn finds the mailbox empty.
                 Control::StopWhenIdle => st.ctx.lifecycle.stop_when_idle(),
+                #[cfg(feature = "testkit")]
+                Control::Signal(signal) => {
+                    if st.ctx.lifecycle.is_running() {
+                        self.signal(st, signal);
+                    }
+                }
             },
         }
     }
