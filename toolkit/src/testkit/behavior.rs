@@ -225,6 +225,9 @@ pub struct BehaviorTestKit<M: Send + 'static> {
     self_taken: Arc<Mutex<VecDeque<M>>>,
     /// The system's other actors, taken from its queue and never run (until the kit drops).
     parked: Vec<Task>,
+    /// Children the behavior stopped: the kit runs them until they have stopped, so that the
+    /// behavior gets their termination and their names are free again.
+    stopping: Vec<AnyActorRef>,
     failure_at_start: Option<BehaviorFailure>,
 }
 
@@ -267,6 +270,7 @@ impl<M: Send + 'static> BehaviorTestKit<M> {
             children: HashMap::new(),
             self_taken: Arc::new(Mutex::new(VecDeque::new())),
             parked: Vec::new(),
+            stopping: Vec::new(),
             failure_at_start: None,
         };
         kit.failure_at_start = kit.step().err();
@@ -326,10 +330,25 @@ impl<M: Send + 'static> BehaviorTestKit<M> {
         if !self.is_alive() {
             return Err(BehaviorFailure::NotAlive);
         }
+        self.take_self_messages();
         let message = SystemMessage::Control(Control::Signal(signal));
         if ActorCell::send_system(&self.cell, message).is_err() {
             return Err(BehaviorFailure::NotAlive);
         }
+        self.step()
+    }
+
+    /// Runs what reached the actor other than through its self inbox since the last step:
+    /// messages sent to its message adapters, replies to its `ctx.ask`s, signals.
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Self::run).
+    pub fn run_pending(&mut self) -> Result<(), BehaviorFailure> {
+        if !self.is_alive() {
+            return Err(BehaviorFailure::NotAlive);
+        }
+        self.take_self_messages();
         self.step()
     }
 
@@ -340,6 +359,7 @@ impl<M: Send + 'static> BehaviorTestKit<M> {
     ///
     /// As [`run`](Self::run), for the first timer message whose handling failed.
     pub fn advance_time(&mut self, by: Duration) -> Result<(), BehaviorFailure> {
+        self.take_self_messages();
         self.system.core().scheduler().advance(by);
         self.step()
     }
@@ -349,26 +369,39 @@ impl<M: Send + 'static> BehaviorTestKit<M> {
     fn step(&mut self) -> Result<(), BehaviorFailure> {
         self.events.lock().clear();
         *self.returned.lock() = None;
+        // The first turn handles what the step is for (the message `run` just sent); before
+        // any later turn, what the actor sent itself meanwhile goes to its self inbox.
+        let mut first = true;
         for _ in 0..MAX_TURNS_PER_STEP {
             let mut ran = false;
-            for task in self.system.core().take_runnable() {
+            let mut tasks = std::mem::take(&mut self.parked);
+            tasks.extend(self.system.core().take_runnable());
+            for task in tasks {
+                let stopping = self
+                    .stopping
+                    .iter()
+                    .any(|child| std::ptr::addr_eq(Arc::as_ptr(&task), Arc::as_ptr(&child.0)));
                 if self.cell.is_task(&task) {
-                    self.take_self_messages();
+                    if !first {
+                        self.take_self_messages();
+                    }
+                    first = false;
+                    task.run();
+                    ran = true;
+                } else if stopping {
                     task.run();
                     ran = true;
                 } else {
                     self.parked.push(task);
                 }
             }
+            self.collect_effects();
             if !ran {
                 break;
             }
         }
+        self.stopping.retain(|child| !child.is_terminated());
         self.take_self_messages();
-        self.collect_effects();
-        if self.cell.is_closed() && self.returned.lock().is_none() {
-            *self.returned.lock() = Some(Returned::Stopped);
-        }
         let path = self.actor.path();
         let failure = self.events.lock().iter().find_map(|event| match event {
             LifecycleEvent::Restarted { actor, failure } if *actor == path => {
@@ -386,6 +419,12 @@ impl<M: Send + 'static> BehaviorTestKit<M> {
             }),
             _ => None,
         });
+        if failure.is_some() {
+            *self.returned.lock() = None;
+        } else if self.cell.is_closed() {
+            // Stopped, also by `ctx.stop_self()` in a handler that returned `same()`.
+            *self.returned.lock() = Some(Returned::Stopped);
+        }
         failure.map_or(Ok(()), Err)
     }
 
@@ -415,9 +454,11 @@ impl<M: Send + 'static> BehaviorTestKit<M> {
                         None => Effect::SpawnedAnonymous { name: generated },
                     }
                 }
-                RecordedEffect::StoppedChild(child) => Effect::Stopped {
-                    name: child.path().name().to_owned(),
-                },
+                RecordedEffect::StoppedChild(child) => {
+                    let name = child.path().name().to_owned();
+                    self.stopping.push(child);
+                    Effect::Stopped { name }
+                }
                 RecordedEffect::Watched(target) => Effect::Watched {
                     path: target.path(),
                 },
@@ -623,14 +664,20 @@ struct Observed<M: Send + 'static> {
 }
 
 impl<M: Send + 'static> Observed<M> {
-    fn note(&self, next: Behavior<M>) -> Behavior<M> {
+    fn note(&self, next: Behavior<M>, runtime_signal: bool) -> Behavior<M> {
         let returned = match &next.kind {
             Kind::Same | Kind::Ignore => Returned::Same,
             Kind::Unhandled | Kind::Empty => Returned::Unhandled,
             Kind::Stopped => Returned::Stopped,
             _ => Returned::Changed,
         };
-        *self.slot.lock() = Some(returned);
+        let mut slot = self.slot.lock();
+        // `PostStop` and `PreRestart` come from the runtime after the handler that stopped or
+        // failed: what that handler returned is the answer.
+        if !(runtime_signal && slot.is_some()) {
+            *slot = Some(returned);
+        }
+        drop(slot);
         observe(next, &self.slot)
     }
 }
@@ -638,11 +685,12 @@ impl<M: Send + 'static> Observed<M> {
 impl<M: Send + 'static> Receive<M> for Observed<M> {
     fn on_message(&self, ctx: &mut Context<M>, msg: M) -> Behavior<M> {
         let next = self.inner.on_message(ctx, msg);
-        self.note(next)
+        self.note(next, false)
     }
 
     fn on_signal(&self, ctx: &mut Context<M>, signal: &Signal) -> Option<Behavior<M>> {
         let next = self.inner.on_signal(ctx, signal)?;
-        Some(self.note(next))
+        let runtime_signal = matches!(signal, Signal::PostStop | Signal::PreRestart);
+        Some(self.note(next, runtime_signal))
     }
 }
