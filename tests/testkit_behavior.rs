@@ -38,7 +38,8 @@ fn parent() -> Behavior<Cmd> {
     Behaviors::receive(|ctx, cmd| match cmd {
         Cmd::SpawnChildren(n) => {
             for i in 0..n {
-                ctx.spawn(child(), &format!("child{i}")).expect("a fresh name");
+                ctx.spawn(child(), &format!("child{i}"))
+                    .expect("a fresh name");
             }
             Behaviors::same()
         }
@@ -189,7 +190,9 @@ fn watching_and_unwatching_are_recorded_with_the_child() {
         kit.retrieve_all_effects(),
         vec![
             Effect::spawned("hello"),
-            Effect::Watched { path: child.clone() },
+            Effect::Watched {
+                path: child.clone()
+            },
             Effect::Unwatched { path: child },
         ]
     );
@@ -198,7 +201,8 @@ fn watching_and_unwatching_are_recorded_with_the_child() {
 #[test]
 fn messages_to_children_wait_in_their_inboxes() {
     let mut kit = BehaviorTestKit::new(parent());
-    kit.run(Cmd::SpawnAndTell("worker".into(), 7)).expect("handled");
+    kit.run(Cmd::SpawnAndTell("worker".into(), 7))
+        .expect("handled");
     let inbox = kit.child_inbox::<u32>("worker");
     assert!(inbox.has_messages());
     inbox.expect_message(7);
@@ -232,7 +236,8 @@ fn a_stopped_child_is_recorded_and_its_name_can_be_used_again() {
 fn timers_started_and_cancelled_are_recorded_and_do_not_fire_by_themselves() {
     let mut kit = BehaviorTestKit::new(parent());
     let active = kit.inbox::<bool>("active");
-    kit.run(Cmd::IsTimerActive(active.r#ref())).expect("handled");
+    kit.run(Cmd::IsTimerActive(active.r#ref()))
+        .expect("handled");
     active.expect_message(false);
 
     kit.run(Cmd::Schedule(Duration::from_secs(42), TimerMode::Single))
@@ -242,12 +247,14 @@ fn timers_started_and_cancelled_are_recorded_and_do_not_fire_by_themselves() {
         Duration::from_secs(42),
         TimerMode::Single,
     ));
-    kit.run(Cmd::IsTimerActive(active.r#ref())).expect("handled");
+    kit.run(Cmd::IsTimerActive(active.r#ref()))
+        .expect("handled");
     active.expect_message(true);
 
     kit.run(Cmd::Cancel).expect("handled");
     kit.expect_effect(Effect::timer_cancelled("abc"));
-    kit.run(Cmd::IsTimerActive(active.r#ref())).expect("handled");
+    kit.run(Cmd::IsTimerActive(active.r#ref()))
+        .expect("handled");
     active.expect_message(false);
     kit.expect_effect(Effect::NoEffects);
 }
@@ -258,11 +265,13 @@ fn a_single_timer_fires_once_when_time_moves_past_it() {
     kit.run(Cmd::Schedule(Duration::from_secs(42), TimerMode::Single))
         .expect("handled");
     kit.expect_effect_matching("a timer", |e| matches!(e, Effect::TimerStarted { .. }));
-    kit.advance_time(Duration::from_secs(41)).expect("nothing due");
+    kit.advance_time(Duration::from_secs(41))
+        .expect("nothing due");
     kit.expect_effect(Effect::NoEffects);
     kit.advance_time(Duration::from_secs(1)).expect("handled");
     kit.expect_effect(Effect::spawned("child"));
-    kit.advance_time(Duration::from_secs(100)).expect("nothing due");
+    kit.advance_time(Duration::from_secs(100))
+        .expect("nothing due");
     kit.expect_effect(Effect::NoEffects);
 }
 
@@ -276,12 +285,14 @@ fn a_fixed_rate_timer_fires_each_interval_until_cancelled() {
         Duration::from_secs(42),
         TimerMode::FixedRate,
     ));
-    kit.advance_time(Duration::from_secs(42 * 3)).expect("handled");
+    kit.advance_time(Duration::from_secs(42 * 3))
+        .expect("handled");
     // Each tick made the behavior return a new behavior.
     assert_eq!(kit.returned(), Some(Returned::Changed));
     kit.run(Cmd::Cancel).expect("handled");
     kit.expect_effect(Effect::timer_cancelled("abc"));
-    kit.advance_time(Duration::from_secs(1000)).expect("nothing due");
+    kit.advance_time(Duration::from_secs(1000))
+        .expect("nothing due");
     assert_eq!(kit.returned(), None, "no handler ran");
 }
 
@@ -289,7 +300,8 @@ fn a_fixed_rate_timer_fires_each_interval_until_cancelled() {
 fn a_message_adapter_delivers_to_the_behavior_when_the_test_runs_what_is_pending() {
     let mut kit = BehaviorTestKit::new(parent());
     let reply_to = kit.inbox::<ActorRef<usize>>("reply-to");
-    kit.run(Cmd::MakeAdapter(reply_to.r#ref())).expect("handled");
+    kit.run(Cmd::MakeAdapter(reply_to.r#ref()))
+        .expect("handled");
     let adapter = reply_to.receive_message();
     adapter.tell(2);
     kit.expect_effect(Effect::NoEffects);
@@ -323,7 +335,10 @@ fn replies_go_to_a_test_inbox() {
     kit.run(Cmd::Echo(6, inbox.r#ref())).expect("handled");
     assert_eq!(inbox.receive_all(), vec![5, 6]);
     let text = failure_text(|| inbox.expect_message(7));
-    assert!(text.contains("expected 7") && text.contains("empty"), "{text}");
+    assert!(
+        text.contains("expected 7") && text.contains("empty"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -366,7 +381,8 @@ fn a_supervised_behavior_that_fails_is_restarted_and_runs_on() {
         other => panic!("expected the handler's failure, got {other:?}"),
     }
     assert!(kit.is_alive());
-    kit.run(Cmd::SpawnChild).expect("the restarted behavior handles messages");
+    kit.run(Cmd::SpawnChild)
+        .expect("the restarted behavior handles messages");
     kit.expect_effect(Effect::spawned("child"));
 }
 
@@ -408,7 +424,11 @@ fn signals_reach_the_signal_handler_and_an_unhandled_terminated_fails_the_actor(
         Signal::Terminated(_) => Behaviors::stopped(),
         _ => Behaviors::same(),
     }));
-    let other = kit.inbox::<u32>("other").r#ref().to_any().expect("an actor");
+    let other = kit
+        .inbox::<u32>("other")
+        .r#ref()
+        .to_any()
+        .expect("an actor");
     kit.signal(Signal::Terminated(other.clone()))
         .expect("handled");
     assert_eq!(kit.returned(), Some(Returned::Stopped));
@@ -416,7 +436,11 @@ fn signals_reach_the_signal_handler_and_an_unhandled_terminated_fails_the_actor(
 
     // Without a handler, a Terminated fails the actor (the death pact).
     let mut kit = BehaviorTestKit::new(parent());
-    let other = kit.inbox::<u32>("other").r#ref().to_any().expect("an actor");
+    let other = kit
+        .inbox::<u32>("other")
+        .r#ref()
+        .to_any()
+        .expect("an actor");
     assert!(matches!(
         kit.signal(Signal::Terminated(other)),
         Err(BehaviorFailure::Failed { .. })
@@ -435,4 +459,28 @@ fn the_behavior_runs_on_the_test_thread() {
     let inbox = kit.inbox::<bool>("where");
     kit.run(inbox.r#ref()).expect("handled");
     inbox.expect_message(true);
+}
+
+#[test]
+fn a_behavior_with_children_stops_and_restarts_after_them() {
+    let mut kit = BehaviorTestKit::new(parent());
+    kit.run(Cmd::SpawnChildren(2)).expect("handled");
+    kit.run(Cmd::Stop).expect("handled");
+    assert!(!kit.is_alive(), "its children stopped, then it did");
+    assert_eq!(kit.returned(), Some(Returned::Stopped));
+
+    let supervised = Behaviors::supervise(parent()).on_failure(SupervisorStrategy::restart());
+    let mut kit = BehaviorTestKit::new(supervised);
+    kit.run(Cmd::SpawnChild).expect("handled");
+    kit.expect_effect(Effect::spawned("child"));
+    assert!(matches!(
+        kit.run(Cmd::Panic),
+        Err(BehaviorFailure::Failed {
+            restarted: true,
+            ..
+        })
+    ));
+    kit.run(Cmd::SpawnChild)
+        .expect("the restarted behavior may use the name again");
+    kit.expect_effect(Effect::spawned("child"));
 }

@@ -323,13 +323,10 @@ impl<M: Send + 'static> Context<M> {
         let me = self.cell();
         let scheduler = me.system().scheduler();
         #[cfg(feature = "testkit")]
-        let recording = me
-            .system()
-            .effect_sink()
-            .map(|sink| super::TimerRecording {
-                actor: me.id(),
-                sink: sink.clone(),
-            });
+        let recording = me.system().effect_sink().map(|sink| super::TimerRecording {
+            actor: me.id(),
+            sink: sink.clone(),
+        });
         self.extras().timers.get_or_insert_with(|| {
             #[cfg(feature = "testkit")]
             if let Some(recording) = recording {
@@ -497,6 +494,10 @@ impl<M: Send + 'static> Context<M> {
     }
 
     pub(crate) fn stop_all_children(&self) {
+        #[cfg(feature = "testkit")]
+        if self.has_children() {
+            self.record(|| super::RecordedEffect::StoppingChildren);
+        }
         if let Some(extras) = self.extras.as_ref() {
             for child in &extras.children {
                 let _ = child.0.clone().send_control(Control::Stop);

@@ -45,6 +45,9 @@ pub(crate) enum RecordedEffect {
     TimerCancelled {
         key: String,
     },
+    /// The actor is stopping or restarting and has told its children to stop (it waits for
+    /// them): a test that runs it must now run them too.
+    StoppingChildren,
 }
 
 /// Receives what the actors of a test system do; `actor` is the id of the actor that did it.

@@ -20,7 +20,7 @@ use parking_lot::Mutex;
 use super::inbox::TestInbox;
 use crate::actor::{
     ActorCell, ActorPath, ActorRef, ActorSystem, AnyActorRef, Behavior, Behaviors, Context,
-    Control, EffectSink, Kind, Receive, RecordedEffect, Recipient, Signal, SystemMessage,
+    Control, EffectSink, Kind, Receive, Recipient, RecordedEffect, Signal, SystemMessage,
     TimerMode,
 };
 use crate::dispatch::pool::Task;
@@ -182,7 +182,8 @@ struct Child {
 /// - [`run`](Self::run) hands the behavior one message; messages it sends to itself wait in
 ///   its [`self_inbox`](Self::self_inbox) until [`run_one`](Self::run_one) runs them.
 /// - Children are created but never run: what is sent to them waits in
-///   [`child_inbox`](Self::child_inbox).
+///   [`child_inbox`](Self::child_inbox). A child the behavior stops, and every child when the
+///   behavior stops or restarts, runs to stop (what waited in its inbox becomes dead letters).
 /// - A handler that panics (or raises a failure) is reported by `run` as a
 ///   [`BehaviorFailure`], as its supervisor sees it, not as a panic through the test.
 /// - Timers do not fire by themselves; [`advance_time`](Self::advance_time) moves the kit's
@@ -228,6 +229,11 @@ pub struct BehaviorTestKit<M: Send + 'static> {
     /// Children the behavior stopped: the kit runs them until they have stopped, so that the
     /// behavior gets their termination and their names are free again.
     stopping: Vec<AnyActorRef>,
+    /// The behavior stops or restarts and waits for its children: every actor but the test's
+    /// inboxes runs until the step ends.
+    run_all: bool,
+    /// The test's inboxes: never run.
+    inboxes: Vec<AnyActorRef>,
     failure_at_start: Option<BehaviorFailure>,
 }
 
@@ -271,6 +277,8 @@ impl<M: Send + 'static> BehaviorTestKit<M> {
             self_taken: Arc::new(Mutex::new(VecDeque::new())),
             parked: Vec::new(),
             stopping: Vec::new(),
+            run_all: false,
+            inboxes: Vec::new(),
             failure_at_start: None,
         };
         kit.failure_at_start = kit.step().err();
@@ -377,10 +385,11 @@ impl<M: Send + 'static> BehaviorTestKit<M> {
             let mut tasks = std::mem::take(&mut self.parked);
             tasks.extend(self.system.core().take_runnable());
             for task in tasks {
-                let stopping = self
-                    .stopping
-                    .iter()
-                    .any(|child| std::ptr::addr_eq(Arc::as_ptr(&task), Arc::as_ptr(&child.0)));
+                let is = |actor: &AnyActorRef| {
+                    std::ptr::addr_eq(Arc::as_ptr(&task), Arc::as_ptr(&actor.0))
+                };
+                let stopping =
+                    self.stopping.iter().any(is) || (self.run_all && !self.inboxes.iter().any(is));
                 if self.cell.is_task(&task) {
                     if !first {
                         self.take_self_messages();
@@ -395,12 +404,14 @@ impl<M: Send + 'static> BehaviorTestKit<M> {
                     self.parked.push(task);
                 }
             }
+            let run_all_before = self.run_all;
             self.collect_effects();
-            if !ran {
+            if !ran && self.run_all == run_all_before {
                 break;
             }
         }
         self.stopping.retain(|child| !child.is_terminated());
+        self.run_all = false;
         self.take_self_messages();
         let path = self.actor.path();
         let failure = self.events.lock().iter().find_map(|event| match event {
@@ -442,13 +453,8 @@ impl<M: Send + 'static> BehaviorTestKit<M> {
             let effect = match effect {
                 RecordedEffect::Spawned { name, child, typed } => {
                     let generated = child.path().name().to_owned();
-                    self.children.insert(
-                        generated.clone(),
-                        Child {
-                            typed,
-                            taken: None,
-                        },
-                    );
+                    self.children
+                        .insert(generated.clone(), Child { typed, taken: None });
                     match name {
                         Some(name) => Effect::Spawned { name },
                         None => Effect::SpawnedAnonymous { name: generated },
@@ -469,6 +475,10 @@ impl<M: Send + 'static> BehaviorTestKit<M> {
                     Effect::TimerStarted { key, delay, mode }
                 }
                 RecordedEffect::TimerCancelled { key } => Effect::TimerCancelled { key },
+                RecordedEffect::StoppingChildren => {
+                    self.run_all = true;
+                    continue;
+                }
             };
             self.effects.push_back(effect);
         }
@@ -509,7 +519,9 @@ impl<M: Send + 'static> BehaviorTestKit<M> {
         self.collect_effects();
         let Some(child) = self.children.get_mut(name) else {
             let known: Vec<&String> = self.children.keys().collect();
-            panic!("the behavior under test spawned no child named {name:?} (it spawned {known:?})");
+            panic!(
+                "the behavior under test spawned no child named {name:?} (it spawned {known:?})"
+            );
         };
         let Some(reference) = child.typed.downcast_ref::<ActorRef<N>>().cloned() else {
             panic!(
@@ -536,11 +548,14 @@ impl<M: Send + 'static> BehaviorTestKit<M> {
     ///
     /// If `name` is not a valid actor name or another inbox has it.
     #[track_caller]
-    pub fn inbox<N: Send + 'static>(&self, name: &str) -> TestInbox<N> {
+    pub fn inbox<N: Send + 'static>(&mut self, name: &str) -> TestInbox<N> {
         let reference = match self.system.spawn(Behaviors::ignore::<N>(), name) {
             Ok(reference) => reference,
             Err(error) => panic!("the test inbox {name:?} could not be made: {error}"),
         };
+        if let Some(actor) = reference.to_any() {
+            self.inboxes.push(actor);
+        }
         match TestInbox::over(reference, Arc::new(Mutex::new(VecDeque::new()))) {
             Some(inbox) => inbox,
             None => unreachable!("a spawned actor's reference is its cell"),
@@ -581,7 +596,9 @@ impl<M: Send + 'static> BehaviorTestKit<M> {
         let actual = self.retrieve_effect();
         if actual != expected {
             let rest: Vec<Effect> = self.effects.iter().cloned().collect();
-            panic!("expected the effect {expected:?}, but the next one is {actual:?} (then {rest:?})");
+            panic!(
+                "expected the effect {expected:?}, but the next one is {actual:?} (then {rest:?})"
+            );
         }
     }
 

@@ -40,10 +40,10 @@ pub use entity::{
     CommandFailure, CommandResult, EventSourcedBehaviorTestKit, EventSourcedBehaviorTestKitBuilder,
     RestartResult,
 };
+pub use inbox::TestInbox;
 pub use journal::{Fault, HOLD_LIMIT, INJECTED, INJECTED_PANIC, TestJournal, WriteFault};
 pub use kit::{ActorTestKit, ActorTestKitBuilder};
 pub use persistence::PersistenceTestKit;
 pub use probe::{DEFAULT_TIMEOUT, FishingOutcome, TestProbe};
 pub use snapshots::TestSnapshotStore;
-pub use inbox::TestInbox;
 pub use time::ManualTime;
