@@ -188,10 +188,11 @@ impl<M: Send + 'static> Context<M> {
         Ok(ActorRef::from_cell(cell))
     }
 
-    /// Reports what this actor did to its system's effect sink, if it has one (a test system).
+    /// Reports what this actor did to its system's effect sink, if it has one (a test system):
+    /// one `None` check otherwise.
     #[cfg(feature = "testkit")]
-    fn record(&self, effect: impl FnOnce() -> super::RecordedEffect) {
-        let me = self.cell();
+    #[inline]
+    fn record(me: &ActorCell<M>, effect: impl FnOnce() -> super::RecordedEffect) {
         if let Some(sink) = me.system().effect_sink() {
             sink.record(me.id(), effect());
         }
@@ -222,7 +223,9 @@ impl<M: Send + 'static> Context<M> {
         match target {
             Some(target) if is_child => {
                 #[cfg(feature = "testkit")]
-                self.record(|| super::RecordedEffect::StoppedChild(target.clone()));
+                Self::record(&self.cell(), || {
+                    super::RecordedEffect::StoppedChild(target.clone())
+                });
                 let _ = target.0.send_control(Control::Stop);
                 Ok(())
             }
@@ -247,7 +250,7 @@ impl<M: Send + 'static> Context<M> {
             return;
         }
         #[cfg(feature = "testkit")]
-        self.record(|| super::RecordedEffect::Watched(target.clone()));
+        Self::record(&me, || super::RecordedEffect::Watched(target.clone()));
         self.extras().watching.insert(target.id(), target.clone());
         let watcher = AnyActorRef(me.clone());
         if target
@@ -268,7 +271,7 @@ impl<M: Send + 'static> Context<M> {
         };
         let me = self.cell();
         #[cfg(feature = "testkit")]
-        self.record(|| super::RecordedEffect::Unwatched(target.clone()));
+        Self::record(&me, || super::RecordedEffect::Unwatched(target.clone()));
         if let Some(extras) = self.extras.as_mut()
             && extras.watching.remove(&target.id()).is_some()
         {
@@ -496,7 +499,7 @@ impl<M: Send + 'static> Context<M> {
     pub(crate) fn stop_all_children(&self) {
         #[cfg(feature = "testkit")]
         if self.has_children() {
-            self.record(|| super::RecordedEffect::StoppingChildren);
+            Self::record(&self.cell(), || super::RecordedEffect::StoppingChildren);
         }
         if let Some(extras) = self.extras.as_ref() {
             for child in &extras.children {
