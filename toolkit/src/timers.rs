@@ -193,6 +193,11 @@ impl SchedulerHandle {
         self.freeze();
     }
 
+    /// The deadline of the next task, if any (where a simulation moves time next).
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.0.state.lock().queue.keys().next().map(|(at, _)| *at)
+    }
+
     /// The scheduler's time now (frozen or not).
     pub(crate) fn now(&self) -> Instant {
         self.0.state.lock().now()

@@ -24,6 +24,11 @@ pub(crate) trait Runnable: Send + Sync {
     /// this worker ([`Dispatcher::others_waiting`]). A task that still has work afterwards
     /// requeues itself through [`Dispatcher::requeue`].
     fn run(self: Arc<Self>);
+
+    /// The actor's id: a simulation (feature `testkit`) orders what is runnable by it, the
+    /// same in every run.
+    #[cfg(feature = "testkit")]
+    fn actor_id(&self) -> u64;
 }
 
 pub(crate) type Task = Arc<dyn Runnable>;

@@ -77,6 +77,10 @@ pub(crate) struct JournalWriter {
     /// The writer thread, then the completion thread.
     threads: Mutex<Vec<JoinHandle<()>>>,
     stats: Arc<Stats>,
+    /// `Some`: inline (the testkit's simulation): each request runs on the caller's thread,
+    /// at once, alone in its batch; its completion is called before `append` returns.
+    #[cfg(feature = "testkit")]
+    inline: Option<Arc<dyn Journal>>,
 }
 
 /// The outcomes of one batch, for the completion thread.
@@ -128,7 +132,23 @@ impl JournalWriter {
             requests,
             threads: Mutex::new(vec![writer, completer]),
             stats,
+            #[cfg(feature = "testkit")]
+            inline: None,
         })
+    }
+
+    /// A writer without threads: every request runs on the thread that makes it (a
+    /// simulation's only thread), so that the order of writes and completions is the order
+    /// of the calls.
+    #[cfg(feature = "testkit")]
+    pub(crate) fn inline(journal: Arc<dyn Journal>) -> Self {
+        let (requests, _) = crossbeam_channel::unbounded();
+        Self {
+            requests,
+            threads: Mutex::new(Vec::new()),
+            stats: Arc::new(Stats::default()),
+            inline: Some(journal),
+        }
     }
 
     /// Queues an atomic write; `done` is called once it is durable, rejected or failed.
@@ -152,6 +172,10 @@ impl JournalWriter {
     }
 
     fn send(&self, request: Request) {
+        #[cfg(feature = "testkit")]
+        if let Some(journal) = &self.inline {
+            return run_inline(&**journal, request, &self.stats);
+        }
         if let Err(crossbeam_channel::SendError(request)) = self.requests.send(request) {
             (request.done)(Err(AppendError::Failed(JournalError::Closed)));
         }
@@ -181,6 +205,40 @@ impl Drop for JournalWriter {
             }
         }
     }
+}
+
+/// An inline writer's request: the journal call, then the completion, here and now.
+#[cfg(feature = "testkit")]
+fn run_inline(journal: &dyn Journal, request: Request, stats: &Stats) {
+    let Request { write, done, job } = request;
+    let outcome = match job {
+        Some(job) => match crate::supervision::panic::catch(|| job(journal)) {
+            Ok(outcome) => outcome.map_err(AppendError::Failed),
+            Err(panic) => Err(AppendError::Panicked(panic.message().to_owned())),
+        },
+        None => {
+            let events = write.events.len() as u64;
+            let writes = [write];
+            stats.batches.fetch_add(1, Ordering::Relaxed);
+            stats.writes.fetch_add(1, Ordering::Relaxed);
+            match crate::supervision::panic::catch(|| journal.write(&writes)) {
+                Ok(Ok(results)) => {
+                    let result = results.into_iter().next().unwrap_or_else(|| {
+                        Err(Rejection::Serialization(
+                            "the journal returned fewer results than writes".into(),
+                        ))
+                    });
+                    if result.is_ok() {
+                        stats.events.fetch_add(events, Ordering::Relaxed);
+                    }
+                    result.map_err(AppendError::Rejected)
+                }
+                Ok(Err(error)) => Err(AppendError::Failed(error)),
+                Err(panic) => Err(AppendError::Panicked(panic.message().to_owned())),
+            }
+        }
+    };
+    done(outcome);
 }
 
 /// Completes a batch: a small one here (a hand-over would cost a thread wake-up, more than the

@@ -8,6 +8,8 @@
 //! - [`EventSourcedBehaviorTestKit`]: one event-sourced entity, its commands run one at a
 //!   time, with the events each persisted, the state after it and its reply, and a restart
 //!   that checks recovery;
+//! - [`Simulation`]: a whole system run on the test's thread in an order drawn from a seed,
+//!   on virtual time: the same seed, the same run;
 //! - [`ManualTime`]: the system's timers, ask timeouts and backoffs on a clock the test
 //!   advances;
 //! - [`PersistenceTestKit`]: a persistence over [`TestJournal`] and [`TestSnapshotStore`],
@@ -31,6 +33,7 @@ mod journal;
 mod kit;
 mod persistence;
 mod probe;
+mod simulation;
 mod snapshots;
 mod time;
 
@@ -45,5 +48,6 @@ pub use journal::{Fault, HOLD_LIMIT, INJECTED, INJECTED_PANIC, TestJournal, Writ
 pub use kit::{ActorTestKit, ActorTestKitBuilder};
 pub use persistence::PersistenceTestKit;
 pub use probe::{DEFAULT_TIMEOUT, FishingOutcome, TestProbe};
+pub use simulation::{MAX_STEPS, Sim, Simulation, TraceEvent};
 pub use snapshots::TestSnapshotStore;
 pub use time::ManualTime;

@@ -61,6 +61,21 @@ impl PersistenceTestKit {
         }
     }
 
+    /// An empty journal and snapshot store, served without threads: for a
+    /// [`Simulation`](super::Simulation), where every write and read must run on the test's
+    /// thread, in the simulation's order. A fault that holds a write (`hold_writes`) would
+    /// hold that thread: use failures and rejections there.
+    pub fn inline() -> Self {
+        let journal = Arc::new(TestJournal::new());
+        let snapshots = Arc::new(TestSnapshotStore::new());
+        let persistence = Persistence::inline(journal.clone(), snapshots.clone());
+        Self {
+            journal,
+            snapshots,
+            persistence,
+        }
+    }
+
     /// The persistence to give the entities under test (or `system.sharding().init`).
     pub fn persistence(&self) -> Arc<Persistence> {
         self.persistence.clone()

@@ -58,6 +58,11 @@ impl<M: Send + 'static> Runnable for ActorCell<M> {
             return;
         }
     }
+
+    #[cfg(feature = "testkit")]
+    fn actor_id(&self) -> u64 {
+        self.id
+    }
 }
 
 impl<M: Send + 'static> ActorCell<M> {

@@ -49,6 +49,9 @@ pub struct Persistence {
     /// One queue per reader thread; `None` once the handle is dropped.
     readers: Mutex<Option<Vec<Sender<Job>>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// No reader threads: jobs run on the caller's thread at once (the testkit's simulation).
+    #[cfg(feature = "testkit")]
+    inline: bool,
     /// Routes a persistence id to its reader: seeded per process, like every map key here.
     route: std::collections::hash_map::RandomState,
     /// Stamped on every event written through this instance (`PersistentRepr::writer_id`).
@@ -92,7 +95,31 @@ impl Persistence {
             threads: Mutex::new(threads),
             route: std::collections::hash_map::RandomState::new(),
             writer_id: format!("{:x}-{:x}", std::process::id(), nanos).into(),
+            #[cfg(feature = "testkit")]
+            inline: false,
         }))
+    }
+
+    /// Serves entities with `journal` and `snapshots` without threads: every write, read and
+    /// snapshot save runs on the thread that asks for it, and completes before the call
+    /// returns (its outcome reaches the entity as a message, as always). For the testkit's
+    /// simulation, where the only thread is the test's.
+    #[cfg(feature = "testkit")]
+    pub(crate) fn inline(
+        journal: Arc<dyn Journal>,
+        snapshots: Arc<dyn SnapshotStore>,
+    ) -> Arc<Self> {
+        crate::supervision::panic::install_hook();
+        Arc::new(Self {
+            writer: JournalWriter::inline(journal.clone()),
+            journal,
+            snapshots,
+            readers: Mutex::new(Some(Vec::new())),
+            threads: Mutex::new(Vec::new()),
+            route: std::collections::hash_map::RandomState::new(),
+            writer_id: "simulation".into(),
+            inline: true,
+        })
     }
 
     /// Serves entities with one backend that is both their journal and their snapshot store
@@ -149,6 +176,13 @@ impl Persistence {
     }
 
     pub(super) fn run_for(&self, persistence_id: &PersistenceId, job: Job) -> Result<(), Job> {
+        #[cfg(feature = "testkit")]
+        if self.inline {
+            if let Err(failure) = panic::catch(job) {
+                tracing::error!(%failure, "a journal reader job panicked");
+            }
+            return Ok(());
+        }
         let readers = self.readers.lock();
         let Some(readers) = readers.as_ref() else {
             return Err(job);
