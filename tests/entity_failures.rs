@@ -396,7 +396,7 @@ fn an_event_handler_panic_during_recovery_fails_the_entity_and_leaves_the_reader
         storage.seed(&id, &[5]);
         let (behavior, signals) = account(&id, &storage.persistence);
         let entity = system
-            .spawn(behavior.snapshot_every(2, 1), &id)
+            .spawn(behavior.with_snapshot_every(2, 1), &id)
             .expect("spawn");
         expect_signal!(
             signals,
@@ -612,7 +612,7 @@ fn with_on_persist_failure_a_failed_write_restarts_the_entity_after_a_backoff_ke
     let (behavior, signals) = account("backoff", &storage.persistence);
     let entity = system
         .spawn(
-            behavior.on_persist_failure(SupervisorStrategy::restart_with_backoff(
+            behavior.with_persist_failure(SupervisorStrategy::restart_with_backoff(
                 Duration::from_millis(10),
                 Duration::from_millis(100),
                 0.0,
@@ -738,8 +738,8 @@ fn retention_racing_a_restart_never_loses_the_state() {
         .spawn(
             supervised(
                 behavior
-                    .snapshot_every(2, 1)
-                    .delete_events_on_snapshot(true),
+                    .with_snapshot_every(2, 1)
+                    .with_delete_events_on_snapshot(true),
                 SupervisorStrategy::restart(),
             ),
             "retained",
@@ -786,7 +786,7 @@ fn an_entity_recovered_from_a_snapshot_over_an_empty_journal_goes_on_after_the_s
     let elsewhere = Storage::new();
     let (behavior, signals) = account("ahead", &elsewhere.persistence);
     let entity = system
-        .spawn(behavior.snapshot_every(5, 1), "ahead-elsewhere")
+        .spawn(behavior.with_snapshot_every(5, 1), "ahead-elsewhere")
         .expect("spawn");
     for amount in 1..=5 {
         deposit(&entity, amount).expect("deposit");
@@ -1018,7 +1018,7 @@ fn a_codec_that_panics_while_decoding_fails_recovery() {
     storage.seed("decoded", &[1, 2]);
     let (behavior, signals) = account("decoded", &storage.persistence);
     let entity = system
-        .spawn(behavior.codec(PanickingDecoder), "decoded")
+        .spawn(behavior.with_codec(PanickingDecoder), "decoded")
         .expect("spawn");
     let EntitySignal::RecoveryFailed(error) =
         expect_signal!(signals, EntitySignal::RecoveryFailed(_))
@@ -1348,7 +1348,7 @@ fn a_snapshot_that_cannot_be_saved_is_reported_and_recovery_replays_the_events()
     let storage = Storage::new();
     let (behavior, signals) = account("unsaved", &storage.persistence);
     let entity = system
-        .spawn(behavior.snapshot_every(2, 1), "unsaved")
+        .spawn(behavior.with_snapshot_every(2, 1), "unsaved")
         .expect("spawn");
     storage.snapshots.fail_saves(Fault::Fail);
     assert_eq!(deposit(&entity, 1), Ok(1));
@@ -1404,8 +1404,8 @@ fn a_failed_deletion_is_reported_and_the_next_snapshot_retries_it() {
     let entity = system
         .spawn(
             behavior
-                .snapshot_every(1, 1)
-                .delete_events_on_snapshot(true),
+                .with_snapshot_every(1, 1)
+                .with_delete_events_on_snapshot(true),
             "pruned",
         )
         .expect("spawn");
@@ -1473,7 +1473,7 @@ fn commands_beyond_the_command_buffer_become_dead_letters() {
     let dead_letters = system.dead_letters().subscribe();
     let (behavior, _) = account("buffered", &storage.persistence);
     let entity = system
-        .spawn(behavior.command_buffer(2), "buffered")
+        .spawn(behavior.with_command_buffer(2), "buffered")
         .expect("spawn");
     assert_eq!(deposit(&entity, 1), Ok(1));
     let first = deposit_held_in_the_journal(&storage, &entity, 2);

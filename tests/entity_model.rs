@@ -261,11 +261,11 @@ fn tally(
     });
     if let Some(every) = setup.snapshot_every {
         entity = entity
-            .snapshot_every(every, 2)
-            .delete_events_on_snapshot(setup.delete_events);
+            .with_snapshot_every(every, 2)
+            .with_delete_events_on_snapshot(setup.delete_events);
     }
     if let Some(commands) = setup.command_buffer {
-        entity = entity.command_buffer(commands);
+        entity = entity.with_command_buffer(commands);
     }
     let backoff = || {
         SupervisorStrategy::restart_with_backoff(
@@ -279,10 +279,10 @@ fn tally(
             Behaviors::supervise(entity.into_behavior()).on_failure(SupervisorStrategy::restart())
         }
         Supervision::BackoffUnderRestart => {
-            Behaviors::supervise(entity.on_persist_failure(backoff()).into_behavior())
+            Behaviors::supervise(entity.with_persist_failure(backoff()).into_behavior())
                 .on_failure(SupervisorStrategy::restart())
         }
-        Supervision::BackoffOnly => entity.on_persist_failure(backoff()).into_behavior(),
+        Supervision::BackoffOnly => entity.with_persist_failure(backoff()).into_behavior(),
     }
 }
 

@@ -399,8 +399,8 @@ fn recovery_starts_from_the_newest_snapshot() {
         let entity = system
             .spawn(
                 account("i", &persistence, signals)
-                    .snapshot_every(2, 1)
-                    .delete_events_on_snapshot(true),
+                    .with_snapshot_every(2, 1)
+                    .with_delete_events_on_snapshot(true),
                 "i",
             )
             .expect("spawn");
@@ -495,8 +495,8 @@ fn an_entity_stores_its_events_and_snapshots_with_the_codec_it_is_given() {
         let entity = system
             .spawn(
                 account("k", &persistence, signals)
-                    .codec(Marked)
-                    .snapshot_every(2, 1),
+                    .with_codec(Marked)
+                    .with_snapshot_every(2, 1),
                 "k",
             )
             .expect("spawn");
@@ -530,7 +530,7 @@ fn an_entity_stores_its_events_and_snapshots_with_the_codec_it_is_given() {
     let system = common::system("es-codec-2");
     let (signals, _) = unbounded();
     let entity = system
-        .spawn(account("k", &persistence, signals).codec(Marked), "k")
+        .spawn(account("k", &persistence, signals).with_codec(Marked), "k")
         .expect("spawn");
     assert_eq!(balance(&entity), Ok(6));
     system.shutdown();

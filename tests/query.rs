@@ -122,7 +122,7 @@ impl Entity for Notes {
     fn configure(
         behavior: EventSourcedBehavior<NoteCommand, Noted, Self>,
     ) -> EventSourcedBehavior<NoteCommand, Noted, Self> {
-        behavior.snapshot_every(4, 10)
+        behavior.with_snapshot_every(4, 10)
     }
 }
 
@@ -178,7 +178,7 @@ impl Entity for FragileNotes {
     fn configure(
         behavior: EventSourcedBehavior<NoteCommand, Noted, Self>,
     ) -> EventSourcedBehavior<NoteCommand, Noted, Self> {
-        behavior.codec(Fragile)
+        behavior.with_codec(Fragile)
     }
 }
 

@@ -321,8 +321,8 @@ impl Entity for Tally {
         behavior: EventSourcedBehavior<TallyCommand, TallyEvent, Self>,
     ) -> EventSourcedBehavior<TallyCommand, TallyEvent, Self> {
         behavior
-            .snapshot_every(2, 1)
-            .delete_events_on_snapshot(true)
+            .with_snapshot_every(2, 1)
+            .with_delete_events_on_snapshot(true)
     }
 }
 

@@ -40,7 +40,7 @@ pub(crate) struct EntityAttrs {
     pub snapshot_every: Option<Int<u64>>,
     pub keep_snapshots: Option<Int<usize>>,
     pub delete_events_on_snapshot: Option<LitBool>,
-    /// `codec = expr`: the value given to `EventSourcedBehavior::codec`.
+    /// `codec = expr`: the value given to `EventSourcedBehavior::with_codec`.
     pub codec: Option<Expr>,
     /// The keys that unknown ones were taken for (`evnt` → `event`): that key is not reported
     /// missing as well.

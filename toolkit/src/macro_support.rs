@@ -102,8 +102,8 @@ impl Snapshots {
     {
         match self.every {
             Some(every) => behavior
-                .snapshot_every(every, self.keep)
-                .delete_events_on_snapshot(self.delete_events),
+                .with_snapshot_every(every, self.keep)
+                .with_delete_events_on_snapshot(self.delete_events),
             None => behavior,
         }
     }

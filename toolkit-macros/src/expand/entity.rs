@@ -79,7 +79,7 @@ fn settings(name: &syn::Ident, attrs: &EntityAttrs, valid: bool) -> TokenStream 
                     Self,
                 >,
             ) -> ::reactant::persistence::EventSourcedBehavior<__ReactantCommand, #event_ty, Self> {
-                __reactant_behavior.codec(#codec)
+                __reactant_behavior.with_codec(#codec)
             }
         }
     });

@@ -34,7 +34,7 @@
 //! | running | event handler panics | failed | nothing was sent; the entity fails and cannot resume |
 //! | persisting | `persisted` | running | side effects and replies run, a snapshot is saved if due, the held commands run |
 //! | persisting | `rejected` | failed | `PersistRejected`; the entity fails and cannot resume |
-//! | persisting | `persist_failed` | backing off | `PersistFailed`, with [`on_persist_failure`](EventSourcedBehavior::on_persist_failure) set |
+//! | persisting | `persist_failed` | backing off | `PersistFailed`, with [`with_persist_failure`](EventSourcedBehavior::with_persist_failure) set |
 //! | persisting | `persist_failed` | failed | `PersistFailed`, without it; the entity fails and cannot resume |
 //! | backing off | `backoff_elapsed` | recovering | the state is rebuilt from the journal; the held commands wait |
 //! | any | `pre_restart` / `post_stop` | — | the held and stashed commands go to the next incarnation (restart) or to dead letters (stop) |
@@ -52,7 +52,7 @@
 //! | failure | signal | the entity | held and stashed commands | the asker of the failed command |
 //! |---|---|---|---|---|
 //! | recovery fails (storage, decoding, a panic in the event handler, `empty_state`, the codec or the journal, a gap in the stream) | `RecoveryFailed(RecoveryError)` | stops, whatever the supervisor (a retry would fail again) | dead letters | (no command ran) |
-//! | the journal fails a write | `PersistFailed(PersistError::Journal)` | restarts after a backoff with `on_persist_failure`; otherwise fails: `stop` (default) or `restart` as supervised, `resume` acts as `stop` | kept for the next incarnation (restart, backoff) or dead letters (stop) | its ask fails at once with `NoReply` (the reply address is dropped with the effect) |
+//! | the journal fails a write | `PersistFailed(PersistError::Journal)` | restarts after a backoff with `with_persist_failure`; otherwise fails: `stop` (default) or `restart` as supervised, `resume` acts as `stop` | kept for the next incarnation (restart, backoff) or dead letters (stop) | its ask fails at once with `NoReply` (the reply address is dropped with the effect) |
 //! | the journal panics in `write` | `PersistFailed(PersistError::JournalPanicked)` | as a failed write; the writer thread survives | as a failed write | `NoReply` |
 //! | the journal rejects the write | `PersistRejected(PersistError::Rejected)` | fails: `stop` or `restart` as supervised, `resume` acts as `stop` | as a failed write | `NoReply` |
 //! | an event cannot be encoded (the codec errs or panics) | `PersistRejected(PersistError::Encode…)` | keeps running: nothing was applied or stored | keep their turn | `NoReply` |
@@ -61,7 +61,7 @@
 //! | a snapshot cannot be saved | `SnapshotFailed(SnapshotError)` | keeps running; recovery replays more events | unaffected | unaffected |
 //! | old snapshots or events cannot be deleted | `DeleteSnapshotsFailed` / `DeleteEventsFailed` | keeps running; the next snapshot retries | unaffected | unaffected |
 //!
-//! A command held beyond [`command_buffer`](EventSourcedBehavior::command_buffer) goes to dead
+//! A command held beyond [`with_command_buffer`](EventSourcedBehavior::with_command_buffer) goes to dead
 //! letters as [`DeadLetterReason::CommandBufferFull`](crate::dead_letters::DeadLetterReason),
 //! and `Effect::unhandled()` makes a dead letter of its command, as `Behaviors::unhandled()` does.
 

@@ -234,7 +234,7 @@ impl<M: Send + 'static> ShardedEntity<M> {
     {
         let store = persistence.clone();
         ShardedEntity::new(EntityTypeKey::new(E::TYPE_KEY), move |entity| {
-            E::behavior(entity.entity_id(), persistence.clone()).in_shard(entity)
+            E::behavior(entity.entity_id(), persistence.clone()).with_shard(entity)
         })
         .with_remember_entities(store)
     }

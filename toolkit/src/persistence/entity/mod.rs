@@ -51,7 +51,7 @@ pub enum EntitySignal {
     SnapshotFailed(SnapshotError),
     /// The journal failed to store the events of a command (or panicked): nothing of them is
     /// stored, and the entity fails (or restarts after a backoff, see
-    /// [`EventSourcedBehavior::on_persist_failure`]).
+    /// [`EventSourcedBehavior::with_persist_failure`]).
     PersistFailed(PersistError),
     /// The events of a command were refused. Refused by the codec (before anything changed):
     /// the entity keeps running. Refused by the journal: the entity fails.
@@ -219,7 +219,7 @@ pub(super) struct Config<C: Send + 'static, E, S> {
     keep_snapshots: usize,
     delete_events_on_snapshot: bool,
     command_buffer: usize,
-    /// `on_persist_failure`: restart after a backoff rather than fail.
+    /// `with_persist_failure`: restart after a backoff rather than fail.
     persist_backoff: Option<crate::supervision::Backoff>,
     /// The sharding side, for an entity started by a region.
     sharded: Option<crate::sharding::EntityContext<C>>,
@@ -366,20 +366,20 @@ where
     /// [`EntityContext::entity_id`] is its id.
     /// [`ShardedEntity::for_entity`](crate::sharding::ShardedEntity::for_entity) does this for
     /// [`Entity`](super::Entity) types.
-    pub fn in_shard(mut self, entity: &crate::sharding::EntityContext<C>) -> Self {
+    pub fn with_shard(mut self, entity: &crate::sharding::EntityContext<C>) -> Self {
         self.config.sharded = Some(entity.clone());
         self
     }
 
     /// Saves a snapshot every `events` events, keeping the newest `keep` snapshots.
-    pub fn snapshot_every(mut self, events: u64, keep: usize) -> Self {
+    pub fn with_snapshot_every(mut self, events: u64, keep: usize) -> Self {
         self.config.snapshot_every = Some(events.max(1));
         self.config.keep_snapshots = keep.max(1);
         self
     }
 
     /// Also saves a snapshot after an event for which `predicate(state, event, seq)` holds.
-    pub fn snapshot_when(
+    pub fn with_snapshot_when(
         mut self,
         predicate: impl Fn(&S, &E, SequenceNr) -> bool + Send + Sync + 'static,
     ) -> Self {
@@ -388,7 +388,7 @@ where
     }
 
     /// After each snapshot, deletes the events the oldest kept snapshot covers.
-    pub fn delete_events_on_snapshot(mut self, delete: bool) -> Self {
+    pub fn with_delete_events_on_snapshot(mut self, delete: bool) -> Self {
         self.config.delete_events_on_snapshot = delete;
         self
     }
@@ -397,7 +397,7 @@ where
     /// [`MessagePack`]. Every incarnation of a persistence id must use the same codec (or one
     /// that reads what the others wrote): the manifest names the type and its version, not the
     /// codec.
-    pub fn codec(mut self, codec: impl Codec) -> Self {
+    pub fn with_codec(mut self, codec: impl Codec) -> Self {
         self.config.codec = Arc::new(codec);
         self
     }
@@ -430,7 +430,7 @@ where
     /// How many commands the entity holds while recovering, persisting or backing off, and
     /// how many it stashes (default: no bound, like a mailbox). Beyond the bound a command goes
     /// to dead letters (`CommandBufferFull`).
-    pub fn command_buffer(mut self, commands: usize) -> Self {
+    pub fn with_command_buffer(mut self, commands: usize) -> Self {
         self.config.command_buffer = commands.max(1);
         self
     }
@@ -446,7 +446,7 @@ where
     /// doubles with each failure that follows a restart within the strategy's reset period.
     /// Any other strategy keeps the default. A failed *recovery* is never retried this way: it
     /// would fail again; the entity stops.
-    pub fn on_persist_failure(mut self, strategy: SupervisorStrategy) -> Self {
+    pub fn with_persist_failure(mut self, strategy: SupervisorStrategy) -> Self {
         self.config.persist_backoff = match strategy {
             SupervisorStrategy::RestartWithBackoff(backoff) => Some(backoff),
             SupervisorStrategy::Stop => None,
@@ -454,7 +454,7 @@ where
                 tracing::warn!(
                     persistence_id = %self.config.persistence_id,
                     strategy = ?other,
-                    "on_persist_failure takes restart_with_backoff (or stop); keeping the default"
+                    "with_persist_failure takes restart_with_backoff (or stop); keeping the default"
                 );
                 None
             }
@@ -470,6 +470,58 @@ where
             self.config.codec.clone(),
             self.config.state_manifest.clone(),
         )
+    }
+
+    /// Renamed [`with_shard`](Self::with_shard) (the `with_` convention of settings; see the
+    /// changelog).
+    #[deprecated(since = "0.2.0", note = "renamed `with_shard`")]
+    pub fn in_shard(self, entity: &crate::sharding::EntityContext<C>) -> Self {
+        self.with_shard(entity)
+    }
+
+    /// Renamed [`with_snapshot_every`](Self::with_snapshot_every) (the `with_` convention of settings; see the
+    /// changelog).
+    #[deprecated(since = "0.2.0", note = "renamed `with_snapshot_every`")]
+    pub fn snapshot_every(self, events: u64, keep: usize) -> Self {
+        self.with_snapshot_every(events, keep)
+    }
+
+    /// Renamed [`with_delete_events_on_snapshot`](Self::with_delete_events_on_snapshot) (the `with_` convention of settings; see the
+    /// changelog).
+    #[deprecated(since = "0.2.0", note = "renamed `with_delete_events_on_snapshot`")]
+    pub fn delete_events_on_snapshot(self, delete: bool) -> Self {
+        self.with_delete_events_on_snapshot(delete)
+    }
+
+    /// Renamed [`with_codec`](Self::with_codec) (the `with_` convention of settings; see the
+    /// changelog).
+    #[deprecated(since = "0.2.0", note = "renamed `with_codec`")]
+    pub fn codec(self, codec: impl Codec) -> Self {
+        self.with_codec(codec)
+    }
+
+    /// Renamed [`with_command_buffer`](Self::with_command_buffer) (the `with_` convention of settings; see the
+    /// changelog).
+    #[deprecated(since = "0.2.0", note = "renamed `with_command_buffer`")]
+    pub fn command_buffer(self, commands: usize) -> Self {
+        self.with_command_buffer(commands)
+    }
+
+    /// Renamed [`with_persist_failure`](Self::with_persist_failure) (the `with_` convention of settings; see the
+    /// changelog).
+    #[deprecated(since = "0.2.0", note = "renamed `with_persist_failure`")]
+    pub fn on_persist_failure(self, strategy: SupervisorStrategy) -> Self {
+        self.with_persist_failure(strategy)
+    }
+
+    /// Renamed [`with_snapshot_when`](Self::with_snapshot_when) (the `with_` convention of
+    /// settings; see the changelog).
+    #[deprecated(since = "0.2.0", note = "renamed `with_snapshot_when`")]
+    pub fn snapshot_when(
+        self,
+        predicate: impl Fn(&S, &E, SequenceNr) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.with_snapshot_when(predicate)
     }
 
     /// The behavior of an actor running this entity. Each start (and restart) recovers from

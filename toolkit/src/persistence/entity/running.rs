@@ -43,7 +43,7 @@ enum Phase {
     /// One command's events are with the writer, already applied to the state; commands are
     /// held until the write completes.
     Persisting,
-    /// A write failed and `on_persist_failure` restarts the entity after a delay; commands are
+    /// A write failed and `with_persist_failure` restarts the entity after a delay; commands are
     /// held.
     BackingOff,
     /// The entity failed and told its supervisor; it handles nothing more (it is about to stop
@@ -75,7 +75,7 @@ pub(super) struct EntityActor<C: Send + 'static, E, S> {
     internal: InternalSender<C>,
     /// Tells this incarnation's completions from those of one that failed before it.
     incarnation: u64,
-    /// `on_persist_failure` restarts so far, and when the last one was.
+    /// `with_persist_failure` restarts so far, and when the last one was.
     restarts: u32,
     last_restart: Option<Instant>,
 }
@@ -872,7 +872,7 @@ mod tests {
     #[test]
     fn a_full_command_buffer_dead_letters_what_it_cannot_hold() {
         let persistence = Persistence::in_memory().expect("threads");
-        let behavior = total(&persistence).command_buffer(2).into_behavior();
+        let behavior = total(&persistence).with_command_buffer(2).into_behavior();
         let (_system, entity, dead) = started(behavior);
         // All five arrive while the entity recovers: two are held, three overflow.
         let mut pending: Vec<_> = (1..=5).map(|n| add(&entity, n)).collect();
