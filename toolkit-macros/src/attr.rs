@@ -29,7 +29,7 @@ pub(crate) struct EntityImplArgs {
     pub ref_trait: Option<Ident>,
 }
 
-/// `#[entity(type_key = "account", event = AccountEvent, snapshot_every = 100, ..)]` beside
+/// `#[entity(type_key = "account", event = AccountEvent, snapshot_every = 100, slices = 8, ..)]` beside
 /// `#[derive(Entity)]`.
 #[derive(Default)]
 pub(crate) struct EntityAttrs {
@@ -42,6 +42,8 @@ pub(crate) struct EntityAttrs {
     pub delete_events_on_snapshot: Option<LitBool>,
     /// `codec = expr`: the value given to `EventSourcedBehavior::with_codec`.
     pub codec: Option<Expr>,
+    /// `slices = 8`: the entity type's `SLICES`.
+    pub slices: Option<Int<u32>>,
     /// The keys that unknown ones were taken for (`evnt` → `event`): that key is not reported
     /// missing as well.
     pub misspelt: Vec<&'static str>,
@@ -72,6 +74,7 @@ const ENTITY_KEYS: &[&str] = &[
     "keep_snapshots",
     "delete_events_on_snapshot",
     "codec",
+    "slices",
 ];
 const EVENT_KEYS: &[&str] = &["name", "version", "tag", "upcast"];
 
@@ -196,6 +199,7 @@ fn entity_arg(
             &mut parsed.delete_events_on_snapshot,
             bool_value(meta),
         ),
+        "slices" => set(errors, meta, &mut parsed.slices, int_value(meta, "8")),
         "codec" => set(
             errors,
             meta,

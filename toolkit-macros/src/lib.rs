@@ -340,6 +340,10 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 /// - `codec = expr`: the `reactant::persistence::Codec` that stores the
 ///   entity's events and snapshots (default: MessagePack), e.g. `codec = MyCodec` for a unit
 ///   struct implementing it.
+/// - `slices = N` (1 to 1,024): the type's events are split into N slices by entity id, each
+///   event also tagged with its slice's tag, for N projections in parallel
+///   (`Entity::SLICES`; see `reactant::persistence::slice_of` and
+///   `reactant::projection::Projection::run_slices`). Default: no slices.
 ///
 /// After an error in these arguments the derive still writes the settings (with defaults for
 /// what is wrong), so that the impl block's `#[entity]` adds no errors of its own.

@@ -31,6 +31,8 @@ pub trait EntitySettings: Sized + 'static {
     type Event: Event;
     /// `snapshot_every`, `keep_snapshots`, `delete_events_on_snapshot`.
     const SNAPSHOTS: Snapshots;
+    /// `slices = N` (0: none).
+    const SLICES: u32 = 0;
     /// The entity itself (`Self`). `#[entity]` names the entity's [`EventOf`] impl through it,
     /// so that without `#[derive(Entity)]` the one error is the missing settings, not also a
     /// false "is not the event type".

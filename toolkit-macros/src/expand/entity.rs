@@ -68,6 +68,13 @@ fn settings(name: &syn::Ident, attrs: &EntityAttrs, valid: bool) -> TokenStream 
         }
         _ => quote!(::reactant::__private::Snapshots::NONE),
     };
+    let slices = match (&attrs.slices, valid) {
+        (Some(slices), true) => {
+            let slices = slices.value;
+            quote!(const SLICES: u32 = #slices;)
+        }
+        _ => quote!(),
+    };
     let event = attrs.event.as_ref();
     let event_ty = event.map_or_else(|| quote!(::reactant::__private::NoEvent), |e| quote!(#e));
     let codec = attrs.codec.as_ref().filter(|_| valid).map(|codec| {
@@ -130,6 +137,7 @@ fn settings(name: &syn::Ident, attrs: &EntityAttrs, valid: bool) -> TokenStream 
             const TYPE_KEY: &'static str = #type_key;
             #event_type
             const SNAPSHOTS: ::reactant::__private::Snapshots = #snapshots;
+            #slices
             type This = Self;
             #codec
         }
@@ -397,6 +405,7 @@ fn expand(entity: &EntityImpl, rewritten: ItemImpl) -> TokenStream {
         #[automatically_derived]
         impl ::reactant::persistence::Entity for #self_ty #where_sendable {
             const TYPE_KEY: &'static str = #settings::TYPE_KEY;
+            const SLICES: u32 = #settings::SLICES;
             type Event = #settings::Event;
             type Command = #command;
 

@@ -266,6 +266,19 @@ pub(crate) fn entity_struct(entity: &EntityStruct, errors: &mut Errors) {
             "keep at least 1 (the default is 2)",
         );
     }
+    if let Some(slices) = &attrs.slices
+        && !(1..=MAX_SLICES).contains(&slices.value)
+    {
+        errors.at_span(
+            slices.span,
+            format!(
+                "`slices = {}` is out of range: an entity type has 1 to {MAX_SLICES} slices",
+                slices.value
+            ),
+            "give the number of projections that read the type's events in parallel (e.g. \
+             `slices = 8`), or leave it out for no slices",
+        );
+    }
     if attrs.snapshot_every.is_none() {
         let needs_snapshots = [
             attrs.keep_snapshots.as_ref().map(|keep| keep.span),
@@ -421,3 +434,6 @@ fn sendable(item: &syn::ItemImpl, param: &syn::TypeParam, errors: &mut Errors) {
         fix,
     );
 }
+
+/// `reactant::persistence::MAX_SLICES` (the macros crate cannot depend on the runtime's).
+const MAX_SLICES: u32 = 1_024;

@@ -11,6 +11,7 @@ use super::effect::Effect;
 use super::entity::{EntityContext, EntitySignal, EventSourcedBehavior, Persistence};
 use super::event::Event;
 use super::journal::PersistenceId;
+use super::slice::{slice_of, slice_tag};
 
 /// An event-sourced entity type. The state is `Self`; a new entity starts from
 /// `Self::default()`, its persistence id is `"{TYPE_KEY}|{entity id}"`.
@@ -57,6 +58,14 @@ use super::journal::PersistenceId;
 pub trait Entity: Default + Serialize + DeserializeOwned + Send + 'static {
     /// The entity type's name: the first part of each persistence id, and the sharding key.
     const TYPE_KEY: &'static str;
+
+    /// The number of slices of this type's events (`#[entity(.., slices = N)]`), 0 for none
+    /// (the default). With `N` > 0 each event is also tagged
+    /// [`slice_tag`]`(TYPE_KEY, `[`slice_of`]`(entity_id, N))`, so that `N` projections
+    /// read the type's events in parallel, each one slice, one entity's events in order
+    /// ([`Projection::run_slices`](crate::projection::Projection::run_slices)).
+    /// `#[entity(slices = ..)]` takes 1 to [`MAX_SLICES`](super::MAX_SLICES).
+    const SLICES: u32 = 0;
 
     /// What the entity persists.
     type Event: Event;
@@ -106,17 +115,20 @@ pub trait Entity: Default + Serialize + DeserializeOwned + Send + 'static {
         entity_id: &str,
         persistence: Arc<Persistence>,
     ) -> EventSourcedBehavior<Self::Command, Self::Event, Self> {
-        Self::configure(
-            EventSourcedBehavior::with_context(
-                PersistenceId::of(Self::TYPE_KEY, entity_id),
-                persistence,
-                Self::default,
-                |ctx: &mut EntityContext<'_, Self::Command>, state: &Self, command| {
-                    state.handle_command_in(ctx, command)
-                },
-                |state: &mut Self, event| state.apply(event),
-            )
-            .receive_signal_in(|ctx, state: &Self, signal| state.on_signal(ctx, signal)),
+        let mut behavior = EventSourcedBehavior::with_context(
+            PersistenceId::of(Self::TYPE_KEY, entity_id),
+            persistence,
+            Self::default,
+            |ctx: &mut EntityContext<'_, Self::Command>, state: &Self, command| {
+                state.handle_command_in(ctx, command)
+            },
+            |state: &mut Self, event| state.apply(event),
         )
+        .receive_signal_in(|ctx, state: &Self, signal| state.on_signal(ctx, signal));
+        if Self::SLICES > 0 {
+            let slice = slice_of(entity_id, Self::SLICES);
+            behavior = behavior.with_tag(slice_tag(Self::TYPE_KEY, slice));
+        }
+        Self::configure(behavior)
     }
 }

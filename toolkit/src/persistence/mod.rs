@@ -77,6 +77,7 @@ pub mod memory;
 pub(crate) mod read_model_keys;
 #[cfg(feature = "rocksdb")]
 pub mod rocksdb;
+mod slice;
 mod snapshot;
 mod writer;
 
@@ -94,5 +95,6 @@ pub use error::{
 };
 pub use event::Event;
 pub use journal::{AtomicWrite, Journal, Manifest, PersistenceId, PersistentRepr, SequenceNr};
+pub use slice::{MAX_SLICES, slice_of, slice_tag};
 pub use snapshot::{SnapshotCriteria, SnapshotMetadata, SnapshotStore, StoredSnapshot};
 pub use writer::WriterStats;

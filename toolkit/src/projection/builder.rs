@@ -273,6 +273,92 @@ impl<E: Send + 'static> Projection<E> {
     }
 }
 
+impl<E: Send + 'static> Projection<E> {
+    /// Runs a sliced projection: `projection(slice)` for each slice in `0..slices`, each its
+    /// own actor with its own offset (give it the id [`ProjectionId::for_slice`] and the
+    /// source [`Source::events_by_slice`]). An entity's events are all in one slice, so each
+    /// entity's events are handled in order; the slices go on independently (one failing and
+    /// backing off holds up no other). The refs are in slice order. If one cannot start, the
+    /// ones started are stopped and its error returned.
+    ///
+    /// ```
+    /// use reactant::prelude::*;
+    /// use reactant::persistence::slice_of;
+    /// use reactant::projection::{Projection, ProjectionId, ReadStore, Source, Transaction};
+    /// use reactant::query::EventEnvelope;
+    /// use serde::{Deserialize, Serialize};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// #[derive(Clone, Serialize, Deserialize)]
+    /// struct Placed { amount: u64 }
+    /// impl reactant::persistence::Event for Placed {}
+    /// #[derive(Default, Serialize, Deserialize)]
+    /// struct Order;
+    /// impl reactant::persistence::Entity for Order {
+    ///     const TYPE_KEY: &'static str = "order";
+    ///     const SLICES: u32 = 4; // `#[entity(.., slices = 4)]` with the macros
+    ///     type Event = Placed;
+    ///     type Command = (u64, ActorRef<()>);
+    ///     fn apply(&mut self, _: &Placed) {}
+    ///     fn handle_command(&self, (amount, reply_to): (u64, ActorRef<()>)) -> Effect<Placed, Self> {
+    ///         Effect::persist(Placed { amount }).then_reply_to(reply_to, |_: &Order| ())
+    ///     }
+    /// }
+    ///
+    /// let system = ActorSystem::new("docs")?;
+    /// let persistence = Persistence::in_memory()?;
+    /// let store = ReadStore::in_memory();
+    /// let totals = store.table::<String, u64>("totals");
+    /// let slices = Projection::run_slices(&system, Order::SLICES, |slice| {
+    ///     let table = totals.clone();
+    ///     Projection::exactly_once(
+    ///         ProjectionId::for_slice("totals", slice),
+    ///         Source::events_by_slice::<Order>(&persistence, slice),
+    ///         &store,
+    ///         move |tx: &mut Transaction, env: &EventEnvelope<Placed>| {
+    ///             let id = env.persistence_id.to_string();
+    ///             tx.update(&table, &id, |total| Some(total.unwrap_or(0) + env.event.amount))?;
+    ///             Ok(())
+    ///         },
+    ///     )
+    ///     .with_table(&totals)
+    /// })?;
+    /// assert_eq!(slices.len(), 4);
+    ///
+    /// let order = system.spawn(Order::behavior("o-1", persistence.clone()), "o-1")?;
+    /// order.ask(|reply_to| (30, reply_to)).wait(Duration::from_secs(3))?;
+    /// let mine = &slices[slice_of("o-1", 4) as usize]; // the slice that handles o-1
+    /// let deadline = Instant::now() + Duration::from_secs(5);
+    /// while mine.status()?.offset != Some(1) && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(5));
+    /// }
+    /// assert_eq!(totals.get(&"order|o-1".to_owned())?, Some(30));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn run_slices(
+        system: &ActorSystem,
+        slices: u32,
+        mut projection: impl FnMut(u32) -> Projection<E>,
+    ) -> Result<Vec<ProjectionRef>, ProjectionError> {
+        if slices == 0 {
+            return Err(ProjectionError::NoSlices);
+        }
+        let mut started: Vec<ProjectionRef> = Vec::with_capacity(slices as usize);
+        for slice in 0..slices {
+            match projection(slice).run(system) {
+                Ok(running) => started.push(running),
+                Err(error) => {
+                    for running in &started {
+                        running.stop();
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        Ok(started)
+    }
+}
+
 impl<E> fmt::Debug for Projection<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Projection")

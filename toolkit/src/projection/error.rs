@@ -61,6 +61,12 @@ pub enum ProjectionError {
         /// Why.
         reason: String,
     },
+    /// [`Projection::run_slices`](super::Projection::run_slices) was given 0 slices.
+    #[error(
+        "a sliced projection needs at least 1 slice, and was given 0; pass the entity type's \
+         `SLICES` (set with `#[entity(.., slices = 8)]`)"
+    )]
+    NoSlices,
     /// Its offset could not be read or stored.
     #[error("the offset of projection {id} cannot be read or stored: {detail}; check the storage")]
     Offset {

@@ -105,6 +105,7 @@ mod transaction;
 
 use std::fmt;
 
+pub use crate::persistence::{MAX_SLICES, slice_of, slice_tag};
 pub use builder::{HandlerRecovery, Projection};
 pub use error::{HandlerError, ProjectionError, ReadStoreError};
 pub use management::{ProjectionRef, ProjectionState, ProjectionStatus};
@@ -137,6 +138,18 @@ impl ProjectionId {
             name: name.into(),
             key: key.into(),
         }
+    }
+
+    /// The id of slice `slice` of the sliced projection `name`: key `"slice-{slice}"`
+    /// (what [`Projection::run_slices`] expects; its offset is stored under it).
+    ///
+    /// ```
+    /// use reactant::projection::ProjectionId;
+    ///
+    /// assert_eq!(ProjectionId::for_slice("revenue", 3), ProjectionId::new("revenue", "slice-3"));
+    /// ```
+    pub fn for_slice(name: impl Into<String>, slice: u32) -> Self {
+        Self::new(name, format!("slice-{slice}"))
     }
 }
 

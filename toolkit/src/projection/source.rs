@@ -68,6 +68,25 @@ impl<E: Send + 'static> Source<E> {
         }
     }
 
+    /// The events of slice `slice` of the entity type `A` (one with
+    /// [`SLICES`](Entity::SLICES) set, e.g. `#[entity(.., slices = 8)]`): those tagged
+    /// [`slice_tag`](crate::persistence::slice_tag)`(A::TYPE_KEY, slice)`, in global order,
+    /// so each entity's events come in order. One projection per slice reads them all
+    /// ([`Projection::run_slices`](super::Projection::run_slices)).
+    pub fn events_by_slice<A: Entity<Event = E>>(
+        persistence: &Arc<Persistence>,
+        slice: u32,
+    ) -> Self {
+        let tag = crate::persistence::slice_tag(A::TYPE_KEY, slice);
+        let query = persistence.query();
+        let owned = tag.clone();
+        Self {
+            persistence: persistence.clone(),
+            open: Arc::new(move |offset| query.events_by_tag::<A>(&owned, offset)),
+            description: format!("slice {slice} of {} (events tagged {tag:?})", A::TYPE_KEY),
+        }
+    }
+
     /// A source of your own: `open(offset)` gives the live query after `offset`. The
     /// projection's head and lag are read from `persistence`'s journal.
     pub fn from_query(

@@ -223,6 +223,8 @@ pub(super) struct Config<C: Send + 'static, E, S> {
     persist_backoff: Option<crate::supervision::Backoff>,
     /// The sharding side, for an entity started by a region.
     sharded: Option<crate::sharding::EntityContext<C>>,
+    /// `with_tag`: tags every event gets besides its own (e.g. its slice's).
+    extra_tags: Vec<String>,
 }
 
 /// Builds an event-sourced entity: a persistence id, an empty state, a command handler that
@@ -357,6 +359,7 @@ where
                 command_buffer: DEFAULT_COMMAND_BUFFER,
                 persist_backoff: None,
                 sharded: None,
+                extra_tags: Vec::new(),
             },
         }
     }
@@ -368,6 +371,18 @@ where
     /// [`Entity`](super::Entity) types.
     pub fn with_shard(mut self, entity: &crate::sharding::EntityContext<C>) -> Self {
         self.config.sharded = Some(entity.clone());
+        self
+    }
+
+    /// Tags every event this entity persists with `tag`, besides the event's own
+    /// [`tags`](Event::tags) (Akka's `withTagger`, for a tag that depends on the entity rather
+    /// than the event). [`Entity`](super::Entity) types with `SLICES` set tag their slice
+    /// this way.
+    pub fn with_tag(mut self, tag: impl Into<String>) -> Self {
+        let tag = tag.into();
+        if !self.config.extra_tags.contains(&tag) {
+            self.config.extra_tags.push(tag);
+        }
         self
     }
 

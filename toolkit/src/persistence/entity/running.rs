@@ -473,7 +473,7 @@ where
                 sequence_nr: self.highest + 1 + index as u64,
                 manifest: config.event_manifest.clone(),
                 payload,
-                tags: event.tags(),
+                tags: tags_of(event, &config.extra_tags),
                 writer_id: config.writer_id.clone(),
                 timestamp_ms,
                 offset: 0,
@@ -904,4 +904,15 @@ mod tests {
         system.shutdown();
         assert_eq!(signals.recv_timeout(WAIT), Ok("post-stop"));
     }
+}
+
+/// An event's own tags, then the entity's (`with_tag`) that it does not have already.
+fn tags_of<E: Event>(event: &E, extra: &[String]) -> Vec<String> {
+    let mut tags = event.tags();
+    for tag in extra {
+        if !tags.contains(tag) {
+            tags.push(tag.clone());
+        }
+    }
+    tags
 }
