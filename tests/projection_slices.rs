@@ -93,7 +93,9 @@ fn rocks() -> Backend {
 
 /// The entity id of a persistence id `order|{id}`.
 fn entity_id(persistence_id: &str) -> &str {
-    persistence_id.split_once('|').map_or(persistence_id, |(_, id)| id)
+    persistence_id
+        .split_once('|')
+        .map_or(persistence_id, |(_, id)| id)
 }
 
 fn entity_ids(count: usize) -> Vec<String> {
@@ -230,7 +232,10 @@ fn every_event_is_handled_exactly_once_across_slices_in_each_entitys_order(backe
             query.current_events_by_tag::<Order>(&slice_tag("order", slice), Offset::Start)
         {
             let envelope = envelope.unwrap();
-            assert_eq!(slice_of(entity_id(envelope.persistence_id.as_str()), SLICES), slice);
+            assert_eq!(
+                slice_of(entity_id(envelope.persistence_id.as_str()), SLICES),
+                slice
+            );
             tagged += 1;
         }
     }

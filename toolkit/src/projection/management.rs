@@ -185,16 +185,19 @@ impl ProjectionRef {
     }
 
     /// Pauses the projection (see the table above).
+    #[must_use = "sent either way; `.wait(timeout)` to know it was done, or `let _ =`"]
     pub fn pause(&self) -> Pending<Result<(), ProjectionError>> {
         self.command(Command::Pause)
     }
 
     /// Resumes a paused projection from its stored offset.
+    #[must_use = "sent either way; `.wait(timeout)` to know it was done, or `let _ =`"]
     pub fn resume(&self) -> Pending<Result<(), ProjectionError>> {
         self.command(Command::Resume)
     }
 
     /// Stores `offset` as the last handled one: the projection goes on after it.
+    #[must_use = "sent either way; `.wait(timeout)` to know it was done, or `let _ =`"]
     pub fn set_offset(&self, offset: u64) -> Pending<Result<(), ProjectionError>> {
         self.command(Command::SetOffset(Some(offset)))
     }
@@ -202,6 +205,7 @@ impl ProjectionRef {
     /// Removes the stored offset and clears the tables the projection declared
     /// ([`Projection::with_table`](super::Projection::with_table)), in one write: the
     /// projection rebuilds its read model from the first event.
+    #[must_use = "sent either way; `.wait(timeout)` to know it was done, or `let _ =`"]
     pub fn clear_offset(&self) -> Pending<Result<(), ProjectionError>> {
         self.command(Command::SetOffset(None))
     }
