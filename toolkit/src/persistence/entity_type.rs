@@ -64,7 +64,10 @@ pub trait Entity: Default + Serialize + DeserializeOwned + Send + 'static {
     /// [`slice_tag`]`(TYPE_KEY, `[`slice_of`]`(entity_id, N))`, so that `N` projections
     /// read the type's events in parallel, each one slice, one entity's events in order
     /// ([`Projection::run_slices`](crate::projection::Projection::run_slices)).
-    /// `#[entity(slices = ..)]` takes 1 to [`MAX_SLICES`](super::MAX_SLICES).
+    /// `#[entity(slices = ..)]` takes 1 to [`MAX_SLICES`](super::MAX_SLICES). Changing `N`
+    /// moves entities to other slices while their stored events keep their old tags: each
+    /// event is still read by one slice, but an entity's events from before and after the
+    /// change may then be in two slices, handled out of order with each other.
     const SLICES: u32 = 0;
 
     /// What the entity persists.

@@ -13,8 +13,7 @@
 //!
 //! An entity type with `SLICES = n` (`#[entity(.., slices = n)]`) tags each event it persists
 //! with its slice's tag, besides the event's own tags. Changing `n` moves entities to other
-//! slices: events stored before the change keep their old tags, so rebuild the sliced
-//! projections (clear their offsets) after it.
+//! slices while events stored before the change keep their old tags (see `Entity::SLICES`).
 
 /// The most slices an entity type may have (`#[entity(slices = ..)]` refuses more): each
 /// slice is a projection actor and a live query of its own.
@@ -24,7 +23,8 @@ const FNV_OFFSET_BASIS: u32 = 0x811c_9dc5;
 const FNV_PRIME: u32 = 0x0100_0193;
 
 /// The slice (`0..slices`) of the entity `entity_id`: the 32-bit FNV-1a hash of its UTF-8
-/// bytes, modulo `slices` (see the [module docs](self); this never changes between versions).
+/// bytes, modulo `slices`: FNV-1a with offset basis `0x811c9dc5` and prime `0x01000193`, each
+/// byte XORed in then multiplied. This never changes between versions: stored tags depend on it.
 /// A `slices` of 0 counts as 1.
 ///
 /// ```

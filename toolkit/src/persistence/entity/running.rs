@@ -775,6 +775,17 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// An event's own tags, then the entity's (`with_tag`) that it does not have already.
+fn tags_of<E: Event>(event: &E, extra: &[String]) -> Vec<String> {
+    let mut tags = event.tags();
+    for tag in extra {
+        if !tags.contains(tag) {
+            tags.push(tag.clone());
+        }
+    }
+    tags
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -904,15 +915,4 @@ mod tests {
         system.shutdown();
         assert_eq!(signals.recv_timeout(WAIT), Ok("post-stop"));
     }
-}
-
-/// An event's own tags, then the entity's (`with_tag`) that it does not have already.
-fn tags_of<E: Event>(event: &E, extra: &[String]) -> Vec<String> {
-    let mut tags = event.tags();
-    for tag in extra {
-        if !tags.contains(tag) {
-            tags.push(tag.clone());
-        }
-    }
-    tags
 }
