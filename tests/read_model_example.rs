@@ -1,4 +1,4 @@
-//! `examples/read_model.rs` as a user runs it (issue 18): killed (SIGKILL) at random moments
+//! `examples/read_model.rs` as a user runs it (issue 18): killed (SIGKILL) at random points
 //! and started again on the same folder, it goes on from where it was. After each kill the
 //! read model in the folder equals the fold of the journal's events up to the projection's
 //! stored offset — revenue per day is a running sum, so an event counted twice or lost would
@@ -9,9 +9,9 @@
 #![cfg(feature = "rocksdb")]
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use reactant::persistence::rocksdb::{Durability, RocksConfig, RocksJournal};
 use reactant::persistence::{Effect, Entity, Event, Journal, Persistence};
@@ -70,6 +70,9 @@ fn start(folder: &Path) -> std::process::Child {
         .spawn()
         .expect("the example starts")
 }
+
+/// Kills before the last run.
+const ROUNDS: u32 = 6;
 
 type Revenue = BTreeMap<u32, u64>;
 type Orders = BTreeMap<(String, String), u64>;
@@ -132,9 +135,18 @@ fn check(folder: &Path, round: u32) -> u64 {
 fn the_example_killed_and_started_again_goes_on_from_where_it_was() {
     let folder = tempfile::tempdir().expect("a folder");
     let mut head = 0;
-    for round in 0..3 {
+    for round in 0..ROUNDS {
+        // Killed after a random number of bytes of its output (about 600 in a whole run, the
+        // progress lines many of them): at a random point of its run, whatever the machine's
+        // speed.
         let mut child = start(folder.path());
-        std::thread::sleep(Duration::from_millis(fastrand::u64(200..1_500)));
+        let mut stdout = child.stdout.take().expect("its stdout");
+        let mut byte = [0u8; 1];
+        for _ in 0..fastrand::usize(1..500) {
+            if !matches!(stdout.read(&mut byte), Ok(1)) {
+                break;
+            }
+        }
         child.kill().expect("SIGKILL");
         let _ = child.wait();
         let after = check(folder.path(), round);
@@ -152,6 +164,6 @@ fn the_example_killed_and_started_again_goes_on_from_where_it_was() {
         stdout.contains(&format!("({head} orders already)")),
         "the last run did not find the {head} orders placed before:\n{stdout}"
     );
-    let end = check(folder.path(), 3);
+    let end = check(folder.path(), ROUNDS);
     assert_eq!(end, head + 300, "the last run places 300 orders");
 }
