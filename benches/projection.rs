@@ -410,9 +410,17 @@ fn live(seconds: u64) {
     let handled = status.offset.unwrap_or(0) - handled_at_start;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let told = writer.join().expect("the writer");
+    // The deposits still in the entities' mailboxes are written meanwhile: caught up is the
+    // head reached once the writes have stopped.
     let drain = Instant::now();
-    let head = journal.highest_offset().expect("a head");
-    while projection.status().expect("a status").offset != Some(head) {
+    loop {
+        let status = projection.status().expect("a status");
+        if status.offset == Some(status.head)
+            && journal.highest_offset().expect("a head") == status.head
+            && drain.elapsed() > Duration::from_millis(200)
+        {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(1));
     }
     let drained = drain.elapsed();
