@@ -84,6 +84,19 @@ fn spawn(c: &mut Criterion) {
         })
     });
     group.finish();
+    let mut group = long_runs(c, "spawn_started", SPAWNED as u64);
+    group.bench_function("reactant", |b| {
+        b.iter_custom(|iters| {
+            runs(iters, || {
+                let system = workloads::system("spawn");
+                workloads::spawn_started(&system)
+            })
+        })
+    });
+    group.bench_function("raw_crossbeam", |b| {
+        b.iter_custom(|iters| runs(iters, workloads::raw_spawn_started))
+    });
+    group.finish();
 }
 
 fn ask(c: &mut Criterion) {

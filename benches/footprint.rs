@@ -74,6 +74,22 @@ fn spawn_footprint(table: &mut Table) {
         "≤ 256 B",
         per_actor <= 256.0,
     );
+    // After the idle spawn, so that its RSS figure comes from a fresh process. Actors with a
+    // start hook each need a turn: timed until every hook ran, beside a raw hand-off of boxed
+    // states to another thread.
+    let system = workloads::system("footprint-started");
+    let started = workloads::spawn_started(&system);
+    drop(system);
+    let raw = workloads::raw_spawn_started();
+    let rate = per_second(SPAWNED as u64, started);
+    let raw_rate = per_second(SPAWNED as u64, raw);
+    // Its target (twice the fastest peer crate) is measured by `../shared/bench-peers/`.
+    table.row_without_target(
+        "spawn with pre_start (actors/s)",
+        millions(rate),
+        millions(raw_rate),
+        format!("{:.0}%", 100.0 * rate / raw_rate),
+    );
 }
 
 /// `ask`: sequential asks from this thread beside raw two-thread round trips, in alternating

@@ -292,6 +292,72 @@ pub fn spawn_idle(system: &ActorSystem) -> Duration {
     start.elapsed()
 }
 
+/// An actor with a start hook: what every entity and every child with state is. Its
+/// `pre_start` runs in a turn of its own before any message.
+struct Starting {
+    state: u64,
+    round: Arc<Round>,
+}
+
+impl Actor for Starting {
+    type Msg = ();
+
+    fn pre_start(&mut self, _ctx: &mut Context<()>) {
+        std::hint::black_box(self.state);
+        self.round.count_down();
+    }
+
+    fn handle(&mut self, _ctx: &mut Context<()>, _msg: ()) {}
+}
+
+/// `spawn_started`: [`SPAWNED`] actors with a `pre_start` hook spawned from an outside thread
+/// with `spawn_anonymous`, timed until every hook has run (the peers harness's `spawn`
+/// workload). The references are dropped at once, as in [`spawn_idle`].
+pub fn spawn_started(system: &ActorSystem) -> Duration {
+    let round = Round::new(RUN_TIMEOUT);
+    round.arm(SPAWNED);
+    let start = Instant::now();
+    for state in 0..SPAWNED as u64 {
+        drop(
+            system
+                .spawn_anonymous(Starting {
+                    state,
+                    round: round.clone(),
+                })
+                .expect("spawn an actor with a start hook"),
+        );
+    }
+    round.wait("spawn_started");
+    start.elapsed()
+}
+
+/// The raw limit of `spawn_started`: [`SPAWNED`] boxed states allocated on this thread and
+/// handed over a channel to another, which runs a start hook on each and keeps it.
+pub fn raw_spawn_started() -> Duration {
+    let round = Round::new(RUN_TIMEOUT);
+    round.arm(SPAWNED);
+    let (tx, rx) = crossbeam_channel::unbounded::<Box<(u64, Arc<Round>)>>();
+    let starter = thread::spawn(move || {
+        let mut kept = Vec::with_capacity(SPAWNED);
+        for started in rx.iter() {
+            std::hint::black_box(started.0);
+            started.1.count_down();
+            kept.push(started);
+        }
+        kept
+    });
+    let start = Instant::now();
+    for state in 0..SPAWNED as u64 {
+        tx.send(Box::new((state, round.clone())))
+            .expect("the starter thread is running");
+    }
+    round.wait("raw_spawn_started");
+    let elapsed = start.elapsed();
+    drop(tx);
+    drop(starter.join().expect("raw spawn starter"));
+    elapsed
+}
+
 /// Replies to the reference it receives.
 struct Echo;
 

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use common::{WAIT, eventually};
+use common::{WAIT, eventually, reaches};
 use parking_lot::Mutex;
 use reactant::persistence::{Effect, Entity, Event, Persistence};
 use reactant::prelude::*;
@@ -414,7 +414,7 @@ fn an_active_entity_limit_keeps_at_most_that_many_alive() {
         }
     }
     assert!(
-        eventually(|| region.stats().entities_started == 100_000),
+        reaches(100_000, || region.stats().entities_started),
         "every entity started once: {:?}",
         region.stats().entities_started
     );

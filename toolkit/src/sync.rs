@@ -1,12 +1,13 @@
 //! Synchronisation primitives of the lock-free parts, swapped for loom's models under
 //! `--cfg loom` so that `cargo test` under loom explores their interleavings.
 //!
-//! [`SpinLock`] guards a mailbox's queues, a shard's index of active entities and the handle
-//! an `EntityRef` keeps: a critical section there is a handful of instructions (push one
-//! message, swap two buffers, one lookup), so a lock whose release is a plain store — one
-//! atomic read-modify-write per lock/unlock pair instead of parking_lot's two — is measurably
-//! faster on the message path (see `benches/README.md`). A waiter spins briefly, then yields
-//! its core, so a preempted holder is not starved; [`SpinLock::try_lock`] does not wait.
+//! [`SpinLock`] guards a shard's index of active entities and the handle an `EntityRef` keeps:
+//! a critical section there is a handful of instructions (one lookup, one push), so a lock
+//! whose release is a plain store — one atomic read-modify-write per lock/unlock pair instead
+//! of parking_lot's two — is measurably faster on the message path (see `benches/README.md`).
+//! A waiter spins briefly, then yields its core, so a preempted holder is not starved;
+//! [`SpinLock::try_lock`] does not wait. A mailbox's queues use the same kind of lock, kept as
+//! a bit of the mailbox's status word (`dispatch::mailbox`).
 
 use std::ops::{Deref, DerefMut};
 
@@ -20,31 +21,6 @@ pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use loom::cell::UnsafeCell;
 #[cfg(not(loom))]
 use std::cell::UnsafeCell;
-
-/// The lock of a mailbox's queues. Under loom it is loom's own mutex: the mailbox models then
-/// explore the mailbox protocol in a state space loom can finish, while the spin lock is
-/// checked on its own (`the_spin_lock_orders_every_access`).
-#[cfg(not(loom))]
-pub(crate) type QueueLock<T> = SpinLock<T>;
-#[cfg(loom)]
-pub(crate) type QueueLock<T> = ModelMutex<T>;
-
-/// loom's mutex behind the spin lock's signature.
-#[cfg(loom)]
-pub(crate) struct ModelMutex<T>(loom::sync::Mutex<T>);
-
-#[cfg(loom)]
-impl<T> ModelMutex<T> {
-    pub(crate) fn new(value: T) -> Self {
-        Self(loom::sync::Mutex::new(value))
-    }
-
-    pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
 
 /// Spins this many times on a held lock before yielding the core.
 const SPINS_BEFORE_YIELD: u32 = 64;
@@ -171,23 +147,23 @@ impl<T> Drop for SpinLockGuard<'_, T> {
 }
 
 #[cfg(not(loom))]
-fn spin_hint() {
+pub(crate) fn spin_hint() {
     std::hint::spin_loop();
 }
 
 /// Under loom, a spinning thread must yield so the model schedules the holder.
 #[cfg(loom)]
-fn spin_hint() {
+pub(crate) fn spin_hint() {
     loom::thread::yield_now();
 }
 
 #[cfg(not(loom))]
-fn yield_now() {
+pub(crate) fn yield_now() {
     std::thread::yield_now();
 }
 
 #[cfg(loom)]
-fn yield_now() {
+pub(crate) fn yield_now() {
     loom::thread::yield_now();
 }
 

@@ -350,6 +350,10 @@ impl PartialEq for AnyActorRef {
 
 impl Eq for AnyActorRef {}
 
+/// A set of actors, hashed by id with foldhash's fast hasher: a parent (or the `/user`
+/// guardian) inserts every child it spawns, so SipHash there was a visible part of a spawn.
+pub(crate) type ActorSet = std::collections::HashSet<AnyActorRef, foldhash::fast::RandomState>;
+
 impl Hash for AnyActorRef {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.0.id().hash(state);

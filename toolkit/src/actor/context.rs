@@ -1,12 +1,12 @@
 //! The actor's view of itself and the system while it handles a message: its own reference,
 //! children, watches, timers, stash, adapters and non-blocking asks.
 
+use std::collections::HashMap;
 use std::collections::VecDeque;
-use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use super::actor_ref::{ActorRef, AnyActorRef, MessageAdapter};
+use super::actor_ref::{ActorRef, ActorSet, AnyActorRef, MessageAdapter};
 use super::behavior::Behavior;
 use super::cell::{
     ActorCell, CellControl, Control, InternalFn, LeftoversFn, Supervised, SystemMessage, new_child,
@@ -50,7 +50,7 @@ pub struct Context<M: Send + 'static> {
 
 /// What most actors never use, kept out of line so an idle actor stays small.
 struct Extras<M: Send + 'static> {
-    children: HashSet<AnyActorRef>,
+    children: ActorSet,
     child_names: HashMap<String, AnyActorRef>,
     supervision: Option<Supervised<M>>,
     watching: HashMap<u64, AnyActorRef>,
@@ -92,7 +92,7 @@ impl<M: Send + 'static> Context<M> {
     fn extras(&mut self) -> &mut Extras<M> {
         self.extras.get_or_insert_with(|| {
             Box::new(Extras {
-                children: HashSet::new(),
+                children: ActorSet::default(),
                 child_names: HashMap::new(),
                 supervision: None,
                 watching: HashMap::new(),

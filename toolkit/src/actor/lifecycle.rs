@@ -6,7 +6,7 @@
 //!
 //! | phase              | the behavior                                   | user messages        |
 //! |--------------------|------------------------------------------------|----------------------|
-//! | `New`              | not started: a `Start` is queued               | held for it          |
+//! | `New`              | not started: its next turn starts it           | held for it          |
 //! | `Running`          | handles messages and signals                   | handled              |
 //! | `AwaitingChildren` | restarting: waits for its children to stop     | held for the next    |
 //! | `BackingOff`       | restarting after the supervisor's backoff      | held for the next    |
@@ -17,8 +17,9 @@
 //! become dead letters. Transitions, all of them here:
 //!
 //! - `(spawn) → New | Running` ([`Lifecycle::new`]): `New` if the behavior runs code at start
-//!   (setup, a factory, `pre_start`), which then runs in the actor's first turn; `Running` if
-//!   it can take messages at once.
+//!   (setup, a factory, `pre_start`), which then runs at the very beginning of the actor's
+//!   first turn (the cell is created scheduled, with no message queued:
+//!   [`Lifecycle::take_first_start`]); `Running` if it can take messages at once.
 //! - `New | Running → Running` ([`Lifecycle::start`]): the behavior unwrapped to one that
 //!   handles messages (from `New`: the incarnation's first; from `Running`: one a handler
 //!   returned, replacing the current one). From here on the incarnation has *started*: it gets
@@ -28,7 +29,8 @@
 //! - `New | Running | AwaitingChildren → BackingOff` ([`Lifecycle::back_off`]): children gone,
 //!   the restart waits for the backoff; its end queues `BackoffElapsed`.
 //! - `New | Running | AwaitingChildren | BackingOff → New` ([`Lifecycle::restart`]): children
-//!   gone (and backoff over), the initial behavior starts again.
+//!   gone (and backoff over), the initial behavior starts again, when the `Start` system
+//!   message queued then is handled (in order with the system messages queued before it).
 //! - `any but Terminating | Terminated → Terminating` ([`Lifecycle::begin_stop`]): the
 //!   actor stops (asked to, returned `stopped()`, or its supervisor stopped it), its children
 //!   first.
@@ -44,7 +46,8 @@
 /// Where an actor is in its life; see the module docs for the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
-    /// The behavior in the cell has not been started; a `Start` is queued.
+    /// The behavior in the cell has not been started: the first turn starts it (at spawn), or
+    /// a queued `Start` (at a restart).
     New,
     Running,
     /// Restarting: waiting for the children to stop; then restarting after the supervisor's
@@ -69,6 +72,8 @@ pub(crate) struct Lifecycle {
     /// The actor holds work of its own that a passivation must wait for (an event-sourced
     /// entity recovering, persisting, or holding commands).
     busy: bool,
+    /// Spawned `New`: the first turn must start the behavior before anything else.
+    first_start: bool,
 }
 
 impl Lifecycle {
@@ -86,7 +91,16 @@ impl Lifecycle {
             stop_requested: false,
             stop_when_idle: false,
             busy: false,
+            first_start: needs_start,
         }
+    }
+
+    /// True once, at the beginning of the first turn of an actor spawned `New`: the turn must
+    /// start the behavior now. An actor is spawned with no `Start` message queued (that would
+    /// cost its mailbox a queue allocation, for a message that carries nothing).
+    #[inline]
+    pub(crate) fn take_first_start(&mut self) -> bool {
+        std::mem::take(&mut self.first_start)
     }
 
     #[inline]

@@ -1,14 +1,14 @@
 //! The actor system: its dispatchers, scheduler, dead letters, the `/user` guardian under
 //! which every top-level actor runs, and the extensions that plug features into it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::actor_ref::{ActorRef, AnyActorRef};
+use super::actor_ref::{ActorRef, ActorSet, AnyActorRef};
 use super::behavior::Behavior;
 use super::cell::{CellControl, Control, new_child};
 use super::extension::{Extension, Extensions};
@@ -190,7 +190,7 @@ struct Guardian {
 
 #[derive(Default)]
 struct Registry {
-    children: HashSet<AnyActorRef>,
+    children: ActorSet,
     names: HashMap<String, AnyActorRef>,
     stopping: bool,
 }

@@ -10,23 +10,39 @@
 //! | `SYSTEM`    | the system queue is not empty                                             |
 //! | `USER_CLOSED` | no more user messages are accepted; system messages still are (an actor |
 //! |             | stopping for passivation still hears from its children)                   |
+//! | `LOCKED`    | a thread holds the queues (the lock lives in the status word)             |
 //!
-//! The queue bits always agree with the queues: they change only under the queue lock. The one
-//! write made without the lock is the worker's compare-and-swap from exactly `SCHEDULED` to
-//! idle; senders set their bits with a read-modify-write under the lock, so that swap fails
-//! if any message arrived. Reads outside the lock are hints for the worker.
+//! The lock of the queues is a bit of the same word, so that a send costs one atomic
+//! read-modify-write, not three (take a separate lock, mark the status, release): a thread
+//! takes the lock with a compare-and-swap that sets `LOCKED`, and releases it with a plain
+//! store of the whole word, its queue bits and `SCHEDULED` updated at once. That store may
+//! overwrite the word because, while `LOCKED` is set, nobody else changes it: every other
+//! writer takes the lock first, and the one write made without the lock — the worker's
+//! compare-and-swap from exactly `SCHEDULED` to idle — fails while `LOCKED` (or any queue bit)
+//! is set. The queue bits therefore always agree with the queues; reads outside the lock are
+//! hints for the worker. A worker whose swap to idle failed only because a thread held the
+//! lock runs one more (empty) turn, which is harmless.
 //!
 //! Transitions, all of them here:
 //!
+//! - `(new) → idle` ([`Mailbox::new`]): an actor that can take messages at once.
+//! - `(new) → SCHEDULED` ([`Mailbox::new_scheduled`]): an actor whose first turn must start
+//!   it (setup, `pre_start`). Its creator holds the schedule and hands the actor to a
+//!   dispatcher itself, with no message queued: senders that come meanwhile only set their
+//!   queue bits, as for any scheduled actor.
 //! - `idle → SCHEDULED` ([`Mailbox::push_user`], [`Mailbox::push_system`]): by the sender whose
-//!   `fetch_or` finds the actor idle. Only that sender hands the actor to a dispatcher, so an
-//!   actor is never queued twice and never runs on two threads at once.
+//!   lock finds the actor idle (it sets `SCHEDULED` when it releases the lock). Only that
+//!   sender hands the actor to a dispatcher, so an actor is never queued twice and never runs
+//!   on two threads at once.
 //! - `SCHEDULED → idle` ([`Mailbox::try_idle`]): by the worker, a compare-and-swap that only
 //!   succeeds while no queue bit is set. A sender whose bit got in first keeps the actor
 //!   scheduled (the worker runs on); a sender that comes after finds it idle and schedules it:
 //!   a message can never be stranded in an idle mailbox. The swap releases everything the
-//!   worker did and the sender's `fetch_or` acquires it, so the next worker's turn
-//!   happens-after: this is what makes the actor's state exclusive.
+//!   worker did and the sender's lock acquires it, so the next worker's turn happens-after:
+//!   this is what makes the actor's state exclusive.
+//! - `* → LOCKED → *` (every method but `try_idle` and the hints): a compare-and-swap that
+//!   sets the bit when it is clear (spinning briefly, then yielding, while another thread
+//!   holds it), and a release store.
 //! - `* → CLOSED` ([`Mailbox::close`]): taking whatever is queued so the caller can route it
 //!   to dead letters. Enqueueing checks `CLOSED` under the same lock, so every message is
 //!   either processed, or handed back at close, or refused to its sender.
@@ -40,18 +56,86 @@
 
 use std::collections::VecDeque;
 
-use crate::sync::{AtomicU32, Ordering, QueueLock};
+#[cfg(loom)]
+use loom::cell::UnsafeCell;
+#[cfg(not(loom))]
+use std::cell::UnsafeCell;
+
+use crate::sync::{AtomicU32, Ordering, spin_hint, yield_now};
 
 const SCHEDULED: u32 = 0b0001;
 const CLOSED: u32 = 0b0010;
 const USER: u32 = 0b0100;
 const SYSTEM: u32 = 0b1000;
 const USER_CLOSED: u32 = 0b1_0000;
+const LOCKED: u32 = 0b10_0000;
+/// A thread waiting for the lock spins this many times, then yields its core between looks.
+const SPINS_BEFORE_YIELD: u32 = 64;
 
 /// An actor's queues and status word. `U` is the user message type, `S` the system one.
 pub(crate) struct Mailbox<U, S> {
     status: AtomicU32,
-    queues: QueueLock<Queues<U, S>>,
+    /// Touched only while `LOCKED` is held (see [`Locked`]).
+    queues: UnsafeCell<Queues<U, S>>,
+}
+
+// SAFETY: the queues are reached only through `Locked`, which exists only while its thread
+// holds the `LOCKED` bit (taken with acquire ordering, released with release ordering), so
+// they are never touched by two threads at once and each holder sees the previous holder's
+// writes. The messages themselves move between threads: `U: Send` and `S: Send`.
+unsafe impl<U: Send, S: Send> Sync for Mailbox<U, S> {}
+
+/// The queues, held: the `LOCKED` bit is set and this thread set it. Dropping it stores
+/// `status` (queue bits and `SCHEDULED` updated by the holder) and releases the lock.
+struct Locked<'a, U, S> {
+    mailbox: &'a Mailbox<U, S>,
+    /// The word to store at release, without `LOCKED`.
+    status: u32,
+    #[cfg(loom)]
+    access: loom::cell::MutPtr<Queues<U, S>>,
+}
+
+impl<U, S> std::ops::Deref for Locked<'_, U, S> {
+    type Target = Queues<U, S>;
+
+    #[inline]
+    fn deref(&self) -> &Queues<U, S> {
+        #[cfg(not(loom))]
+        // SAFETY: this thread holds the lock (see the `Sync` impl above).
+        unsafe {
+            &*self.mailbox.queues.get()
+        }
+        #[cfg(loom)]
+        // SAFETY: as above; loom tracks the access through `access`.
+        unsafe {
+            self.access.deref()
+        }
+    }
+}
+
+impl<U, S> std::ops::DerefMut for Locked<'_, U, S> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Queues<U, S> {
+        #[cfg(not(loom))]
+        // SAFETY: this thread holds the lock, and `&mut self` makes this the only reference
+        // through the guard.
+        unsafe {
+            &mut *self.mailbox.queues.get()
+        }
+        #[cfg(loom)]
+        // SAFETY: as above; loom tracks the access through `access`.
+        unsafe {
+            self.access.deref()
+        }
+    }
+}
+
+impl<U, S> Drop for Locked<'_, U, S> {
+    #[inline]
+    fn drop(&mut self) {
+        debug_assert_eq!(self.status & LOCKED, 0);
+        self.mailbox.status.store(self.status, Ordering::Release);
+    }
 }
 
 struct Queues<U, S> {
@@ -71,13 +155,82 @@ pub(crate) struct Leftovers<U, S> {
 }
 
 impl<U, S> Mailbox<U, S> {
+    /// An idle mailbox: the first message schedules the actor.
     pub(crate) fn new() -> Self {
+        Self::with_status(0)
+    }
+
+    /// A mailbox already scheduled: its creator must hand the actor to a dispatcher, which
+    /// then runs a first turn with nothing queued (the actor's start).
+    pub(crate) fn new_scheduled() -> Self {
+        Self::with_status(SCHEDULED)
+    }
+
+    fn with_status(status: u32) -> Self {
         Self {
-            status: AtomicU32::new(0),
-            queues: QueueLock::new(Queues {
+            status: AtomicU32::new(status),
+            queues: UnsafeCell::new(Queues {
                 user: VecDeque::new(),
                 system: None,
             }),
+        }
+    }
+
+    /// Takes the lock: sets `LOCKED` once it is clear. The guard's `status` is the word as
+    /// it was (without `LOCKED`); the holder edits it, and the guard stores it at release.
+    #[inline]
+    fn lock(&self) -> Locked<'_, U, S> {
+        let status = self.status.load(Ordering::Relaxed);
+        if status & LOCKED == 0
+            && self
+                .status
+                .compare_exchange_weak(
+                    status,
+                    status | LOCKED,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            return self.locked(status);
+        }
+        self.lock_contended()
+    }
+
+    #[cold]
+    fn lock_contended(&self) -> Locked<'_, U, S> {
+        let mut spins = 0;
+        loop {
+            let status = self.status.load(Ordering::Relaxed);
+            if status & LOCKED == 0
+                && self
+                    .status
+                    .compare_exchange_weak(
+                        status,
+                        status | LOCKED,
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
+            {
+                return self.locked(status);
+            }
+            if spins < SPINS_BEFORE_YIELD {
+                spins += 1;
+                spin_hint();
+            } else {
+                yield_now();
+            }
+        }
+    }
+
+    #[inline]
+    fn locked(&self, status: u32) -> Locked<'_, U, S> {
+        Locked {
+            mailbox: self,
+            status,
+            #[cfg(loom)]
+            access: self.queues.get_mut(),
         }
     }
 
@@ -85,63 +238,45 @@ impl<U, S> Mailbox<U, S> {
     /// must hand it to its dispatcher. `Err(msg)`: the mailbox is closed.
     #[inline]
     pub(crate) fn push_user(&self, msg: U) -> Result<bool, U> {
-        let mut queues = self.queues.lock();
-        let status = self.status.load(Ordering::Relaxed);
-        if status & (CLOSED | USER_CLOSED) != 0 {
+        let mut queues = self.lock();
+        if queues.status & (CLOSED | USER_CLOSED) != 0 {
             return Err(msg);
         }
         queues.user.push_back(msg);
-        Ok(self.mark(status, USER))
+        Ok(queues.mark(USER))
     }
 
     /// Enqueues a user message as the last one the mailbox accepts (a stop message): same
     /// contract as [`Mailbox::push_user`], and later user messages are refused.
     pub(crate) fn push_user_last(&self, msg: U) -> Result<bool, U> {
-        let mut queues = self.queues.lock();
-        let status = self.status.load(Ordering::Relaxed);
-        if status & (CLOSED | USER_CLOSED) != 0 {
+        let mut queues = self.lock();
+        if queues.status & (CLOSED | USER_CLOSED) != 0 {
             return Err(msg);
         }
         queues.user.push_back(msg);
-        self.status.fetch_or(USER_CLOSED, Ordering::AcqRel);
-        Ok(self.mark(status | USER_CLOSED, USER))
+        queues.status |= USER_CLOSED;
+        Ok(queues.mark(USER))
     }
 
     /// Refuses user messages from now on, if none is queued; false (and nothing changes) if
     /// some are.
     pub(crate) fn close_user_if_empty(&self) -> bool {
-        let queues = self.queues.lock();
+        let mut queues = self.lock();
         if !queues.user.is_empty() {
             return false;
         }
-        self.status.fetch_or(USER_CLOSED, Ordering::AcqRel);
+        queues.status |= USER_CLOSED;
         true
     }
 
     /// Enqueues a system message; same contract as [`Mailbox::push_user`].
     pub(crate) fn push_system(&self, msg: S) -> Result<bool, S> {
-        let mut queues = self.queues.lock();
-        let status = self.status.load(Ordering::Relaxed);
-        if status & CLOSED != 0 {
+        let mut queues = self.lock();
+        if queues.status & CLOSED != 0 {
             return Err(msg);
         }
         queues.system.get_or_insert_with(Box::default).push(msg);
-        Ok(self.mark(status, SYSTEM))
-    }
-
-    /// Under the lock: records a non-empty queue and schedules an idle actor. True if this
-    /// call made the actor go from idle to scheduled.
-    #[inline]
-    fn mark(&self, status: u32, queue_bit: u32) -> bool {
-        if status & (queue_bit | SCHEDULED) == queue_bit | SCHEDULED {
-            // Already marked; the bit cannot be cleared but under the lock we hold, so the
-            // worker's swap to idle cannot succeed before our message is seen.
-            return false;
-        }
-        let previous = self
-            .status
-            .fetch_or(queue_bit | SCHEDULED, Ordering::AcqRel);
-        previous & SCHEDULED == 0
+        Ok(queues.mark(SYSTEM))
     }
 
     /// A hint, read without the lock: user messages may be waiting.
@@ -162,7 +297,7 @@ impl<U, S> Mailbox<U, S> {
         if self.status.load(Ordering::Acquire) & SYSTEM == 0 {
             return;
         }
-        let mut queues = self.queues.lock();
+        let mut queues = self.lock();
         if let Some(system) = queues.system.as_deref_mut() {
             if into.is_empty() {
                 std::mem::swap(into, system);
@@ -170,14 +305,14 @@ impl<U, S> Mailbox<U, S> {
                 into.append(system);
             }
         }
-        self.status.fetch_and(!SYSTEM, Ordering::AcqRel);
+        queues.status &= !SYSTEM;
     }
 
     /// Moves up to `max` user messages, oldest first, to the end of `into`. Returns true if
     /// system messages are waiting too (the caller should see to them first).
     #[inline]
     pub(crate) fn take_user(&self, into: &mut VecDeque<U>, max: usize) -> bool {
-        let mut queues = self.queues.lock();
+        let mut queues = self.lock();
         let user = &mut queues.user;
         if into.is_empty() && user.len() <= max {
             // The common case: take everything by swapping buffers, keeping both allocations.
@@ -186,11 +321,10 @@ impl<U, S> Mailbox<U, S> {
             let n = max.min(user.len());
             into.extend(user.drain(..n));
         }
-        let status = self.status.load(Ordering::Relaxed);
-        if queues.user.is_empty() && status & USER != 0 {
-            self.status.fetch_and(!USER, Ordering::AcqRel);
+        if queues.user.is_empty() {
+            queues.status &= !USER;
         }
-        status & SYSTEM != 0
+        queues.status & SYSTEM != 0
     }
 
     /// Ends a turn with nothing in hand. True: both queues were empty and the actor is now idle
@@ -215,9 +349,8 @@ impl<U, S> Mailbox<U, S> {
     /// Closes the mailbox and hands back whatever was still queued. A closed mailbox is never
     /// scheduled again.
     pub(crate) fn close(&self) -> Leftovers<U, S> {
-        let mut queues = self.queues.lock();
-        self.status.fetch_or(CLOSED, Ordering::AcqRel);
-        self.status.fetch_and(!(USER | SYSTEM), Ordering::AcqRel);
+        let mut queues = self.lock();
+        queues.status = (queues.status | CLOSED) & !(USER | SYSTEM);
         Leftovers {
             user: std::mem::take(&mut queues.user),
             system: queues
@@ -235,13 +368,35 @@ impl<U, S> Mailbox<U, S> {
     /// Number of user messages waiting in the queue (not counting those a worker holds).
     #[cfg(all(test, not(loom)))]
     pub(crate) fn user_len(&self) -> usize {
-        self.queues.lock().user.len()
+        self.lock().user.len()
+    }
+}
+
+impl<U, S> Locked<'_, U, S> {
+    /// Records a non-empty queue and schedules an idle actor, both stored at release. True if
+    /// this call made the actor go from idle to scheduled.
+    #[inline]
+    fn mark(&mut self, queue_bit: u32) -> bool {
+        let was_idle = self.status & SCHEDULED == 0;
+        self.status |= queue_bit | SCHEDULED;
+        was_idle
     }
 }
 
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mailbox_created_scheduled_is_not_scheduled_again_by_a_sender() {
+        let mailbox: Mailbox<u32, ()> = Mailbox::new_scheduled();
+        assert_eq!(mailbox.push_user(1).ok(), Some(false));
+        assert!(!mailbox.try_idle(), "a message is waiting");
+        let mut buffer = VecDeque::new();
+        mailbox.take_user(&mut buffer, 10);
+        assert!(mailbox.try_idle());
+        assert_eq!(mailbox.push_user(2).ok(), Some(true));
+    }
 
     #[test]
     fn first_message_schedules_and_later_ones_do_not() {
@@ -367,6 +522,9 @@ mod loom_models {
             if mailbox.try_idle() {
                 return handled;
             }
+            // Still scheduled (a message arrived, or a sender holds the lock): a real worker
+            // requeues the actor and comes back to it later.
+            thread::yield_now();
         }
     }
 
@@ -404,7 +562,11 @@ mod loom_models {
     /// threads ever touch the actor's state at once.
     #[test]
     fn racing_senders_never_strand_a_message_nor_share_the_state() {
-        loom::model(|| {
+        // Three threads each taking the status word's lock a few times: longer paths than
+        // loom's default bound of 1,000 branches allows, though each is finite.
+        let mut model = loom::model::Builder::new();
+        model.max_branches = 20_000;
+        model.check(|| {
             let mailbox: Arc<Mailbox<u32, u8>> = Arc::new(Mailbox::new());
             let state = Arc::new(UnsafeCell::new(0usize));
             assert_eq!(mailbox.push_user(0).ok(), Some(true));
@@ -438,6 +600,36 @@ mod loom_models {
             assert_eq!(handled, 3, "a message was stranded or handled twice");
             // SAFETY: every worker has finished (joined above).
             assert_eq!(state.with(|s| unsafe { *s }), 3);
+        });
+    }
+
+    /// A mailbox created scheduled (an actor that must start) races a sender: the creator's
+    /// worker runs the first turn with nothing queued, and the message sent meanwhile is
+    /// handled exactly once, by that worker or by the sender that finds the actor idle after.
+    #[test]
+    fn a_mailbox_created_scheduled_never_strands_a_message_sent_during_the_start() {
+        loom::model(|| {
+            let mailbox: Arc<Mailbox<u32, u8>> = Arc::new(Mailbox::new_scheduled());
+            let state = Arc::new(UnsafeCell::new(0usize));
+            let sender = {
+                let mailbox = mailbox.clone();
+                let state = state.clone();
+                thread::spawn(move || {
+                    if mailbox.push_user(1).ok() == Some(true) {
+                        run_until_idle(&mailbox, &state)
+                    } else {
+                        0
+                    }
+                })
+            };
+            // The creator's worker: the start turn (the actor's state is touched), then on.
+            // SAFETY: as in `run_until_idle`; loom fails the model on any racing access.
+            state.with_mut(|s| unsafe { *s += 1 });
+            let mut handled = run_until_idle(&mailbox, &state);
+            handled += sender.join().unwrap();
+            assert_eq!(handled, 1, "the message was stranded or handled twice");
+            // SAFETY: every worker has finished (joined above).
+            assert_eq!(state.with(|s| unsafe { *s }), 2);
         });
     }
 

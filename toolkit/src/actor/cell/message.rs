@@ -14,7 +14,8 @@ use crate::timers::TimerKey;
 
 /// Untyped control messages: what the runtime tells an actor about its life.
 pub(crate) enum Control {
-    /// Start (or restart) the behavior held in the cell.
+    /// Restart the behavior held in the cell (a spawned actor starts in its first turn, with
+    /// no message).
     Start,
     /// Stop: children first, then `PostStop`.
     Stop,

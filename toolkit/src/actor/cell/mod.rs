@@ -112,7 +112,8 @@ pub(crate) struct ActorCell<M: Send + 'static> {
 }
 
 impl<M: Send + 'static> ActorCell<M> {
-    /// Creates an actor and, if its behavior runs code at start, schedules that start.
+    /// Creates an actor and, if its behavior runs code at start, schedules its first turn,
+    /// which starts it.
     pub(crate) fn create(
         system: &Arc<SystemCore>,
         parent: Arc<dyn CellControl>,
@@ -129,7 +130,13 @@ impl<M: Send + 'static> ActorCell<M> {
                 ctx.keep_leftovers_with(leftovers);
             }
             Self {
-                mailbox: Mailbox::new(),
+                // An actor that must start is created holding its schedule, and handed to the
+                // dispatcher below: its first turn starts it, before any message.
+                mailbox: if needs_start {
+                    Mailbox::new_scheduled()
+                } else {
+                    Mailbox::new()
+                },
                 state: UnsafeCell::new(ActorState {
                     behavior,
                     held: Held(None),
@@ -148,7 +155,7 @@ impl<M: Send + 'static> ActorCell<M> {
                 .publish(LifecycleEvent::Spawned(cell.path()));
         }
         if needs_start {
-            let _ = Self::send_system(&cell, SystemMessage::Control(Control::Start));
+            cell.dispatcher.schedule(cell.clone());
         }
         cell
     }
@@ -269,8 +276,9 @@ pub(crate) fn new_child<N: Send + 'static>(
 // SAFETY: every field is `Sync` but `state`, and `state` is only ever accessed by the one
 // worker that holds the actor's schedule (in `Runnable::run`, `turn.rs`), or by `create`
 // before the cell is shared. The schedule has one holder at a time (the mailbox's `SCHEDULED`
-// bit), and it passes from one holder to the next in one of two ways, each ordering
-// everything the first did before anything the next does:
+// bit; `create` makes an actor that must start holding it, and hands it to a dispatcher as a
+// worker hands on a requeued actor), and it passes from one holder to the next in one of two
+// ways, each ordering everything the first did before anything the next does:
 // - Through the status word: the worker lets go in `Mailbox::try_idle`, a compare-and-swap to
 //   idle with release ordering, made *without* the queue lock; the sender whose `fetch_or` in
 //   `Mailbox::push_user` / `push_system` then finds the actor idle acquires it, and hands the

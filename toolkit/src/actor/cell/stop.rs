@@ -120,7 +120,10 @@ impl<M: Send + 'static> ActorCell<M> {
     /// A system message that reached a terminated actor.
     pub(super) fn after_close(self: &Arc<Self>, msg: SystemMessage<M>) {
         match msg {
-            SystemMessage::Control(Control::Watch(watcher)) => {
+            // The parent hears of the end through `ChildTerminated` (sent by `finish_stop`,
+            // with the failure): a `Terminated` from here could overtake it and turn the
+            // parent's `ChildFailed` signal into a plain `Terminated`.
+            SystemMessage::Control(Control::Watch(watcher)) if watcher.id() != self.parent.id() => {
                 let _ = watcher
                     .0
                     .send_control(Control::Terminated(AnyActorRef(self.clone())));

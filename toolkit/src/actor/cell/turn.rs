@@ -69,6 +69,11 @@ impl<M: Send + 'static> ActorCell<M> {
     /// Runs one turn: system messages, then up to `throughput` user messages.
     fn run_turn(self: &Arc<Self>, st: &mut ActorState<M>) -> Turn {
         let throughput = self.dispatcher.throughput();
+        if st.ctx.lifecycle.take_first_start() {
+            // Spawned with code to run at start: nothing else can be queued before it.
+            let behavior = std::mem::replace(&mut st.behavior, Behaviors::empty());
+            self.start_behavior(st, behavior, false);
+        }
         self.process_system(st);
         let mut handled = 0;
         // Size of the last batch taken in this turn; the first take never waits.
