@@ -563,9 +563,13 @@ mod loom_models {
     #[test]
     fn racing_senders_never_strand_a_message_nor_share_the_state() {
         // Three threads each taking the status word's lock a few times: longer paths than
-        // loom's default bound of 1,000 branches allows, though each is finite.
+        // loom's default bound of 1,000 branches allows, though each is finite, and too many
+        // interleavings under more than one preemption for a test run (over ten minutes).
+        // `a_sender_racing_the_end_of_a_turn_never_strands_its_message` explores two of these
+        // threads under the full bound.
         let mut model = loom::model::Builder::new();
         model.max_branches = 20_000;
+        model.preemption_bound = Some(1);
         model.check(|| {
             let mailbox: Arc<Mailbox<u32, u8>> = Arc::new(Mailbox::new());
             let state = Arc::new(UnsafeCell::new(0usize));
@@ -628,6 +632,34 @@ mod loom_models {
             let mut handled = run_until_idle(&mailbox, &state);
             handled += sender.join().unwrap();
             assert_eq!(handled, 1, "the message was stranded or handled twice");
+            // SAFETY: every worker has finished (joined above).
+            assert_eq!(state.with(|s| unsafe { *s }), 2);
+        });
+    }
+
+    /// A sender races the worker ending its turn, under loom's full preemption bound: the
+    /// message is handled exactly once, by the worker (its swap to idle fails) or by the
+    /// sender (which then finds the actor idle and runs it), never by both at once.
+    #[test]
+    fn a_sender_racing_the_end_of_a_turn_never_strands_its_message() {
+        loom::model(|| {
+            let mailbox: Arc<Mailbox<u32, u8>> = Arc::new(Mailbox::new());
+            let state = Arc::new(UnsafeCell::new(0usize));
+            assert_eq!(mailbox.push_user(0).ok(), Some(true));
+            let sender = {
+                let mailbox = mailbox.clone();
+                let state = state.clone();
+                thread::spawn(move || {
+                    if mailbox.push_user(1).ok() == Some(true) {
+                        run_until_idle(&mailbox, &state)
+                    } else {
+                        0
+                    }
+                })
+            };
+            let mut handled = run_until_idle(&mailbox, &state);
+            handled += sender.join().unwrap();
+            assert_eq!(handled, 2, "a message was stranded or handled twice");
             // SAFETY: every worker has finished (joined above).
             assert_eq!(state.with(|s| unsafe { *s }), 2);
         });
