@@ -17,6 +17,7 @@ use reactant::prelude::*;
 use reactant::sharding::{
     EntityId, EntityTypeKey, ShardRegion, ShardedEntity, ShardingEnvelope, ShardingError,
 };
+use reactant::testkit::Simulation;
 use serde::{Deserialize, Serialize};
 
 /// What a recording entity is told.
@@ -349,24 +350,36 @@ fn passivation_without_a_stop_message_handles_what_was_delivered_first() {
     assert!(region.stats().passivations >= 1);
 }
 
+/// On virtual time (a simulation): the idle timeout passes exactly when the test moves time,
+/// however loaded the machine is.
 #[test]
 fn an_idle_entity_is_passivated_and_starts_again_on_its_next_message() {
-    let system = common::system("sharding-idle");
-    let log = Log::default();
-    let region = recording_region(&system, "idle", &log, None, |e| {
-        e.with_idle_timeout(Duration::from_millis(100))
+    Simulation::new(11).run(|sim| {
+        let log = Log::default();
+        let region = recording_region(sim.system(), "idle", &log, None, |e| {
+            e.with_idle_timeout(Duration::from_millis(100))
+        });
+        let entity = region.entity("sleepy");
+        entity.tell(Rec::Msg { sender: 0, seq: 0 });
+        assert_eq!(sim.wait_for(entity.ask(Rec::Count), WAIT), Ok(1));
+        // Between one and 1.25 timeouts after its last message.
+        sim.run_for(Duration::from_millis(99));
+        assert_eq!(
+            region.stats().active_entities,
+            1,
+            "not idle long enough yet"
+        );
+        sim.run_for(Duration::from_millis(30));
+        assert_eq!(
+            region.stats().active_entities,
+            0,
+            "passivated after the idle timeout"
+        );
+        assert_eq!(region.stats().passivations, 1);
+        // A fresh incarnation: its own count starts from zero.
+        assert_eq!(sim.wait_for(entity.ask(Rec::Count), WAIT), Ok(0));
+        assert_eq!(region.stats().entities_started, 2);
     });
-    let entity = region.entity("sleepy");
-    entity.tell(Rec::Msg { sender: 0, seq: 0 });
-    assert_eq!(entity.ask(Rec::Count).wait(WAIT), Ok(1));
-    assert!(
-        eventually(|| region.stats().active_entities == 0),
-        "passivated after the idle timeout"
-    );
-    assert_eq!(region.stats().passivations, 1);
-    // A fresh incarnation: its own count starts from zero.
-    assert_eq!(entity.ask(Rec::Count).wait(WAIT), Ok(0));
-    assert_eq!(region.stats().entities_started, 2);
 }
 
 /// Counts the entity incarnations alive: one per behavior built, until it is dropped (when
@@ -386,51 +399,53 @@ impl Drop for Alive {
     }
 }
 
+/// In a simulation: the entities run on the test's thread, interleaved with the sends in an
+/// order drawn from the seed, so the checks need no waiting (under load, waiting for 100,000
+/// entities to start timed out).
 #[test]
 fn an_active_entity_limit_keeps_at_most_that_many_alive() {
-    let system = common::system("sharding-limit");
-    let alive = Arc::new(AtomicUsize::new(0));
-    let counter = alive.clone();
-    let region = system
-        .sharding()
-        .init(
-            ShardedEntity::new(EntityTypeKey::<u32>::new("limited"), move |_| {
-                let guard = Alive::new(&counter);
-                Behaviors::receive_message(move |_: u32| {
-                    let _ = &guard;
-                    Behaviors::same()
+    Simulation::new(5).run(|sim| {
+        let alive = Arc::new(AtomicUsize::new(0));
+        let counter = alive.clone();
+        let region = sim
+            .system()
+            .sharding()
+            .init(
+                ShardedEntity::new(EntityTypeKey::<u32>::new("limited"), move |_| {
+                    let guard = Alive::new(&counter);
+                    Behaviors::receive_message(move |_: u32| {
+                        let _ = &guard;
+                        Behaviors::same()
+                    })
                 })
-            })
-            .with_active_entity_limit(1_000)
-            .with_number_of_shards(10)
-            .without_idle_timeout(),
-        )
-        .expect("the region starts");
-    let mut peak_active = 0;
-    for i in 0..100_000u32 {
-        region.entity(format!("e-{i}")).tell(i);
-        if i % 5_000 == 0 {
-            peak_active = peak_active.max(region.stats().active_entities);
+                .with_active_entity_limit(1_000)
+                .with_number_of_shards(10)
+                .without_idle_timeout(),
+            )
+            .expect("the region starts");
+        let mut peak_active = 0;
+        for i in 0..100_000u32 {
+            region.entity(format!("e-{i}")).tell(i);
+            // The actors run between the sends, as many turns as the seed says.
+            for _ in 0..sim.below(3) {
+                sim.step();
+            }
+            if i % 1_000 == 0 {
+                peak_active = peak_active.max(region.stats().active_entities);
+            }
         }
-    }
-    assert!(
-        reaches(100_000, || region.stats().entities_started),
-        "every entity started once: {:?}",
-        region.stats().entities_started
-    );
-    assert!(eventually(|| region.stats().passivating_entities == 0));
-    let stats = region.stats();
-    peak_active = peak_active.max(stats.active_entities);
-    assert!(peak_active <= 1_000, "{peak_active} active");
-    assert_eq!(stats.active_entities, 1_000);
-    assert_eq!(stats.passivations, 99_000);
-    assert_eq!(stats.buffered_messages, 0);
-    // What holds memory: the entities that have not been dropped. Exactly the active ones.
-    assert!(
-        eventually(|| alive.load(Ordering::SeqCst) == 1_000),
-        "{} incarnations alive",
-        alive.load(Ordering::SeqCst)
-    );
+        sim.run_until_quiet();
+        let stats = region.stats();
+        assert_eq!(stats.entities_started, 100_000, "every entity started once");
+        assert_eq!(stats.passivating_entities, 0);
+        peak_active = peak_active.max(stats.active_entities);
+        assert!(peak_active <= 1_000, "{peak_active} active");
+        assert_eq!(stats.active_entities, 1_000);
+        assert_eq!(stats.passivations, 99_000);
+        assert_eq!(stats.buffered_messages, 0);
+        // What holds memory: the entities that have not been dropped. Exactly the active ones.
+        assert_eq!(alive.load(Ordering::SeqCst), 1_000, "incarnations alive");
+    });
 }
 
 #[test]

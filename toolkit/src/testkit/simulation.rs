@@ -374,6 +374,9 @@ impl Sim {
         }
     }
 
+    /// Takes the actors that became runnable into `ready`, kept ordered by actor id: the
+    /// system's queue follows the order of sends in a turn, which may come from a hash map;
+    /// the actors' ids do not.
     fn collect_ready(&mut self) {
         for task in self.system.core().take_runnable() {
             let is_inbox = self
@@ -385,11 +388,10 @@ impl Sim {
                 self.held.push(task);
                 continue;
             }
-            self.ready.push(task);
+            let id = task.actor_id();
+            let at = self.ready.partition_point(|ready| ready.actor_id() < id);
+            self.ready.insert(at, task);
         }
-        // The queue's order depends on the order of sends in one turn, which may come from a
-        // hash map; the actors' ids do not.
-        self.ready.sort_by_key(|task| task.actor_id());
     }
 
     fn run_one(&mut self) {
