@@ -15,6 +15,7 @@ use common::{QUIET, WAIT, assert_quiet, eventually, recv, system};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, unbounded};
 use parking_lot::Mutex;
 use reactant::prelude::*;
+use reactant::testkit::{ManualTime, Sim, Simulation};
 
 /// How a watched child ended, as its parent saw it.
 #[derive(Debug, PartialEq)]
@@ -865,94 +866,97 @@ fn an_actor_that_does_not_handle_the_terminated_of_an_actor_it_watches_fails() {
 
 // ----- 7. backoff reset -----
 
-#[test]
-fn the_backoff_quiet_period_is_measured_from_the_restart_not_from_the_failure() {
-    let system = system("backoffreset");
-    let (started_tx, started_rx) = unbounded();
-    let min = Duration::from_millis(300);
-    let reset_after = Duration::from_millis(200);
-    let actor = system
-        .spawn(
-            Behaviors::supervise(Behaviors::setup(move |_| {
-                let _ = started_tx.send(Instant::now());
-                Behaviors::receive_message(|()| -> Behavior<()> { panic!("poison") })
-            }))
-            .on_failure(
-                SupervisorStrategy::restart_with_backoff(min, Duration::from_secs(10), 0.0)
-                    .with_reset_after(reset_after),
-            ),
-            "backoff",
-        )
-        .expect("spawn");
-    let first = recv(&started_rx);
-    // The second poison waits in the restart buffer and fails the actor right after its restart:
-    // 300 ms after the first failure, but at once after the restart. Not a quiet period.
-    actor.tell(());
-    actor.tell(());
-    let second = recv(&started_rx);
-    assert!(second - first >= min, "the first restart waits the minimum");
-    let third = recv(&started_rx);
-    assert!(
-        third - second >= 2 * min,
-        "a failure at once after a restart doubles the delay (waited {:?}, expected at least \
-         {:?}): the backoff wait does not count as quiet",
-        third - second,
-        2 * min
+/// A supervised actor whose every message is poison, run in a simulation: each start is
+/// stamped with the simulation's (virtual) time.
+fn poisoned(
+    sim: &Sim,
+    min: Duration,
+    reset_after: Duration,
+) -> (ActorRef<()>, Arc<Mutex<Vec<Instant>>>) {
+    let time = ManualTime::for_system(sim.system());
+    let starts: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let stamps = starts.clone();
+    let actor = sim.spawn(
+        Behaviors::supervise(Behaviors::setup(move |_| {
+            stamps.lock().push(time.now());
+            Behaviors::receive_message(|()| -> Behavior<()> { panic!("poison") })
+        }))
+        .on_failure(
+            SupervisorStrategy::restart_with_backoff(min, Duration::from_secs(10), 0.0)
+                .with_reset_after(reset_after),
+        ),
+        "poisoned",
     );
-    // Quiet for longer than `reset_after` since the restart: back to the minimum delay.
-    std::thread::sleep(2 * reset_after);
-    let told = Instant::now();
-    actor.tell(());
-    let fourth = recv(&started_rx);
-    assert!(fourth - told >= min);
-    // Not a speed threshold: the delay without the reset would be 1.2 s, four times the 300 ms
-    // expected, and timers are never early; the margin only absorbs scheduling noise.
-    assert!(
-        fourth - told < 4 * min,
-        "after a quiet period of reset_after from the restart, the delay is back to the minimum \
-         (waited {:?})",
-        fourth - told
-    );
-    system.shutdown();
+    (actor, starts)
 }
 
+/// On virtual time: the delays are exact, whatever the machine's load.
+#[test]
+fn the_backoff_quiet_period_is_measured_from_the_restart_not_from_the_failure() {
+    Simulation::new(1).run(|sim| {
+        let min = Duration::from_millis(300);
+        let reset_after = Duration::from_millis(200);
+        let (actor, starts) = poisoned(sim, min, reset_after);
+        sim.run_until_quiet();
+        // The second poison waits in the restart buffer and fails the actor right after its
+        // restart: 300 ms after the first failure, but at once after the restart. Not a quiet
+        // period.
+        actor.tell(());
+        actor.tell(());
+        sim.run_for(Duration::from_secs(2));
+        let stamps = starts.lock().clone();
+        assert_eq!(stamps.len(), 3, "started, restarted twice");
+        assert_eq!(
+            stamps[1] - stamps[0],
+            min,
+            "the first restart waits the minimum"
+        );
+        assert_eq!(
+            stamps[2] - stamps[1],
+            2 * min,
+            "a failure at once after a restart doubles the delay: the backoff wait does not \
+             count as quiet"
+        );
+        // Quiet for longer than `reset_after` since the restart: back to the minimum delay.
+        sim.run_for(2 * reset_after);
+        let told = ManualTime::for_system(sim.system()).now();
+        actor.tell(());
+        sim.run_for(Duration::from_secs(2));
+        let stamps = starts.lock().clone();
+        assert_eq!(stamps.len(), 4);
+        assert_eq!(
+            stamps[3] - told,
+            min,
+            "after a quiet period of reset_after from the restart, the delay is back to the \
+             minimum"
+        );
+    });
+}
+
+/// On virtual time: each cycle's restart waits exactly the minimum, so no liveness bound on
+/// the wall clock is needed.
 #[test]
 fn a_poison_message_every_few_hundred_ms_restarts_after_the_minimum_backoff() {
-    const CYCLES: u32 = 8;
-    let system = system("poisonreset");
-    let (started_tx, started_rx) = unbounded();
-    let actor = system
-        .spawn(
-            Behaviors::supervise(Behaviors::setup(move |_| {
-                let _ = started_tx.send(());
-                Behaviors::receive_message(|()| -> Behavior<()> { panic!("poison") })
-            }))
-            .on_failure(
-                SupervisorStrategy::restart_with_backoff(
-                    Duration::from_millis(10),
-                    Duration::from_secs(10),
-                    0.0,
-                )
-                .with_reset_after(Duration::from_millis(100)),
-            ),
-            "poisoned",
-        )
-        .expect("spawn");
-    recv(&started_rx);
-    let began = Instant::now();
-    for _ in 0..CYCLES {
-        std::thread::sleep(Duration::from_millis(300));
-        actor.tell(());
-        recv(&started_rx);
-    }
-    // A liveness bound, not a speed threshold: the cycles take about 2.5 s when each restart
-    // waits the 10 ms minimum; a delay that is never reset reaches seconds within a few cycles.
-    assert!(
-        began.elapsed() < Duration::from_secs(5),
-        "{CYCLES} poison cycles took {:?}",
-        began.elapsed()
-    );
-    system.shutdown();
+    const CYCLES: usize = 8;
+    Simulation::new(2).run(|sim| {
+        let min = Duration::from_millis(10);
+        let (actor, starts) = poisoned(sim, min, Duration::from_millis(100));
+        let time = ManualTime::for_system(sim.system());
+        sim.run_until_quiet();
+        for cycle in 1..=CYCLES {
+            sim.run_for(Duration::from_millis(300));
+            let told = time.now();
+            actor.tell(());
+            sim.run_for(Duration::from_millis(50));
+            let stamps = starts.lock().clone();
+            assert_eq!(stamps.len(), cycle + 1, "cycle {cycle}: restarted once");
+            assert_eq!(
+                stamps[cycle] - told,
+                min,
+                "cycle {cycle}: a poison after a quiet period restarts after the minimum"
+            );
+        }
+    });
 }
 
 // ----- 8. a setup that always panics -----

@@ -3,7 +3,7 @@
 //! a backoff, once the children have stopped) or stops the actor.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::super::behavior::{Behavior, Behaviors};
 use super::super::lifecycle::Phase;
@@ -44,8 +44,11 @@ impl<M: Send + 'static> ActorCell<M> {
         let decision = match failure.escalation() {
             Escalation::Stop => Decision::Stop,
             escalation => {
+                // The scheduler's clock: the wall clock, or the test's manual time (restart
+                // windows and the backoff's quiet period then follow `advance`).
+                let now = self.system.scheduler().now();
                 let decision = st.ctx.supervision_mut().map_or(Decision::Stop, |s| {
-                    let decision = s.state.decide(Instant::now());
+                    let decision = s.state.decide(now);
                     if during_start {
                         s.failed_starts = s.failed_starts.saturating_add(1);
                     }
