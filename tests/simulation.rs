@@ -233,16 +233,18 @@ fn journal_balance(storage: &PersistenceTestKit, id: &str) -> (u64, Vec<Ledger>)
 }
 
 /// One seed: rounds of concurrent commands to sharded accounts, with write failures,
-/// rejections, read failures and passivations drawn from the seed. Every acknowledged command
+/// rejections, read failures, passivations and crashes of the whole system drawn from the seed. Every acknowledged command
 /// must be in the journal (in the order acknowledged), and each account's memory must equal its
 /// journal, before and after every account recovers.
 fn bank_run(sim: &mut Sim) {
     let storage = PersistenceTestKit::inline();
-    let accounts = sim
-        .system()
-        .sharding()
-        .init::<Account>(storage.persistence())
-        .expect("the region starts");
+    let start = |sim: &Sim| {
+        sim.system()
+            .sharding()
+            .init::<Account>(storage.persistence())
+            .expect("the region starts")
+    };
+    let mut accounts = start(sim);
     // Per account, the events the entity acknowledged, in the order it acknowledged them.
     let mut acknowledged: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for _round in 0..12 {
@@ -250,6 +252,11 @@ fn bank_run(sim: &mut Sim) {
             0 => storage.fail_next_persisted(),
             1 => storage.reject_next_persisted(),
             2 => storage.fail_next_read(),
+            3 => {
+                // The whole system dies between two rounds; a fresh one recovers the accounts.
+                sim.crash();
+                accounts = start(sim);
+            }
             _ => {}
         }
         let mut pending = Vec::new();
@@ -319,8 +326,12 @@ fn bank_run(sim: &mut Sim) {
     if std::env::var_os("REACTANT_SIMULATION_VERBOSE").is_some() {
         let acked: usize = acknowledged.values().map(Vec::len).sum();
         eprintln!(
-            "seed {}: {acked} acknowledged, {} writes, {} replays, {} steps",
+            "seed {}: {acked} acknowledged, {} crashes, {} writes, {} replays, {} steps",
             sim.seed(),
+            sim.trace()
+                .iter()
+                .filter(|e| matches!(e, TraceEvent::Crashed { .. }))
+                .count(),
             storage.write_calls(),
             storage.replay_calls(),
             sim.trace().len()

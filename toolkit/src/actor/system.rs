@@ -422,6 +422,15 @@ impl ActorSystem {
         }
     }
 
+    /// Drops a manual system as if its process had died: no actor runs again (none gets
+    /// `PostStop`), and its scheduler's thread is joined without waiting for anything.
+    #[cfg(feature = "testkit")]
+    pub(crate) fn abandon(self) {
+        self.shut_down.store(true, Ordering::Release);
+        self.core.stop_threads();
+        self.core.mark_terminated();
+    }
+
     /// Stops every actor (children before parents, each receiving `PostStop`), then joins every
     /// thread the system started. Idempotent.
     ///

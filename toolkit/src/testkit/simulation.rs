@@ -54,6 +54,11 @@ pub enum TraceEvent {
         /// How many scheduled tasks ran.
         fired: usize,
     },
+    /// The whole system crashed at `at` (since the start); a fresh one took its place.
+    Crashed {
+        /// The time of the crash, since the simulation started.
+        at: Duration,
+    },
 }
 
 /// A deterministic simulation from a seed: every actor runs on the test's thread, in an order
@@ -148,7 +153,10 @@ pub struct Sim {
     seed: u64,
     rng: fastrand::Rng,
     system: ActorSystem,
+    /// When the current system started, on its clock...
     started: Instant,
+    /// ...and the virtual time that passed in the systems before it (see `crash`).
+    before: Duration,
     /// Actors taken from the system's queue, waiting to be picked.
     ready: Vec<Task>,
     /// The test's inboxes: never run (their messages wait for the test)...
@@ -163,8 +171,24 @@ impl Sim {
         let mut rng = fastrand::Rng::with_seed(seed);
         // The runtime's own randomness on this thread (backoff jitter, random routing).
         fastrand::seed(rng.u64(..));
+        let system = Self::build_system(&mut rng);
+        let started = system.core().scheduler().now();
+        Self {
+            seed,
+            rng,
+            system,
+            started,
+            before: Duration::ZERO,
+            ready: Vec::new(),
+            inboxes: Vec::new(),
+            held: Vec::new(),
+            trace: Vec::new(),
+        }
+    }
+
+    fn build_system(rng: &mut fastrand::Rng) -> ActorSystem {
         let throughput = 1 + rng.usize(..4);
-        let system = match ActorSystem::builder()
+        match ActorSystem::builder()
             .name("simulation")
             .throughput(throughput)
             .manual(None)
@@ -172,18 +196,25 @@ impl Sim {
         {
             Ok(system) => system,
             Err(error) => panic!("the simulation could not build its system: {error}"),
-        };
-        let started = system.core().scheduler().now();
-        Self {
-            seed,
-            rng,
-            system,
-            started,
-            ready: Vec::new(),
-            inboxes: Vec::new(),
-            held: Vec::new(),
-            trace: Vec::new(),
         }
+    }
+
+    /// Crashes the whole system at once, as when its process dies: no actor runs again or
+    /// gets `PostStop`, and what the actors held in memory or had in their mailboxes is gone.
+    /// A fresh system takes its place in [`system`](Self::system): start the application again
+    /// on it; its entities recover from their journal, which lives outside the system (a
+    /// [`PersistenceTestKit`](super::PersistenceTestKit) the test keeps). References and
+    /// inboxes of the crashed system reach nothing any more.
+    pub fn crash(&mut self) {
+        self.ready.clear();
+        self.held.clear();
+        self.inboxes.clear();
+        let fresh = Self::build_system(&mut self.rng);
+        self.before = self.elapsed();
+        self.started = fresh.core().scheduler().now();
+        let crashed = std::mem::replace(&mut self.system, fresh);
+        crashed.abandon();
+        self.trace.push(TraceEvent::Crashed { at: self.before });
     }
 
     /// The simulated system: spawn actors and send them messages as in any system; they run
@@ -248,7 +279,7 @@ impl Sim {
 
     /// Virtual time since the simulation started.
     pub fn elapsed(&self) -> Duration {
-        self.system.core().scheduler().now() - self.started
+        self.before + (self.system.core().scheduler().now() - self.started)
     }
 
     /// What the simulation did so far, in order.
