@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use common::{WAIT, eventually, reaches};
+use common::{WAIT, eventually};
 use parking_lot::Mutex;
 use reactant::persistence::{Effect, Entity, Event, Persistence};
 use reactant::prelude::*;
