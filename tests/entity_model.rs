@@ -79,6 +79,9 @@
 //!
 //! Seeds are fixed; `ENTITY_MODEL_SEED=n` runs seed `n` alone in every setup. Thread timing
 //! still varies from run to run, so a failure names its seed and setup, and what it expected.
+//!
+//! Over 600 lines in one file on purpose: the model, the faulty stores it drives and the checks
+//! that compare them are one test, and splitting them would only scatter its invariants.
 
 mod common;
 

@@ -8,6 +8,9 @@
 //!
 //! This module sits below the actor core and knows nothing of it: the core implements
 //! `TimerTarget` for its actors and asks `Timers::accept` before handling a timer message.
+//!
+//! Over 600 lines: the scheduler thread and the per-actor `Timers` share the key, generation and
+//! deadline types, and the testkit's driven mode and effect recording reach into both.
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};

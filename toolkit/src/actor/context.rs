@@ -1,5 +1,9 @@
 //! The actor's view of itself and the system while it handles a message: its own reference,
 //! children, watches, timers, stash, adapters and non-blocking asks.
+//!
+//! Slightly over 600 lines: `Context` is one type whose methods are the actor's whole API (each
+//! short, most documented with an example), and the testkit's recording of effects sits beside the
+//! calls it records.
 
 use std::collections::HashMap;
 use std::collections::VecDeque;

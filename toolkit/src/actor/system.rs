@@ -1,5 +1,8 @@
 //! The actor system: its dispatchers, scheduler, dead letters, the `/user` guardian under
 //! which every top-level actor runs, and the extensions that plug features into it.
+//!
+//! Slightly over 600 lines: the system, its builder and its guardian share the core's private
+//! state; the testkit's manual mode adds the rest.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -8,6 +8,9 @@
 //! [`child_inbox`](BehaviorTestKit::child_inbox)), and timers fire only when the test moves time
 //! ([`advance_time`](BehaviorTestKit::advance_time)). The actors report what they do (spawn,
 //! watch, start a timer) through the core's effect sink; the kit keeps what its own actor did.
+//!
+//! Over 600 lines in one file: the kit, its effects and its inboxes are one API that a test reads
+//! top to bottom, and the runner they share is private to it.
 
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};

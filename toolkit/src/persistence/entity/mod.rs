@@ -7,6 +7,9 @@
 //!
 //! The entity's state machine and what each failure does are tabled in the docs of
 //! [`crate::persistence`]: one row per transition there is one method in `running.rs`.
+//!
+//! Slightly over 600 lines: the builder's settings, each with its documentation, and their
+//! deprecated former names (see the changelog) until they are removed.
 
 mod recovery;
 mod running;
