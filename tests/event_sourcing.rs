@@ -410,15 +410,24 @@ fn recovery_starts_from_the_newest_snapshot() {
         for amount in 1..=5 {
             deposit(&entity, amount).expect("deposit");
         }
-        // Snapshots at 2 and 4; the second replaces the first and covers events 1-4.
-        let completed: Vec<_> = signal_rx
-            .iter()
-            .filter_map(|signal| match signal {
-                EntitySignal::SnapshotCompleted(seq) => Some(seq),
-                _ => None,
-            })
-            .take(2)
-            .collect();
+        // Snapshots at 2 and 4; the second replaces the first and covers events 1-4. The
+        // deletions run after `SnapshotCompleted` (on the stream's reader), and each reports
+        // its own signal: wait for those before looking at the stores.
+        let mut completed = Vec::new();
+        let mut snapshots_deleted_to = None;
+        let mut events_deleted_to = None;
+        while completed.len() < 2 || snapshots_deleted_to != Some(3) || events_deleted_to != Some(4)
+        {
+            match signal_rx
+                .recv_timeout(common::WAIT)
+                .expect("the next signal")
+            {
+                EntitySignal::SnapshotCompleted(seq) => completed.push(seq),
+                EntitySignal::DeleteSnapshotsCompleted(to) => snapshots_deleted_to = Some(to),
+                EntitySignal::DeleteEventsCompleted(to) => events_deleted_to = Some(to),
+                _ => {}
+            }
+        }
         assert_eq!(completed, [2, 4]);
         system.shutdown();
     }
