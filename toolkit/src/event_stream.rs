@@ -151,27 +151,35 @@ impl EventStream {
         if !self.has_subscribers() {
             return 0;
         }
-        let mut told = 0;
         let mut stopped = false;
-        {
+        // The subscribers are told after the lock is released: a tell to an actor that has
+        // just stopped publishes a dead letter here, on this thread, and that publish may have
+        // to take the lock for writing (to remove the stopped subscriber). Telling under the
+        // read lock deadlocked that thread against itself.
+        let live: Vec<ActorRef<E>> = {
             let subscribers = self.inner.subscribers.read();
             let Some(list) = subscribers.get(&TypeId::of::<E>()) else {
                 return 0;
             };
-            for subscriber in list {
-                match subscriber.actor.downcast_ref::<ActorRef<E>>() {
-                    Some(actor) if !actor.is_terminated() => {
-                        actor.tell(event.clone());
-                        told += 1;
-                    }
-                    _ => stopped = true,
-                }
-            }
-        }
+            list.iter()
+                .filter_map(
+                    |subscriber| match subscriber.actor.downcast_ref::<ActorRef<E>>() {
+                        Some(actor) if !actor.is_terminated() => Some(actor.clone()),
+                        _ => {
+                            stopped = true;
+                            None
+                        }
+                    },
+                )
+                .collect()
+        };
         if stopped {
             self.remove_stopped(TypeId::of::<E>());
         }
-        told
+        for actor in &live {
+            actor.tell(event.clone());
+        }
+        live.len()
     }
 
     /// How many live subscribers `E` has.
