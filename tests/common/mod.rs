@@ -67,29 +67,6 @@ pub fn eventually(mut condition: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// Polls `count` until it reaches `target`; false if it stops moving for [`WAIT`] first (a
-/// lost message or a hang), however long the whole climb takes on a loaded machine. For
-/// work whose size, not a stall, decides how long it takes (100,000 entities in a debug
-/// build).
-pub fn reaches(target: u64, mut count: impl FnMut() -> u64) -> bool {
-    let mut last = count();
-    let mut stalled_since = Instant::now();
-    loop {
-        if last == target {
-            return true;
-        }
-        if stalled_since.elapsed() >= WAIT {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-        let now = count();
-        if now != last {
-            last = now;
-            stalled_since = Instant::now();
-        }
-    }
-}
-
 /// `behavior`, also sending the actor's path on `stopped` when it receives `PostStop`.
 pub fn reporting_post_stop<M: Send + 'static>(
     behavior: Behavior<M>,
