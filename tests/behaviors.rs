@@ -442,3 +442,95 @@ fn an_object_style_actor_receives_other_signals_in_on_signal() {
     assert_eq!(recv(&seen_rx), "terminated /user/target");
     system.shutdown();
 }
+
+/// Logs `start` when its `pre_start` runs (after waiting for `gate`, if it has one, and
+/// panicking if `fail_start` is set), then every message it handles.
+struct GatedStart {
+    gate: Option<crossbeam_channel::Receiver<()>>,
+    fail_start: bool,
+    log: Sender<String>,
+}
+
+impl Actor for GatedStart {
+    type Msg = u32;
+
+    fn pre_start(&mut self, _ctx: &mut Context<u32>) {
+        if let Some(gate) = self.gate.take() {
+            gate.recv_timeout(WAIT).expect("the test opens the gate");
+        }
+        if self.fail_start {
+            panic!("the start fails");
+        }
+        let _ = self.log.send("start".into());
+    }
+
+    fn handle(&mut self, _ctx: &mut Context<u32>, n: u32) {
+        let _ = self.log.send(format!("{n}"));
+    }
+}
+
+#[test]
+fn messages_sent_while_pre_start_runs_are_handled_after_it_in_order() {
+    let system = system("start-gate");
+    let (open, gate) = unbounded();
+    let (log, seen) = unbounded();
+    let actor = system
+        .spawn(
+            GatedStart {
+                gate: Some(gate),
+                fail_start: false,
+                log,
+            },
+            "gated",
+        )
+        .expect("spawn");
+    // The start is running (or about to) on a worker, held at the gate: everything sent now
+    // arrives during the start.
+    for n in 0..100 {
+        actor.tell(n);
+    }
+    open.send(()).expect("the actor waits at the gate");
+    assert_eq!(recv(&seen), "start");
+    let handled: Vec<String> = recv_n(&seen, 100);
+    assert_eq!(handled, (0..100).map(|n| n.to_string()).collect::<Vec<_>>());
+    system.shutdown();
+}
+
+#[test]
+fn messages_sent_while_a_failing_pre_start_runs_go_to_the_restarted_actor_in_order() {
+    let system = system("start-fails");
+    let (open, gate) = unbounded::<()>();
+    let (log, seen) = unbounded();
+    let gate = std::sync::Mutex::new(Some(gate));
+    let incarnations = Arc::new(AtomicU32::new(0));
+    let made = incarnations.clone();
+    let actor = system
+        .spawn(
+            Behaviors::supervise(Behaviors::actor(move || {
+                // The first incarnation waits at the gate, then fails its start.
+                let first = made.fetch_add(1, Ordering::SeqCst) == 0;
+                GatedStart {
+                    gate: if first {
+                        gate.lock().expect("gate").take()
+                    } else {
+                        None
+                    },
+                    fail_start: first,
+                    log: log.clone(),
+                }
+            }))
+            .on_failure(SupervisorStrategy::restart()),
+            "fails-once",
+        )
+        .expect("spawn");
+    for n in 0..50 {
+        actor.tell(n);
+    }
+    open.send(())
+        .expect("the first incarnation waits at the gate");
+    assert_eq!(recv(&seen), "start", "the second incarnation starts");
+    let handled: Vec<String> = recv_n(&seen, 50);
+    assert_eq!(handled, (0..50).map(|n| n.to_string()).collect::<Vec<_>>());
+    assert_eq!(incarnations.load(Ordering::SeqCst), 2);
+    system.shutdown();
+}
