@@ -531,6 +531,24 @@ mod loom_models {
         }
     }
 
+    /// A sender thread: sends with `push`; if that found the actor idle, it plays the next
+    /// worker and returns the messages it handled.
+    fn sender(
+        mailbox: &Arc<Mailbox<u32, u8>>,
+        state: &Arc<UnsafeCell<usize>>,
+        push: impl FnOnce(&Mailbox<u32, u8>) -> bool + Send + 'static,
+    ) -> thread::JoinHandle<usize> {
+        let mailbox = mailbox.clone();
+        let state = state.clone();
+        thread::spawn(move || {
+            if push(&mailbox) {
+                run_until_idle(&mailbox, &state)
+            } else {
+                0
+            }
+        })
+    }
+
     /// A sender races a worker closing the user side of an empty mailbox (passivation): either
     /// the message is accepted and the close refused (the worker must handle it first), or the
     /// close wins and the message comes back to its sender. Never both, never neither.
@@ -578,29 +596,8 @@ mod loom_models {
             let state = Arc::new(UnsafeCell::new(0usize));
             assert_eq!(mailbox.push_user(0).ok(), Some(true));
 
-            let user_sender = {
-                let mailbox = mailbox.clone();
-                let state = state.clone();
-                thread::spawn(move || {
-                    if mailbox.push_user(1).ok() == Some(true) {
-                        // This thread won the schedule: it plays the next worker.
-                        run_until_idle(&mailbox, &state)
-                    } else {
-                        0
-                    }
-                })
-            };
-            let system_sender = {
-                let mailbox = mailbox.clone();
-                let state = state.clone();
-                thread::spawn(move || {
-                    if mailbox.push_system(2).ok() == Some(true) {
-                        run_until_idle(&mailbox, &state)
-                    } else {
-                        0
-                    }
-                })
-            };
+            let user_sender = sender(&mailbox, &state, |m| m.push_user(1).ok() == Some(true));
+            let system_sender = sender(&mailbox, &state, |m| m.push_system(2).ok() == Some(true));
             let mut handled = run_until_idle(&mailbox, &state);
             handled += user_sender.join().unwrap();
             handled += system_sender.join().unwrap();
@@ -618,17 +615,7 @@ mod loom_models {
         loom::model(|| {
             let mailbox: Arc<Mailbox<u32, u8>> = Arc::new(Mailbox::new_scheduled());
             let state = Arc::new(UnsafeCell::new(0usize));
-            let sender = {
-                let mailbox = mailbox.clone();
-                let state = state.clone();
-                thread::spawn(move || {
-                    if mailbox.push_user(1).ok() == Some(true) {
-                        run_until_idle(&mailbox, &state)
-                    } else {
-                        0
-                    }
-                })
-            };
+            let sender = sender(&mailbox, &state, |m| m.push_user(1).ok() == Some(true));
             // The creator's worker: the start turn (the actor's state is touched), then on.
             // SAFETY: as in `run_until_idle`; loom fails the model on any racing access.
             state.with_mut(|s| unsafe { *s += 1 });
@@ -649,17 +636,7 @@ mod loom_models {
             let mailbox: Arc<Mailbox<u32, u8>> = Arc::new(Mailbox::new());
             let state = Arc::new(UnsafeCell::new(0usize));
             assert_eq!(mailbox.push_user(0).ok(), Some(true));
-            let sender = {
-                let mailbox = mailbox.clone();
-                let state = state.clone();
-                thread::spawn(move || {
-                    if mailbox.push_user(1).ok() == Some(true) {
-                        run_until_idle(&mailbox, &state)
-                    } else {
-                        0
-                    }
-                })
-            };
+            let sender = sender(&mailbox, &state, |m| m.push_user(1).ok() == Some(true));
             let mut handled = run_until_idle(&mailbox, &state);
             handled += sender.join().unwrap();
             assert_eq!(handled, 2, "a message was stranded or handled twice");
