@@ -47,12 +47,37 @@ pub(crate) enum RefInner<M: Send + 'static> {
 }
 
 /// A receiver of messages that is not an actor's own mailbox: a message adapter, the reply
-/// side of an ask.
-pub(crate) trait Recipient<M>: Send + Sync + 'static {
+/// side of an ask, an actor's front (see `front.rs`).
+pub(crate) trait Recipient<M: Send + 'static>: Send + Sync + 'static {
     fn tell(&self, msg: M);
     fn path(&self) -> ActorPath;
     /// The actor behind this recipient, if any (watching an adapter watches its actor).
     fn actor(&self) -> Option<AnyActorRef>;
+
+    /// Sends, or hands the message back if it cannot be taken. Most recipients always take it.
+    fn try_tell(&self, msg: M) -> Result<(), M> {
+        self.tell(msg);
+        Ok(())
+    }
+
+    /// Sends a message made by `adapt` in the receiving actor's turn, if there is one; most
+    /// recipients have none and make it at once.
+    fn tell_adapted(&self, adapt: AdaptFn<M>) {
+        self.tell(adapt());
+    }
+
+    /// Sends the last message an actor accepts (see [`ActorCell::tell_last`]); most recipients
+    /// just take it.
+    fn tell_last(&self, msg: M) -> Result<(), M> {
+        self.tell(msg);
+        Ok(())
+    }
+
+    /// For an actor's front: the actor's own reference, which this recipient stands for in
+    /// every respect but how messages travel (equality, hashing, the testkit's mailbox view).
+    fn front_of(&self) -> Option<&ActorRef<M>> {
+        None
+    }
 }
 
 impl<M: Send + 'static> ActorRef<M> {
@@ -84,10 +109,7 @@ impl<M: Send + 'static> ActorRef<M> {
     pub(crate) fn try_tell(&self, msg: M) -> Result<(), M> {
         match &self.inner {
             RefInner::Cell(cell) => ActorCell::try_tell(cell, msg),
-            RefInner::Other(other) => {
-                other.tell(msg);
-                Ok(())
-            }
+            RefInner::Other(other) => other.try_tell(msg),
         }
     }
 
@@ -96,7 +118,7 @@ impl<M: Send + 'static> ActorRef<M> {
     pub(crate) fn tell_adapted(&self, adapt: AdaptFn<M>) {
         match &self.inner {
             RefInner::Cell(cell) => ActorCell::tell_adapted(cell, adapt),
-            RefInner::Other(other) => other.tell(adapt()),
+            RefInner::Other(other) => other.tell_adapted(adapt),
         }
     }
 
@@ -104,10 +126,7 @@ impl<M: Send + 'static> ActorRef<M> {
     pub(crate) fn tell_last(&self, msg: M) -> Result<(), M> {
         match &self.inner {
             RefInner::Cell(cell) => ActorCell::tell_last(cell, msg),
-            RefInner::Other(other) => {
-                other.tell(msg);
-                Ok(())
-            }
+            RefInner::Other(other) => other.tell_last(msg),
         }
     }
 
@@ -206,14 +225,19 @@ impl<M: Send + 'static> ActorRef<M> {
     pub(crate) fn cell(&self) -> Option<&Arc<ActorCell<M>>> {
         match &self.inner {
             RefInner::Cell(cell) => Some(cell),
-            RefInner::Other(_) => None,
+            RefInner::Other(other) => other.front_of().and_then(ActorRef::cell),
         }
     }
 
+    /// What equality and hashing compare: the actor cell, or the recipient (a front counts
+    /// as its actor).
     fn identity(&self) -> *const () {
         match &self.inner {
             RefInner::Cell(cell) => Arc::as_ptr(cell).cast(),
-            RefInner::Other(other) => Arc::as_ptr(other).cast(),
+            RefInner::Other(other) => match other.front_of() {
+                Some(actor) => actor.identity(),
+                None => Arc::as_ptr(other).cast(),
+            },
         }
     }
 }

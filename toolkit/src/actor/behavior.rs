@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::context::Context;
+use super::front::{FrontedFn, map_fronted};
 use super::object::Actor;
 use super::observe::ObservedActor;
 use super::signal::Signal;
@@ -60,6 +61,9 @@ pub(crate) enum Kind<M: Send + 'static> {
     Actor(Box<dyn Actor<Msg = M>>),
     /// Makes a fresh object-style actor at every (re)start.
     ActorFactory(Arc<ActorFactory<M>>),
+    /// A behavior with a front its spawner gets instead of the actor's own reference (see
+    /// `front.rs`); resolved at spawn, and like `Setup` if met later.
+    Fronted(Arc<FrontedFn<M>>),
 }
 
 /// The handlers of a `receive` behavior, in one allocation with the user's closure.
@@ -217,6 +221,9 @@ impl<M: Send + 'static> Behavior<M> {
                     on_signal: handler.clone(),
                 }) as Box<dyn Actor<Msg = M>>
             })),
+            Kind::Fronted(make) => map_fronted(make, move |inner| {
+                inner.with_signal_handler(handler.clone())
+            }),
             // No behavior to run the handler with: `same`, `unhandled` and `stopped` are not
             // behaviors an actor runs.
             other @ (Kind::Same | Kind::Unhandled | Kind::Stopped) => other,
@@ -239,6 +246,7 @@ impl<M: Send + 'static> Behavior<M> {
                 Kind::Supervise(Box::new((inner.try_clone()?, strategy.clone())))
             }
             Kind::ActorFactory(factory) => Kind::ActorFactory(factory.clone()),
+            Kind::Fronted(make) => Kind::Fronted(make.clone()),
             Kind::Actor(_) => return None,
         };
         Some(Behavior { kind })
@@ -261,7 +269,7 @@ impl<M: Send + 'static> fmt::Debug for Behavior<M> {
             Kind::Empty => "Empty",
             Kind::Ignore => "Ignore",
             Kind::Receive(_) => "Receive",
-            Kind::Setup(_) => "Setup",
+            Kind::Setup(_) | Kind::Fronted(_) => "Setup",
             Kind::Supervise(_) => "Supervise",
             Kind::Actor(_) | Kind::ActorFactory(_) => "Actor",
         };

@@ -15,6 +15,7 @@ use super::behavior::Behavior;
 use super::cell::{
     ActorCell, CellControl, Control, InternalFn, LeftoversFn, Supervised, SystemMessage, new_child,
 };
+use super::front::spawned_ref;
 use super::lifecycle::Lifecycle;
 use super::path::ActorPath;
 use super::signal::Signal;
@@ -171,6 +172,7 @@ impl<M: Send + 'static> Context<M> {
                 .as_ref()
                 .is_some_and(|e| e.child_names.contains_key(name))
         };
+        let (behavior, front) = behavior.take_front();
         let cell = new_child(&core, me, name, taken, behavior, props, leftovers)?;
         let extras = self.extras();
         let child = AnyActorRef(cell.clone());
@@ -178,18 +180,19 @@ impl<M: Send + 'static> Context<M> {
             extras.child_names.insert(name.to_owned(), child.clone());
         }
         extras.children.insert(child);
+        let spawned = spawned_ref(ActorRef::from_cell(cell.clone()), front);
         #[cfg(feature = "testkit")]
         if let Some(sink) = core.effect_sink() {
             sink.record(
                 my_id,
                 super::RecordedEffect::Spawned {
                     name: name.map(str::to_owned),
-                    child: AnyActorRef(cell.clone()),
-                    typed: Arc::new(ActorRef::from_cell(cell.clone())),
+                    child: AnyActorRef(cell),
+                    typed: Arc::new(spawned.clone()),
                 },
             );
         }
-        Ok(ActorRef::from_cell(cell))
+        Ok(spawned)
     }
 
     /// Reports what this actor did to its system's effect sink, if it has one (a test system):

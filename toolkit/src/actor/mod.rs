@@ -7,6 +7,7 @@ mod cell;
 mod context;
 mod death_watch;
 mod extension;
+mod front;
 mod lifecycle;
 mod object;
 mod observe;
@@ -33,8 +34,9 @@ pub use system::{ActorSystem, ActorSystemBuilder, Props};
 
 // The seam for runtime extensions above the core (sharding, persistence): what they may ask of
 // an actor beyond its public API. Passivation's "stop when idle" is `AnyActorRef::stop_when_idle`.
-pub(crate) use cell::LeftoversFn;
+pub(crate) use cell::{AdaptFn, LeftoversFn};
 pub(crate) use death_watch::when_terminated;
+pub(crate) use front::MakeFront;
 pub(crate) use observe::Observed;
 pub(crate) use path::validate_name;
 pub(crate) use system::SystemCore;
@@ -44,6 +46,8 @@ pub(crate) use system::SystemCore;
 pub(crate) use behavior::{Kind, Receive};
 #[cfg(feature = "testkit")]
 pub(crate) use cell::{ActorCell, Control, SystemMessage};
+#[cfg(feature = "testkit")]
+pub(crate) use front::map_fronted;
 #[cfg(feature = "testkit")]
 pub use testing::TimerMode;
 #[cfg(feature = "testkit")]

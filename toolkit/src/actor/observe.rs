@@ -12,6 +12,7 @@ use std::sync::Arc;
 use super::Actor;
 use super::behavior::{Behavior, Kind, Receive};
 use super::context::Context;
+use super::front::map_fronted;
 use super::signal::Signal;
 use crate::actor::Behaviors;
 
@@ -130,6 +131,9 @@ impl<M: Send + 'static> Behavior<M> {
                     after: after.clone(),
                 }) as Box<dyn Actor<Msg = M>>
             })),
+            Kind::Fronted(make) => {
+                map_fronted(make, move |inner| inner.after_each_message(after.clone()))
+            }
             other @ (Kind::Same | Kind::Unhandled | Kind::Stopped) => other,
         };
         Behavior::from_kind(kind)

@@ -15,6 +15,7 @@ use super::actor_ref::{ActorRef, ActorSet, AnyActorRef};
 use super::behavior::Behavior;
 use super::cell::{CellControl, Control, new_child};
 use super::extension::{Extension, Extensions};
+use super::front::spawned_ref;
 use super::path::{ActorPath, validate_name};
 use crate::dead_letters::DeadLetters;
 use crate::dispatch::{Dispatcher, on_dispatcher_thread};
@@ -206,6 +207,7 @@ impl Guardian {
         props: &Props,
     ) -> Result<ActorRef<M>, SpawnError> {
         let core = self.core.upgrade().ok_or(SpawnError::SystemTerminated)?;
+        let (behavior, front) = behavior.take_front();
         let mut registry = self.registry.lock();
         if registry.stopping {
             return Err(SpawnError::SystemTerminated);
@@ -217,7 +219,8 @@ impl Guardian {
             registry.names.insert(name.to_owned(), child.clone());
         }
         registry.children.insert(child);
-        Ok(ActorRef::from_cell(cell))
+        drop(registry);
+        Ok(spawned_ref(ActorRef::from_cell(cell), front))
     }
 
     fn terminated(&self) {

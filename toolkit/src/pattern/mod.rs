@@ -12,6 +12,7 @@
 mod balancing;
 mod breaker;
 mod group;
+mod pool;
 mod receptionist;
 mod router;
 mod topic;

@@ -11,6 +11,14 @@
 //! the pool's size through failures, supervise the routee's behavior with a restart strategy:
 //! a restarted routee stays in the pool. Messages already in a routee's mailbox when it stops
 //! go to dead letters, as for any actor.
+//!
+//! Round-robin and random pools route on the sender's thread: the reference their spawner
+//! gets picks a routee and tells it directly, one hop instead of two through the router's
+//! mailbox (see `pool.rs` for how, and for what goes through the router still). That
+//! reference is the router in every other respect (path, watching, equality, asks). A pool
+//! spawned from `Behaviors::setup` (or returned by a handler) routes through its mailbox.
+//! Consistent hashing always routes in the router's turn, where the key function runs under
+//! the router's supervisor.
 
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
@@ -18,13 +26,12 @@ use std::sync::Arc;
 use super::balancing::BalancingPool;
 use super::group::GroupRouter;
 use super::receptionist::ServiceKey;
-use crate::actor::{Actor, ActorRef, AnyActorRef, Behavior, Behaviors, Context, Signal};
-use crate::dead_letters::DeadLetterReason;
+use crate::actor::{Behavior, Behaviors};
 
 /// Makes one routee's behavior.
 #[doc(hidden)]
 pub type Factory<M> = Arc<dyn Fn() -> Behavior<M> + Send + Sync>;
-type KeyOf<M> = Arc<dyn Fn(&M) -> u64 + Send + Sync>;
+pub(super) type KeyOf<M> = Arc<dyn Fn(&M) -> u64 + Send + Sync>;
 
 /// What a pool makes its routees from: a factory (`|| behavior`, called once per routee and
 /// again at each restart) or a [`Behavior`] that can be started more than once (`receive`,
@@ -79,7 +86,7 @@ impl<M: Send + 'static> RouteeBehavior<M, FromBehavior> for Behavior<M> {
 }
 
 /// How a pool picks the routee of a message.
-enum Routing<M> {
+pub(super) enum Routing<M> {
     RoundRobin,
     Random,
     ConsistentHashing(KeyOf<M>),
@@ -134,6 +141,15 @@ impl Routers {
     /// Spawn the result like any behavior; messages are routed round-robin unless
     /// [`with_random`](PoolRouter::with_random) or
     /// [`with_consistent_hashing`](PoolRouter::with_consistent_hashing) says otherwise.
+    ///
+    /// Round-robin and random pools pick the routee on the sender's thread and tell it
+    /// directly (one hop, not two); what a routee that has stopped refuses, and what is sent
+    /// before the router has started, goes through the router, which loses nothing that a
+    /// live routee can take. Messages from one sender reach each routee in the order sent.
+    /// The reference you get is the router's in every other respect: its path, watching it,
+    /// equality with [`Context::self_ref`](crate::actor::Context::self_ref) inside it, asks.
+    /// Spawned directly or under [`Behaviors::supervise`]; a pool that a `setup` or a handler
+    /// returns routes through the router's mailbox (two hops).
     pub fn pool<M, How>(size: usize, routee: impl RouteeBehavior<M, How>) -> PoolRouter<M>
     where
         M: Send + 'static,
@@ -206,9 +222,9 @@ impl Routers {
 
 /// A pool router's configuration; becomes a [`Behavior`] to spawn (see [`Routers::pool`]).
 pub struct PoolRouter<M: Send + 'static> {
-    size: usize,
-    factory: Factory<M>,
-    routing: Routing<M>,
+    pub(super) size: usize,
+    pub(super) factory: Factory<M>,
+    pub(super) routing: Routing<M>,
 }
 
 impl<M: Send + 'static> PoolRouter<M> {
@@ -226,6 +242,10 @@ impl<M: Send + 'static> PoolRouter<M> {
 
     /// Messages with equal keys go to the same routee (rendezvous hashing: when a routee
     /// leaves, only its keys move).
+    ///
+    /// Routed in the router's turn (two hops, unlike round-robin and random): `key` is user
+    /// code, and a panic in it fails the router under its supervisor instead of unwinding
+    /// into the sender.
     pub fn with_consistent_hashing<K: Hash>(
         mut self,
         key: impl Fn(&M) -> K + Send + Sync + 'static,
@@ -238,129 +258,7 @@ impl<M: Send + 'static> PoolRouter<M> {
 
 /// A hasher that gives the same hash in every run and every process (unlike `RandomState`),
 /// so that a key's routee does not depend on the process.
-fn fixed_hasher() -> std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher> {
+pub(super) fn fixed_hasher()
+-> std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher> {
     std::hash::BuildHasherDefault::default()
-}
-
-impl<M: Send + 'static> From<PoolRouter<M>> for Behavior<M> {
-    fn from(pool: PoolRouter<M>) -> Self {
-        let PoolRouter {
-            size,
-            factory,
-            routing,
-        } = pool;
-        Behaviors::actor(move || Pool {
-            size,
-            factory: factory.clone(),
-            routing: routing.clone(),
-            routees: Vec::with_capacity(size),
-            next: 0,
-        })
-    }
-}
-
-struct Routee<M: Send + 'static> {
-    actor: ActorRef<M>,
-    /// A stable number for rendezvous hashing.
-    id: u64,
-}
-
-struct Pool<M: Send + 'static> {
-    size: usize,
-    factory: Factory<M>,
-    routing: Routing<M>,
-    routees: Vec<Routee<M>>,
-    next: usize,
-}
-
-impl<M: Send + 'static> Pool<M> {
-    fn pick(&mut self, msg: &M) -> usize {
-        let n = self.routees.len();
-        match &self.routing {
-            Routing::RoundRobin => {
-                let at = self.next % n;
-                self.next = self.next.wrapping_add(1);
-                at
-            }
-            Routing::Random => fastrand::usize(..n),
-            Routing::ConsistentHashing(key) => {
-                let key = key(msg);
-                let hasher = fixed_hasher();
-                let mut best = (0, 0u64);
-                for (at, routee) in self.routees.iter().enumerate() {
-                    let score = hasher.hash_one((key, routee.id));
-                    if at == 0 || score > best.1 {
-                        best = (at, score);
-                    }
-                }
-                best.0
-            }
-        }
-    }
-
-    fn leave(&mut self, ctx: &mut Context<M>, gone: &AnyActorRef, failure: Option<&str>) {
-        let Some(at) = self.routees.iter().position(|r| r.actor == *gone) else {
-            return;
-        };
-        self.routees.swap_remove(at);
-        match failure {
-            Some(failure) => tracing::warn!(
-                router = %ctx.path(),
-                routee = %gone.path(),
-                failure,
-                left = self.routees.len(),
-                "a pool routee failed and left the pool; supervise the routee's behavior with a \
-                 restart strategy to keep the pool's size"
-            ),
-            None => {
-                tracing::debug!(router = %ctx.path(), left = self.routees.len(), "a pool routee stopped")
-            }
-        }
-        if self.routees.is_empty() {
-            tracing::warn!(router = %ctx.path(), "the last routee of a pool left: the router stops");
-            ctx.stop_self();
-        }
-    }
-}
-
-impl<M: Send + 'static> Actor for Pool<M> {
-    type Msg = M;
-
-    fn pre_start(&mut self, ctx: &mut Context<M>) {
-        for i in 0..self.size {
-            match ctx.spawn((self.factory)(), &format!("routee-{i}")) {
-                Ok(actor) => {
-                    ctx.watch(&actor);
-                    self.routees.push(Routee {
-                        actor,
-                        id: i as u64,
-                    });
-                }
-                Err(error) => {
-                    tracing::error!(router = %ctx.path(), %error, "could not spawn a pool routee")
-                }
-            }
-        }
-        if self.routees.is_empty() {
-            ctx.stop_self();
-        }
-    }
-
-    fn handle(&mut self, ctx: &mut Context<M>, msg: M) {
-        if self.routees.is_empty() {
-            // Stopping: no routee is left to take it.
-            ctx.dead_letter(msg, DeadLetterReason::RecipientStopped);
-            return;
-        }
-        let at = self.pick(&msg);
-        self.routees[at].actor.tell(msg);
-    }
-
-    fn on_signal(&mut self, ctx: &mut Context<M>, signal: &Signal) {
-        match signal {
-            Signal::Terminated(gone) => self.leave(ctx, gone, None),
-            Signal::ChildFailed(gone, failure) => self.leave(ctx, gone, Some(failure.message())),
-            _ => {}
-        }
-    }
 }

@@ -673,6 +673,10 @@ fn observe<M: Send + 'static>(
             let (inner, strategy) = *supervised;
             Kind::Supervise(Box::new((observe(inner, slot), strategy)))
         }
+        Kind::Fronted(make) => {
+            let slot = slot.clone();
+            crate::actor::map_fronted(make, move |inner| observe(inner, &slot))
+        }
         other => other,
     };
     Behavior::from_kind(kind)

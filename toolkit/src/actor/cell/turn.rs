@@ -347,6 +347,12 @@ impl<M: Send + 'static> ActorCell<M> {
                     Ok(actor) => Behavior::from_kind(Kind::Actor(actor)),
                     Err(failure) => return self.handle_failure(st, failure),
                 },
+                // Met after spawning (returned by `setup` or a handler): everyone already
+                // holds the actor's own reference, so its front is not made.
+                Kind::Fronted(make) => match panic::catch(|| make()) {
+                    Ok((inner, _front)) => inner,
+                    Err(failure) => return self.handle_failure(st, failure),
+                },
                 Kind::Actor(mut actor) => {
                     let started = panic::catch(|| actor.pre_start(&mut st.ctx));
                     st.behavior = Behavior::from_kind(Kind::Actor(actor));

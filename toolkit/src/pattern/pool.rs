@@ -1,0 +1,347 @@
+//! A pool router's actor, and the front that routes round-robin and random pools on the
+//! sender's thread.
+//!
+//! Through the actor alone, each message costs two hops (the sender to the router's mailbox,
+//! the router's turn to the routee's mailbox). The front (the reference a pool's spawner gets;
+//! see the actor core's `front.rs`) makes it one: the router publishes its routees in a table
+//! it shares with the front, and the front's `tell` picks one there and tells it directly.
+//! Consistent hashing stays in the router's turn, where the user's key function runs under
+//! the router's supervisor (a panic in it fails the router instead of unwinding into a sender).
+//!
+//! Where a message sent through the front goes:
+//!
+//! | when                                                        | the message goes to                |
+//! |-------------------------------------------------------------|------------------------------------|
+//! | the table has routees, the router holds none of the front's  | the picked routee, directly       |
+//! | the picked routee refuses it (it stopped; the router has not yet heard) | the router's mailbox    |
+//! | the table is empty (the router has not started, or has stopped) | the router's mailbox           |
+//! | the router holds messages the front gave it (`queued` > 0)    | the router's mailbox              |
+//! | adapted in the receiver's turn, or the last one of a stop    | the router's mailbox               |
+//!
+//! The router routes what reaches its mailbox with the same pick (one round-robin counter for
+//! both paths, so a pool stays even), tells the routee with `try_tell`, drops a routee that
+//! refuses and tries the next, and dead-letters a message (reason: the recipient stopped) only
+//! when no routee is left. So nothing is lost that the actor alone would have delivered.
+//!
+//! Order: messages from one sender reach each routee in the order they were sent, as through
+//! the actor alone. While the router holds messages the front gave it, the front gives it the
+//! next ones too (the `queued` count), so a direct tell never overtakes one still waiting in
+//! the router's mailbox; the router counts a message down only after it has told the routee.
+//! (Messages sent to the router's own reference, which only the router holds, are not
+//! counted; the count then stops at zero.)
+//!
+//! The table is a `parking_lot` read-write lock whose read guard is held across the pick and
+//! the tell: the router writes it only when a routee joins or leaves, and holding the guard
+//! spares cloning the routee's reference (an atomic increment on a line all senders share).
+
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use parking_lot::RwLock;
+
+use super::router::{Factory, PoolRouter, Routing, fixed_hasher};
+use crate::actor::{
+    Actor, ActorPath, ActorRef, AdaptFn, AnyActorRef, Behavior, Behaviors, Context, MakeFront,
+    Recipient, Signal,
+};
+use crate::dead_letters::DeadLetterReason;
+
+impl<M: Send + 'static> From<PoolRouter<M>> for Behavior<M> {
+    fn from(pool: PoolRouter<M>) -> Self {
+        let PoolRouter {
+            size,
+            factory,
+            routing,
+        } = pool;
+        let fronted = !matches!(routing, Routing::ConsistentHashing(_));
+        let random = matches!(routing, Routing::Random);
+        let make = move || {
+            // One table per spawn, shared by the router (at each restart too) and its front.
+            let shared = Arc::new(Shared::new(random));
+            let behavior = Behaviors::actor({
+                let (factory, routing, shared) = (factory.clone(), routing.clone(), shared.clone());
+                move || Pool {
+                    size,
+                    factory: factory.clone(),
+                    routing: routing.clone(),
+                    routees: Vec::with_capacity(size),
+                    shared: shared.clone(),
+                    fronted,
+                }
+            });
+            (behavior, shared)
+        };
+        if !fronted {
+            return Behaviors::setup(move |_| make().0);
+        }
+        Behavior::with_front(move || {
+            let (behavior, shared) = make();
+            let front: MakeFront<M> = Box::new(move |router| {
+                Arc::new(PoolFront { router, shared }) as Arc<dyn Recipient<M>>
+            });
+            (behavior, front)
+        })
+    }
+}
+
+/// What a pool's router and its front share.
+struct Shared<M: Send + 'static> {
+    /// The routees the front may tell, in the router's order; empty before the router starts
+    /// and after it stops.
+    routees: RwLock<Vec<ActorRef<M>>>,
+    /// The round-robin counter, for both paths.
+    next: AtomicUsize,
+    /// Messages the front gave the router that it has not yet routed (see the module docs).
+    queued: AtomicUsize,
+    random: bool,
+}
+
+impl<M: Send + 'static> Shared<M> {
+    fn new(random: bool) -> Self {
+        Self {
+            routees: RwLock::new(Vec::new()),
+            next: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
+            random,
+        }
+    }
+
+    /// A routee's place among `n` (round-robin or random).
+    #[inline]
+    fn pick(&self, n: usize) -> usize {
+        if self.random {
+            fastrand::usize(..n)
+        } else {
+            self.next.fetch_add(1, Ordering::Relaxed) % n
+        }
+    }
+
+    /// The router has routed one message: the front may go direct once none is left.
+    fn routed_one(&self) {
+        // Release: a sender that then sees zero sees the routee's mailbox hold the message.
+        let _ = self
+            .queued
+            .fetch_update(Ordering::Release, Ordering::Relaxed, |q| q.checked_sub(1));
+    }
+}
+
+/// The reference a round-robin or random pool's spawner gets.
+struct PoolFront<M: Send + 'static> {
+    /// The router's own reference (its mailbox).
+    router: ActorRef<M>,
+    shared: Arc<Shared<M>>,
+}
+
+impl<M: Send + 'static> PoolFront<M> {
+    /// Tells a routee directly, or hands the message back for the router.
+    #[inline]
+    fn direct(&self, msg: M) -> Result<(), M> {
+        if self.shared.queued.load(Ordering::Acquire) != 0 {
+            return Err(msg);
+        }
+        let routees = self.shared.routees.read();
+        match routees.len() {
+            0 => Err(msg),
+            n => routees[self.shared.pick(n)].try_tell(msg),
+        }
+    }
+
+    /// Counts a message the router will route, before it is sent.
+    fn count_for_router(&self) {
+        self.shared.queued.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+impl<M: Send + 'static> Recipient<M> for PoolFront<M> {
+    #[inline]
+    fn tell(&self, msg: M) {
+        if let Err(msg) = self.direct(msg) {
+            self.count_for_router();
+            if let Err(msg) = self.router.try_tell(msg) {
+                // The router has stopped: its mailbox makes the dead letter.
+                self.shared.routed_one();
+                self.router.tell(msg);
+            }
+        }
+    }
+
+    fn try_tell(&self, msg: M) -> Result<(), M> {
+        let msg = match self.direct(msg) {
+            Ok(()) => return Ok(()),
+            Err(msg) => msg,
+        };
+        self.count_for_router();
+        self.router
+            .try_tell(msg)
+            .inspect_err(|_| self.shared.routed_one())
+    }
+
+    fn tell_adapted(&self, adapt: AdaptFn<M>) {
+        // The adapter runs in the router's turn: through its mailbox.
+        self.count_for_router();
+        self.router.tell_adapted(adapt);
+    }
+
+    fn tell_last(&self, msg: M) -> Result<(), M> {
+        self.count_for_router();
+        self.router
+            .tell_last(msg)
+            .inspect_err(|_| self.shared.routed_one())
+    }
+
+    fn path(&self) -> ActorPath {
+        self.router.path()
+    }
+
+    fn actor(&self) -> Option<AnyActorRef> {
+        self.router.to_any()
+    }
+
+    fn front_of(&self) -> Option<&ActorRef<M>> {
+        Some(&self.router)
+    }
+}
+
+struct Routee<M: Send + 'static> {
+    actor: ActorRef<M>,
+    /// A stable number for rendezvous hashing.
+    id: u64,
+}
+
+/// The router actor.
+struct Pool<M: Send + 'static> {
+    size: usize,
+    factory: Factory<M>,
+    routing: Routing<M>,
+    routees: Vec<Routee<M>>,
+    shared: Arc<Shared<M>>,
+    /// Whether a front reads `shared.routees` (round-robin and random pools).
+    fronted: bool,
+}
+
+impl<M: Send + 'static> Pool<M> {
+    fn pick(&mut self, msg: &M) -> usize {
+        match &self.routing {
+            Routing::RoundRobin | Routing::Random => self.shared.pick(self.routees.len()),
+            Routing::ConsistentHashing(key) => {
+                let key = key(msg);
+                let hasher = fixed_hasher();
+                let mut best = (0, 0u64);
+                for (at, routee) in self.routees.iter().enumerate() {
+                    let score = hasher.hash_one((key, routee.id));
+                    if at == 0 || score > best.1 {
+                        best = (at, score);
+                    }
+                }
+                best.0
+            }
+        }
+    }
+
+    /// Gives the front the routees as they are now.
+    fn publish(&self) {
+        if self.fronted {
+            let now = self.routees.iter().map(|r| r.actor.clone()).collect();
+            *self.shared.routees.write() = now;
+        }
+    }
+
+    /// Tells a routee; one that refuses (it stopped, and its `Terminated` is on the way)
+    /// leaves the pool at once and the next is tried.
+    fn route(&mut self, ctx: &mut Context<M>, mut msg: M) {
+        while !self.routees.is_empty() {
+            let at = self.pick(&msg);
+            match self.routees[at].actor.try_tell(msg) {
+                Ok(()) => return,
+                Err(refused) => {
+                    msg = refused;
+                    self.remove(ctx, at, None);
+                }
+            }
+        }
+        // Stopping: no routee is left to take it.
+        ctx.dead_letter(msg, DeadLetterReason::RecipientStopped);
+    }
+
+    fn leave(&mut self, ctx: &mut Context<M>, gone: &AnyActorRef, failure: Option<&str>) {
+        if let Some(at) = self.routees.iter().position(|r| r.actor == *gone) {
+            self.remove(ctx, at, failure);
+        }
+    }
+
+    fn remove(&mut self, ctx: &mut Context<M>, at: usize, failure: Option<&str>) {
+        let gone = self.routees.remove(at).actor;
+        self.publish();
+        match failure {
+            Some(failure) => tracing::warn!(
+                router = %ctx.path(),
+                routee = %gone.path(),
+                failure,
+                left = self.routees.len(),
+                "a pool routee failed and left the pool; supervise the routee's behavior with a \
+                 restart strategy to keep the pool's size"
+            ),
+            None => {
+                tracing::debug!(router = %ctx.path(), left = self.routees.len(), "a pool routee stopped")
+            }
+        }
+        if self.routees.is_empty() {
+            tracing::warn!(router = %ctx.path(), "the last routee of a pool left: the router stops");
+            ctx.stop_self();
+        }
+    }
+
+    /// The router is ending (stopping, or restarting): the front sends to its mailbox.
+    fn withdraw(&mut self) {
+        self.routees.clear();
+        self.publish();
+    }
+}
+
+impl<M: Send + 'static> Actor for Pool<M> {
+    type Msg = M;
+
+    fn pre_start(&mut self, ctx: &mut Context<M>) {
+        for i in 0..self.size {
+            match ctx.spawn((self.factory)(), &format!("routee-{i}")) {
+                Ok(actor) => {
+                    ctx.watch(&actor);
+                    self.routees.push(Routee {
+                        actor,
+                        id: i as u64,
+                    });
+                }
+                Err(error) => {
+                    tracing::error!(router = %ctx.path(), %error, "could not spawn a pool routee")
+                }
+            }
+        }
+        if self.routees.is_empty() {
+            ctx.stop_self();
+        }
+        self.publish();
+    }
+
+    fn handle(&mut self, ctx: &mut Context<M>, msg: M) {
+        self.route(ctx, msg);
+        // After the tell: the sender that sees the count reach zero goes direct behind it.
+        self.shared.routed_one();
+    }
+
+    fn on_signal(&mut self, ctx: &mut Context<M>, signal: &Signal) {
+        match signal {
+            Signal::Terminated(gone) => self.leave(ctx, gone, None),
+            Signal::ChildFailed(gone, failure) => self.leave(ctx, gone, Some(failure.message())),
+            _ => {}
+        }
+    }
+
+    fn pre_restart(&mut self, _: &mut Context<M>) {
+        self.withdraw();
+    }
+
+    fn post_stop(&mut self, _: &mut Context<M>) {
+        self.withdraw();
+    }
+}
