@@ -96,3 +96,194 @@ pub(crate) fn spawned_ref<M: Send + 'static>(
         None => actor,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::hash::BuildHasher;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc::{Receiver, Sender, channel};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::actor::{ActorPath, ActorSystem, AnyActorRef, Behaviors, Props};
+    use crate::supervision::SupervisorStrategy;
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    /// A front that counts what it is told and passes it on.
+    struct Counting {
+        actor: ActorRef<u32>,
+        told: Arc<AtomicUsize>,
+    }
+
+    impl Recipient<u32> for Counting {
+        fn tell(&self, msg: u32) {
+            self.told.fetch_add(1, Ordering::SeqCst);
+            self.actor.tell(msg);
+        }
+
+        fn path(&self) -> ActorPath {
+            self.actor.path()
+        }
+
+        fn actor(&self) -> Option<AnyActorRef> {
+            self.actor.to_any()
+        }
+
+        fn front_of(&self) -> Option<&ActorRef<u32>> {
+            Some(&self.actor)
+        }
+    }
+
+    /// What a fronted actor reports: its own reference when it starts, then each message.
+    enum Seen {
+        Me(ActorRef<u32>),
+        Got(u32),
+    }
+
+    fn fronted(out: &Sender<Seen>, told: &Arc<AtomicUsize>) -> Behavior<u32> {
+        let (out, told) = (out.clone(), told.clone());
+        Behavior::with_front(move || {
+            let out = out.clone();
+            let behavior = Behaviors::setup(move |ctx| {
+                let _ = out.send(Seen::Me(ctx.self_ref()));
+                let out = out.clone();
+                Behaviors::receive_message(move |n| {
+                    let _ = out.send(Seen::Got(n));
+                    Behaviors::same()
+                })
+            });
+            let told = told.clone();
+            let front: MakeFront<u32> = Box::new(move |actor| {
+                Arc::new(Counting { actor, told }) as Arc<dyn Recipient<u32>>
+            });
+            (behavior, front)
+        })
+    }
+
+    /// The reference the next actor to start reports as its own.
+    #[track_caller]
+    fn started(seen: &Receiver<Seen>) -> ActorRef<u32> {
+        match seen.recv_timeout(WAIT) {
+            Ok(Seen::Me(me)) => me,
+            _ => panic!("the actor did not report its own reference"),
+        }
+    }
+
+    /// `spawned` went through its front, and is `me` (its actor's own reference) in every
+    /// other respect.
+    #[track_caller]
+    fn check_front(
+        spawned: &ActorRef<u32>,
+        me: &ActorRef<u32>,
+        seen: &Receiver<Seen>,
+        told: &AtomicUsize,
+    ) {
+        assert_eq!(
+            spawned, me,
+            "the front is not equal to the actor's own reference"
+        );
+        let hasher = std::hash::RandomState::new();
+        assert_eq!(hasher.hash_one(spawned), hasher.hash_one(me));
+        assert_eq!(spawned.path(), me.path());
+        assert_eq!(spawned.to_any(), me.to_any());
+        let before = told.load(Ordering::SeqCst);
+        spawned.tell(7);
+        assert!(matches!(seen.recv_timeout(WAIT), Ok(Seen::Got(7))));
+        assert_eq!(
+            told.load(Ordering::SeqCst),
+            before + 1,
+            "the tell missed the front"
+        );
+    }
+
+    fn system() -> ActorSystem {
+        ActorSystem::builder()
+            .name("front")
+            .threads(1)
+            .build()
+            .expect("a system starts")
+    }
+
+    #[test]
+    fn every_system_spawn_hands_out_the_front_which_is_the_actor_but_for_tell() {
+        let system = system();
+        let (out, seen) = channel();
+        let told = Arc::new(AtomicUsize::new(0));
+        let named = system
+            .spawn(fronted(&out, &told), "named")
+            .expect("spawned");
+        check_front(&named, &started(&seen), &seen, &told);
+        let anonymous = system
+            .spawn_anonymous(fronted(&out, &told))
+            .expect("spawned");
+        check_front(&anonymous, &started(&seen), &seen, &told);
+        let with = system
+            .spawn_with(fronted(&out, &told), None, &Props::new())
+            .expect("spawned");
+        check_front(&with, &started(&seen), &seen, &told);
+        let supervised = Behaviors::supervise(fronted(&out, &told))
+            .on_failure(SupervisorStrategy::restart())
+            .receive_signal(|_, _| Behaviors::same());
+        let supervised = system.spawn(supervised, "supervised").expect("spawned");
+        check_front(&supervised, &started(&seen), &seen, &told);
+        system.shutdown();
+    }
+
+    #[test]
+    fn every_context_spawn_hands_out_the_front() {
+        let system = system();
+        let (out, seen) = channel();
+        let (children_tx, children) = channel();
+        let told = Arc::new(AtomicUsize::new(0));
+        let (child_out, child_told) = (out.clone(), told.clone());
+        system
+            .spawn(
+                Behaviors::setup(move |ctx| {
+                    let spawned = [
+                        ctx.spawn(fronted(&child_out, &child_told), "named"),
+                        ctx.spawn_anonymous(fronted(&child_out, &child_told)),
+                        ctx.spawn_with(fronted(&child_out, &child_told), None, &Props::new()),
+                    ];
+                    for child in spawned {
+                        let _ = children_tx.send(child.expect("spawned"));
+                    }
+                    Behaviors::receive_message(|(): ()| Behaviors::same())
+                }),
+                "parent",
+            )
+            .expect("spawned");
+        // The three start in any order.
+        let mut selves: Vec<ActorRef<u32>> = (0..3).map(|_| started(&seen)).collect();
+        for _ in 0..3 {
+            let child = children.recv_timeout(WAIT).expect("a child");
+            let at = selves.iter().position(|me| me.path() == child.path());
+            let me = selves.swap_remove(at.expect("the child started"));
+            check_front(&child, &me, &seen, &told);
+        }
+        system.shutdown();
+    }
+
+    #[test]
+    fn a_fronted_behavior_met_after_spawning_runs_without_its_front() {
+        let system = system();
+        let (out, seen) = channel();
+        let told = Arc::new(AtomicUsize::new(0));
+        let inner = parking_lot::Mutex::new(Some(fronted(&out, &told)));
+        let late = system
+            .spawn(
+                Behaviors::setup(move |_| inner.lock().take().unwrap_or_else(Behaviors::empty)),
+                "late",
+            )
+            .expect("spawned");
+        assert_eq!(late, started(&seen));
+        late.tell(3);
+        assert!(matches!(seen.recv_timeout(WAIT), Ok(Seen::Got(3))));
+        assert_eq!(
+            told.load(Ordering::SeqCst),
+            0,
+            "a front was made after spawning"
+        );
+        system.shutdown();
+    }
+}
