@@ -58,10 +58,13 @@ fn routee(
     }
 }
 
-fn channels() -> (
+/// Where routees report, and where one that quits sends its reference.
+type Channels = (
     (Sender<Report>, Receiver<Report>),
     (Sender<ActorRef<Job>>, Receiver<ActorRef<Job>>),
-) {
+);
+
+fn channels() -> Channels {
     (
         crossbeam_channel::unbounded(),
         crossbeam_channel::unbounded(),
