@@ -23,7 +23,7 @@ use reactant::prelude::*;
 /// What a routee is told.
 #[derive(Debug)]
 enum Job {
-    /// Report (routee name, sender, seq).
+    /// Report (routee path, sender, seq).
     Work { sender: usize, seq: u32 },
     /// Send your own reference on the quit channel, then stop.
     Quit,
@@ -31,7 +31,7 @@ enum Job {
     Name(ActorRef<String>),
 }
 
-/// A report: (routee name, sender, seq).
+/// A report: (routee path, sender, seq).
 type Report = (String, usize, u32);
 
 fn routee(
@@ -43,7 +43,7 @@ fn routee(
         let (report, quit) = channels.lock().clone();
         Behaviors::receive(move |ctx, job| match job {
             Job::Work { sender, seq } => {
-                let _ = report.send((ctx.path().name().to_owned(), sender, seq));
+                let _ = report.send((ctx.path().to_string(), sender, seq));
                 Behaviors::same()
             }
             Job::Quit => {
@@ -273,7 +273,7 @@ fn what_a_routee_that_stopped_unheard_refuses_reaches_the_others_and_none_is_los
     keeper.open();
     let reports = recv_n(&rx, 30);
     exactly_once_in_order(&reports, 1, 30);
-    let quitter_name = quitter.path().name().to_owned();
+    let quitter_name = quitter.path().to_string();
     assert!(
         reports.iter().all(|(routee, _, _)| *routee != quitter_name),
         "a stopped routee was reported working"
@@ -383,5 +383,33 @@ fn the_pools_reference_is_the_router_path_equality_watching_asks_and_dead_letter
     let letter = recv(&dead);
     assert_eq!(letter.recipient.as_str(), "/user/owner/pool");
     assert_eq!(letter.reason, DeadLetterReason::RecipientStopped);
+    common::assert_quiet(&rx);
+}
+
+#[test]
+fn a_pool_of_pools_delivers_every_message_once_in_order() {
+    // Each outer routee is itself a pool's reference: a front that tells another front.
+    let system = common::system("front-nested");
+    let ((tx, rx), (quit_tx, _quit)) = channels();
+    let inner = parking_lot::Mutex::new((tx, quit_tx));
+    let pool = system
+        .spawn(
+            Routers::pool(2, move || {
+                let (tx, quit_tx) = inner.lock().clone();
+                Behaviors::setup(move |ctx| {
+                    let inner = ctx
+                        .spawn(Routers::pool(2, routee(&tx, &quit_tx)), "inner")
+                        .expect("spawned");
+                    Behaviors::receive_message(move |job| {
+                        inner.tell(job);
+                        Behaviors::same()
+                    })
+                })
+            }),
+            "pool",
+        )
+        .expect("spawned");
+    send_from_threads(&pool, 4, 1_000);
+    exactly_once_in_order(&recv_n(&rx, 4_000), 4, 1_000);
     common::assert_quiet(&rx);
 }

@@ -14,6 +14,7 @@ mod breaker;
 mod group;
 mod pool;
 mod receptionist;
+mod routees;
 mod router;
 mod topic;
 

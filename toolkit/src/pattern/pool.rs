@@ -30,16 +30,18 @@
 //! (Messages sent to the router's own reference, which only the router holds, are not
 //! counted; the count then stops at zero.)
 //!
-//! The table is a `parking_lot` read-write lock whose read guard is held across the pick and
-//! the tell: the router writes it only when a routee joins or leaves, and holding the guard
-//! spares cloning the routee's reference (an atomic increment on a line all senders share).
+//! The table ([`RouteeTable`]) costs a tell one atomic load while the routees do not change:
+//! each sender thread keeps a copy of the list (see `routees.rs`). The round-robin counter is
+//! the one atomic read-modify-write a tell adds (on its own cache line); a random pick adds
+//! none.
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use parking_lot::RwLock;
+use crossbeam_utils::CachePadded;
 
+use super::routees::RouteeTable;
 use super::router::{Factory, PoolRouter, Routing, fixed_hasher};
 use crate::actor::{
     Actor, ActorPath, ActorRef, AdaptFn, AnyActorRef, Behavior, Behaviors, Context, MakeFront,
@@ -89,9 +91,10 @@ impl<M: Send + 'static> From<PoolRouter<M>> for Behavior<M> {
 struct Shared<M: Send + 'static> {
     /// The routees the front may tell, in the router's order; empty before the router starts
     /// and after it stops.
-    routees: RwLock<Vec<ActorRef<M>>>,
-    /// The round-robin counter, for both paths.
-    next: AtomicUsize,
+    routees: RouteeTable<M>,
+    /// The round-robin counter, for both paths (alone on its cache line: every round-robin
+    /// tell writes it).
+    next: CachePadded<AtomicUsize>,
     /// Messages the front gave the router that it has not yet routed (see the module docs).
     queued: AtomicUsize,
     random: bool,
@@ -100,8 +103,8 @@ struct Shared<M: Send + 'static> {
 impl<M: Send + 'static> Shared<M> {
     fn new(random: bool) -> Self {
         Self {
-            routees: RwLock::new(Vec::new()),
-            next: AtomicUsize::new(0),
+            routees: RouteeTable::new(),
+            next: CachePadded::new(AtomicUsize::new(0)),
             queued: AtomicUsize::new(0),
             random,
         }
@@ -140,11 +143,7 @@ impl<M: Send + 'static> PoolFront<M> {
         if self.shared.queued.load(Ordering::Acquire) != 0 {
             return Err(msg);
         }
-        let routees = self.shared.routees.read();
-        match routees.len() {
-            0 => Err(msg),
-            n => routees[self.shared.pick(n)].try_tell(msg),
-        }
+        self.shared.routees.tell(msg, |n| self.shared.pick(n))
     }
 
     /// Counts a message the router will route, before it is sent.
@@ -243,7 +242,7 @@ impl<M: Send + 'static> Pool<M> {
     fn publish(&self) {
         if self.fronted {
             let now = self.routees.iter().map(|r| r.actor.clone()).collect();
-            *self.shared.routees.write() = now;
+            self.shared.routees.publish(now);
         }
     }
 
