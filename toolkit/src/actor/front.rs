@@ -11,16 +11,20 @@
 //! What a front stands for, and what it keeps:
 //!
 //! - Inside the actor, [`Context::self_ref`](super::Context::self_ref) stays the actor's own
-//!   reference (its mailbox). Only `tell` (and `try_tell`) go through the front.
-//! - The front names the actor it stands for ([`Recipient::front_of`]), and the returned
-//!   reference is that actor in every other respect: its path, [`to_any`](ActorRef::to_any)
-//!   (so watching it watches the actor, and it is equal to the actor's [`AnyActorRef`]),
+//!   reference (its mailbox). The front receives what is sent through the returned reference:
+//!   `tell`, `try_tell`, messages adapted in the receiver's turn (`tell_adapted`: a message
+//!   adapter's or an ask's mapping, which must run in the actor's turn) and the last message
+//!   of a stop (`tell_last`). It decides where each goes; the pool's front sends the last two
+//!   to the actor's mailbox.
+//! - The front names the actor it stands for ([`Recipient::front_of`]) and reports it from
+//!   [`Recipient::actor`] and [`Recipient::path`], so the returned reference is that actor in
+//!   every other respect: its path, [`to_any`](ActorRef::to_any) (so watching it watches the
+//!   actor, `Terminated` names it, and it is equal to the actor's [`AnyActorRef`]),
 //!   [`is_terminated`](ActorRef::is_terminated), equality and hashing (it is equal to the
-//!   actor's own `ActorRef`, and hashes the same), the asks made through it (they are about
-//!   the actor), messages adapted in the receiver's turn and the last message of a stop (both
-//!   go to the actor's mailbox, as they must run in its turn).
-//! - A message the front cannot place goes to the actor's own mailbox, so it is handled or
-//!   dead-lettered exactly as it would have been without the front.
+//!   actor's own `ActorRef`, and hashes the same), and the asks made through it (a timeout
+//!   names the actor).
+//! - A message the front cannot place should go to the actor's own mailbox, so that it is
+//!   handled, or dead-lettered with the mailbox's reason, exactly as without the front.
 //!
 //! Where a front survives:
 //!
