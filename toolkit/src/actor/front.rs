@@ -19,10 +19,10 @@
 //! - The front names the actor it stands for ([`Recipient::front_of`]) and reports it from
 //!   [`Recipient::actor`] and [`Recipient::path`], so the returned reference is that actor in
 //!   every other respect: its path, [`to_any`](ActorRef::to_any) (so watching it watches the
-//!   actor, `Terminated` names it, and it is equal to the actor's [`AnyActorRef`]),
-//!   [`is_terminated`](ActorRef::is_terminated), equality and hashing (it is equal to the
-//!   actor's own `ActorRef`, and hashes the same), and the asks made through it (a timeout
-//!   names the actor).
+//!   actor, `Terminated` names it, and it is equal to the actor's
+//!   [`AnyActorRef`](super::AnyActorRef)), [`is_terminated`](ActorRef::is_terminated),
+//!   equality and hashing (it is equal to the actor's own `ActorRef`, and hashes the same),
+//!   and the asks made through it (a timeout names the actor).
 //! - A message the front cannot place should go to the actor's own mailbox, so that it is
 //!   handled, or dead-lettered with the mailbox's reason, exactly as without the front.
 //!
