@@ -37,6 +37,27 @@ enum Task {
     },
 }
 
+/// How a timer repeats (see [`Timers`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimerMode {
+    /// `start_single`: once.
+    Single,
+    /// `start_fixed_delay`: again `delay` after each delivery.
+    FixedDelay,
+    /// `start_fixed_rate`: every `interval`, keeping the rate.
+    FixedRate,
+}
+
+/// Told of each start and cancellation of an actor's timers: the seam a test system uses to
+/// record them (the actor core implements it; this module knows nothing of actors).
+#[cfg(feature = "testkit")]
+pub(crate) trait TimerObserver: Send + Sync + 'static {
+    /// A timer under `key` (its `Debug` text) was started.
+    fn started(&self, key: String, delay: Duration, mode: TimerMode);
+    /// The timer under `key` was cancelled.
+    fn cancelled(&self, key: String);
+}
+
 #[derive(Default)]
 struct SchedulerState {
     queue: BTreeMap<(Instant, TaskId), Task>,
@@ -423,7 +444,7 @@ struct TimersInner<M: Send + 'static> {
     table: Mutex<TimerTable>,
     /// A test system's actor reports its timers here (see `actor::testing`).
     #[cfg(feature = "testkit")]
-    recording: Option<crate::actor::TimerRecording>,
+    recording: Option<Arc<dyn TimerObserver>>,
 }
 
 impl<M: Send + 'static> Clone for Timers<M> {
@@ -452,7 +473,7 @@ impl<M: Send + 'static> Timers<M> {
     pub(crate) fn recorded(
         target: Weak<dyn TimerTarget<M>>,
         scheduler: SchedulerHandle,
-        recording: crate::actor::TimerRecording,
+        recording: Arc<dyn TimerObserver>,
     ) -> Self {
         Self {
             inner: Arc::new(TimersInner {
@@ -465,22 +486,16 @@ impl<M: Send + 'static> Timers<M> {
     }
 
     #[cfg(feature = "testkit")]
-    fn record_start(&self, key: &TimerKey, delay: Duration, mode: crate::actor::TimerMode) {
+    fn record_start(&self, key: &TimerKey, delay: Duration, mode: TimerMode) {
         if let Some(recording) = &self.inner.recording {
-            recording.record(crate::actor::RecordedEffect::TimerStarted {
-                key: format!("{key:?}"),
-                delay,
-                mode,
-            });
+            recording.started(format!("{key:?}"), delay, mode);
         }
     }
 
     #[cfg(feature = "testkit")]
     fn record_cancel(&self, key: &TimerKey) {
         if let Some(recording) = &self.inner.recording {
-            recording.record(crate::actor::RecordedEffect::TimerCancelled {
-                key: format!("{key:?}"),
-            });
+            recording.cancelled(format!("{key:?}"));
         }
     }
 
@@ -491,7 +506,7 @@ impl<M: Send + 'static> Timers<M> {
     {
         let key = TimerKey::new(key);
         #[cfg(feature = "testkit")]
-        self.record_start(&key, delay, crate::actor::TimerMode::Single);
+        self.record_start(&key, delay, TimerMode::Single);
         let mut table = self.inner.table.lock();
         let generation = self.replace(&mut table, &key);
         let target = self.inner.target.clone();
@@ -536,9 +551,9 @@ impl<M: Send + 'static> Timers<M> {
             &key,
             interval,
             if fixed_rate {
-                crate::actor::TimerMode::FixedRate
+                TimerMode::FixedRate
             } else {
-                crate::actor::TimerMode::FixedDelay
+                TimerMode::FixedDelay
             },
         );
         let mut table = self.inner.table.lock();

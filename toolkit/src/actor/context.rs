@@ -340,7 +340,7 @@ impl<M: Send + 'static> Context<M> {
         self.extras().timers.get_or_insert_with(|| {
             #[cfg(feature = "testkit")]
             if let Some(recording) = recording {
-                return Timers::recorded(target, scheduler, recording);
+                return Timers::recorded(target, scheduler, Arc::new(recording));
             }
             Timers::new(target, scheduler)
         })

@@ -13,16 +13,8 @@ use std::time::Duration;
 
 use super::actor_ref::AnyActorRef;
 
-/// How a timer repeats (see [`Timers`](crate::timers::Timers)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TimerMode {
-    /// `start_single`: once.
-    Single,
-    /// `start_fixed_delay`: again `delay` after each delivery.
-    FixedDelay,
-    /// `start_fixed_rate`: every `interval`, keeping the rate.
-    FixedRate,
-}
+pub use crate::timers::TimerMode;
+use crate::timers::TimerObserver;
 
 /// What a handler did, as the core reports it to the sink.
 pub(crate) enum RecordedEffect {
@@ -62,9 +54,15 @@ pub(crate) struct TimerRecording {
     pub(crate) sink: Arc<dyn EffectSink>,
 }
 
-impl TimerRecording {
-    pub(crate) fn record(&self, effect: RecordedEffect) {
-        self.sink.record(self.actor, effect);
+impl TimerObserver for TimerRecording {
+    fn started(&self, key: String, delay: Duration, mode: TimerMode) {
+        self.sink
+            .record(self.actor, RecordedEffect::TimerStarted { key, delay, mode });
+    }
+
+    fn cancelled(&self, key: String) {
+        self.sink
+            .record(self.actor, RecordedEffect::TimerCancelled { key });
     }
 }
 

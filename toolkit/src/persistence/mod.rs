@@ -90,7 +90,7 @@ pub(crate) use entity::EntityReader;
 pub use entity::{EntityContext, EntitySignal, EventSourcedBehavior, Persistence};
 pub use entity_type::Entity;
 pub use error::{
-    DeleteError, InvalidPersistenceId, JournalError, PersistError, RecoveryCause, RecoveryError,
+    BackendError, DeleteError, InvalidPersistenceId, JournalError, PersistError, RecoveryCause, RecoveryError,
     Rejection, SnapshotError,
 };
 pub use event::Event;

@@ -11,7 +11,7 @@ use crate::query::QueryError;
 pub enum ReadStoreError {
     /// The database under the store failed (or refused: closed, opened read-only).
     #[error("the read store's database failed: {0}; check the storage and try again")]
-    Storage(JournalError),
+    Storage(#[source] JournalError),
     /// A key could not be encoded, or a stored key read back as the table's key type.
     #[error(
         "a key of table `{table}` cannot be encoded or read back: {detail}; keys must be plain \

@@ -19,7 +19,7 @@ pub enum QueryError {
         "the journal failed while reading: {0}; check the storage, then run the query again \
          from the last offset you handled"
     )]
-    Journal(JournalError),
+    Journal(#[source] JournalError),
     /// The journal's backend panicked while reading.
     #[error(
         "the journal panicked while reading: {0}; run the query again from the last offset \

@@ -49,14 +49,14 @@ pub enum CommandFailure {
     /// The journal failed the command's write: the entity got `PersistFailed` (and stopped or
     /// backs off, as configured).
     #[error("the journal failed to store the command's events: {0}")]
-    PersistFailed(PersistError),
+    PersistFailed(#[source] PersistError),
     /// The journal or the codec refused the command's events: the entity got
     /// `PersistRejected`.
     #[error("the command's events were rejected: {0}")]
-    PersistRejected(PersistError),
+    PersistRejected(#[source] PersistError),
     /// The entity could not recover: it got `RecoveryFailed` and stopped.
     #[error("the entity could not recover: {0}")]
-    RecoveryFailed(RecoveryError),
+    RecoveryFailed(#[source] RecoveryError),
     /// The entity has stopped (a failure, or `Effect::stop`); `restart` starts it again.
     #[error("the entity has stopped; call restart() to start it again")]
     Stopped,

@@ -315,5 +315,5 @@ fn read_last_offset(db: &DB) -> Result<u64, String> {
 
 /// A RocksDB failure during a call: nothing of the call was written.
 fn storage(error: ::rocksdb::Error) -> JournalError {
-    JournalError::Storage(error.into_string())
+    JournalError::backend(error)
 }
