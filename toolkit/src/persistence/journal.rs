@@ -7,6 +7,12 @@ use super::commit::CommitNotifier;
 use super::error::{InvalidPersistenceId, JournalError, Rejection};
 
 /// The position of an event in its entity's stream: 1 for the first, contiguous from there.
+///
+/// A plain `u64` by decision, not a newtype, like the global offset (`Offset::After(u64)`):
+/// the public surface other code is written against spells both as integers
+/// (`At::Sequence(42)`, `Offset::After(1_000)`, `EventEnvelope::sequence_nr`), and a newtype
+/// would break every such call for no check the compiler could add there. The names say which
+/// number is which; the global offset lives only inside `Offset` and `EventEnvelope::offset`.
 pub type SequenceNr = u64;
 
 /// The stream an event belongs to: by convention `"{type_key}|{entity_id}"`.
