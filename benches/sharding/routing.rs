@@ -1,5 +1,6 @@
 //! Part 1: routing throughput through the region beside direct tells.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -13,7 +14,8 @@ use reactant::sharding::{
     EntityId, EntityRef, EntityTypeKey, RegionStats, ShardRegion, ShardedEntity, ShardingEnvelope,
 };
 
-/// The three paths to the same 10,000 counters.
+/// The paths to the same 10,000 counters: direct, through the region, and the floor of any
+/// routing by id (a map from id to `ActorRef`, read without a lock, then a direct tell).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Path {
     /// `ActorRef::tell` to actors spawned with `spawn_anonymous`.
@@ -25,14 +27,27 @@ pub(crate) enum Path {
     /// `ShardRegion::tell(ShardingEnvelope::new(id.clone(), msg))` with a kept `EntityId`
     /// (the clone is a reference-count increment, as the direct path clones no `ActorRef`).
     EnvelopeKeptId,
+    /// The floor under `Envelope`: the `String` id cloned, looked up in a `HashMap<String,
+    /// ActorRef>` (foldhash, built once, never locked), then a direct tell.
+    MapString,
+    /// The floor under `EnvelopeKeptId`: a kept `EntityId` (its hash precomputed) looked up in
+    /// a `HashMap<EntityId, ActorRef>` (foldhash, never locked), then a direct tell.
+    MapKeptId,
 }
 
-pub(crate) const PATHS: [Path; 4] = [
+/// How many paths.
+pub(crate) const PATH_COUNT: usize = 6;
+
+pub(crate) const PATHS: [Path; PATH_COUNT] = [
     Path::Direct,
     Path::EntityRef,
     Path::Envelope,
     Path::EnvelopeKeptId,
+    Path::MapString,
+    Path::MapKeptId,
 ];
+
+type Map<K> = HashMap<K, ActorRef<u64>, foldhash::fast::FixedState>;
 
 pub(crate) struct Throughput {
     pub(crate) config_entities: usize,
@@ -44,6 +59,10 @@ pub(crate) struct Throughput {
     pub(crate) ids: Vec<String>,
     pub(crate) entity_ids: Vec<EntityId>,
     pub(crate) region_round: Arc<Round>,
+    /// The floors' maps, to a third set of counters.
+    pub(crate) by_string: Map<String>,
+    pub(crate) by_kept_id: Map<EntityId>,
+    pub(crate) map_round: Arc<Round>,
     // Last: the system shuts down after the references into it are gone.
     pub(crate) _system: ActorSystem,
 }
@@ -78,6 +97,16 @@ impl Throughput {
         // slots (made by the warm-up's first message to each) key on the same text.
         let entity_ids: Vec<EntityId> = ids.iter().map(EntityId::from).collect();
         let entity_refs = entity_ids.iter().map(|id| region.entity(id)).collect();
+        let map_round = Round::new(RUN_TIMEOUT);
+        let floor: Vec<ActorRef<u64>> = (0..config.entities)
+            .map(|_| {
+                system
+                    .spawn_anonymous(Counter::new(quota, map_round.clone()))
+                    .expect("spawn a counter")
+            })
+            .collect();
+        let by_string = ids.iter().cloned().zip(floor.iter().cloned()).collect();
+        let by_kept_id = entity_ids.iter().cloned().zip(floor).collect();
         Self {
             config_entities: config.entities,
             quota,
@@ -88,6 +117,9 @@ impl Throughput {
             ids,
             entity_ids,
             region_round,
+            by_string,
+            by_kept_id,
+            map_round,
             _system: system,
         }
     }
@@ -100,6 +132,7 @@ impl Throughput {
         let round = match path {
             Path::Direct => &self.direct_round,
             Path::EntityRef | Path::Envelope | Path::EnvelopeKeptId => &self.region_round,
+            Path::MapString | Path::MapKeptId => &self.map_round,
         };
         round.arm(self.config_entities);
         let start_line = Barrier::new(senders + 1);
@@ -130,6 +163,19 @@ impl Throughput {
                         Path::EnvelopeKeptId => send(passes, offset, entities, |i, msg| {
                             self.region
                                 .tell(ShardingEnvelope::new(self.entity_ids[i].clone(), msg))
+                        }),
+                        Path::MapString => send(passes, offset, entities, |i, msg| {
+                            let id = self.ids[i].clone();
+                            match self.by_string.get(&id) {
+                                Some(actor) => actor.tell(msg),
+                                None => unreachable!("every id is in the map"),
+                            }
+                        }),
+                        Path::MapKeptId => send(passes, offset, entities, |i, msg| {
+                            match self.by_kept_id.get(&self.entity_ids[i]) {
+                                Some(actor) => actor.tell(msg),
+                                None => unreachable!("every id is in the map"),
+                            }
                         }),
                     }
                     let used = thread_cpu().saturating_sub(cpu_before);
@@ -164,8 +210,8 @@ pub(crate) fn send(passes: u64, offset: usize, entities: usize, tell: impl Fn(us
 /// message (ns) in those runs.
 pub(crate) struct SenderRates {
     pub(crate) senders: usize,
-    pub(crate) rates: [Vec<f64>; 4],
-    pub(crate) cpu_ns: [Vec<f64>; 4],
+    pub(crate) rates: [Vec<f64>; PATH_COUNT],
+    pub(crate) cpu_ns: [Vec<f64>; PATH_COUNT],
 }
 
 pub(crate) struct ThroughputResults {
@@ -200,8 +246,8 @@ pub(crate) fn routing_throughput(config: &Config) -> ThroughputResults {
     );
     let mut rows = Vec::new();
     for &senders in &config.senders {
-        let mut rates: [Vec<f64>; 4] = Default::default();
-        let mut cpu_ns: [Vec<f64>; 4] = Default::default();
+        let mut rates: [Vec<f64>; PATH_COUNT] = Default::default();
+        let mut cpu_ns: [Vec<f64>; PATH_COUNT] = Default::default();
         for _ in 0..config.runs {
             for (p, path) in PATHS.into_iter().enumerate() {
                 let (elapsed, sender_cpu) = bench.run(path, senders);
@@ -211,19 +257,25 @@ pub(crate) fn routing_throughput(config: &Config) -> ThroughputResults {
         }
         println!(
             "{senders} senders (msgs/s per run): direct {}; EntityRef {}; envelope (String id) \
-             {}; envelope (kept EntityId) {}",
+             {}; envelope (kept EntityId) {}; map floor (String id) {}; map floor (kept \
+             EntityId) {}",
             list_millions(&rates[0]),
             list_millions(&rates[1]),
             list_millions(&rates[2]),
-            list_millions(&rates[3])
+            list_millions(&rates[3]),
+            list_millions(&rates[4]),
+            list_millions(&rates[5])
         );
         println!(
             "{senders} senders (sender CPU ns per message): direct {}; EntityRef {}; envelope \
-             (String id) {}; envelope (kept EntityId) {}",
+             (String id) {}; envelope (kept EntityId) {}; map floor (String id) {}; map floor \
+             (kept EntityId) {}",
             list_ns(&cpu_ns[0]),
             list_ns(&cpu_ns[1]),
             list_ns(&cpu_ns[2]),
-            list_ns(&cpu_ns[3])
+            list_ns(&cpu_ns[3]),
+            list_ns(&cpu_ns[4]),
+            list_ns(&cpu_ns[5])
         );
         rows.push(SenderRates {
             senders,
@@ -248,7 +300,9 @@ pub(crate) fn routing_throughput(config: &Config) -> ThroughputResults {
 pub(crate) fn print_throughput(config: &Config, results: &ThroughputResults) {
     println!(
         "\nRouting to {} entities, {} messages per run; msgs/s, median of {} runs (min–max); \
-         ratio = region / direct (target ≥ 0.50: the region costs at most 2× the direct path)",
+         ratio = region / direct (target ≥ 0.50: the region costs at most 2× the direct path); \
+         the map floors: a lock-free map from id to ActorRef, then a direct tell, what any \
+         routing by id costs at least",
         config.entities, results.messages_per_run, config.runs
     );
     let mut table = Table::new(
@@ -262,12 +316,17 @@ pub(crate) fn print_throughput(config: &Config, results: &ThroughputResults) {
             "envelope (kept EntityId)",
             "kept/direct",
             "≥ 0.50",
+            "map floor (String id)",
+            "floor/direct",
+            "map floor (kept EntityId)",
+            "floor/direct",
         ]
         .map(String::from)
         .to_vec(),
     );
     for row in &results.rows {
-        let [direct, entity_ref, envelope, kept] = row.rates.each_ref().map(|r| median(r));
+        let [direct, entity_ref, envelope, kept, floor_string, floor_kept] =
+            row.rates.each_ref().map(|r| median(r));
         let ratios = [entity_ref, envelope, kept].map(|rate| rate / direct);
         let met: Vec<&str> = ["EntityRef", "String", "kept"]
             .into_iter()
@@ -289,6 +348,10 @@ pub(crate) fn print_throughput(config: &Config, results: &ThroughputResults) {
             } else {
                 met.join(", ")
             },
+            spread(&row.rates[4]),
+            format!("{:.2}", floor_string / direct),
+            spread(&row.rates[5]),
+            format!("{:.2}", floor_kept / direct),
         ]);
     }
     table.print();
@@ -304,6 +367,8 @@ pub(crate) fn print_throughput(config: &Config, results: &ThroughputResults) {
             "EntityRef",
             "envelope (String id)",
             "envelope (kept EntityId)",
+            "map floor (String id)",
+            "map floor (kept EntityId)",
         ]
         .map(String::from)
         .to_vec(),
