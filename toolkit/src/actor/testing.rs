@@ -56,8 +56,10 @@ pub(crate) struct TimerRecording {
 
 impl TimerObserver for TimerRecording {
     fn started(&self, key: String, delay: Duration, mode: TimerMode) {
-        self.sink
-            .record(self.actor, RecordedEffect::TimerStarted { key, delay, mode });
+        self.sink.record(
+            self.actor,
+            RecordedEffect::TimerStarted { key, delay, mode },
+        );
     }
 
     fn cancelled(&self, key: String) {

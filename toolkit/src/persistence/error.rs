@@ -275,7 +275,9 @@ mod tests {
         );
         let journal = error.source().expect("the journal error is the source");
         assert!(journal.downcast_ref::<JournalError>().is_some());
-        let backend = journal.source().expect("the engine's error is the journal error's source");
+        let backend = journal
+            .source()
+            .expect("the engine's error is the journal error's source");
         let Some(JournalError::Backend { source }) = journal.downcast_ref::<JournalError>() else {
             panic!("not a backend failure: {journal}");
         };
@@ -307,7 +309,9 @@ mod tests {
             cause: RecoveryCause::EventDecode(codec.clone()),
         };
         let cause = error.source().expect("the cause is the source");
-        let inner = cause.source().expect("the codec error is the cause's source");
+        let inner = cause
+            .source()
+            .expect("the codec error is the cause's source");
         assert_eq!(inner.downcast_ref::<CodecError>(), Some(&codec));
     }
 }

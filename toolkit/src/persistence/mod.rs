@@ -90,8 +90,8 @@ pub(crate) use entity::EntityReader;
 pub use entity::{EntityContext, EntitySignal, EventSourcedBehavior, Persistence};
 pub use entity_type::Entity;
 pub use error::{
-    BackendError, DeleteError, InvalidPersistenceId, JournalError, PersistError, RecoveryCause, RecoveryError,
-    Rejection, SnapshotError,
+    BackendError, DeleteError, InvalidPersistenceId, JournalError, PersistError, RecoveryCause,
+    RecoveryError, Rejection, SnapshotError,
 };
 pub use event::Event;
 pub use journal::{AtomicWrite, Journal, Manifest, PersistenceId, PersistentRepr, SequenceNr};
