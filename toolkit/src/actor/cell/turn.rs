@@ -74,7 +74,12 @@ impl<M: Send + 'static> ActorCell<M> {
             let behavior = std::mem::replace(&mut st.behavior, Behaviors::empty());
             self.start_behavior(st, behavior, false);
         }
-        self.process_system(st);
+        // The status word's bit, read here, keeps the common turn (user messages only) from
+        // calling the out-of-line system path at all: a worker that got this actor from a
+        // queue sees every bit set before it was queued.
+        if self.mailbox.has_system_hint() {
+            self.process_system(st);
+        }
         let mut handled = 0;
         // Size of the last batch taken in this turn; the first take never waits.
         let mut last_batch = usize::MAX;
@@ -143,7 +148,9 @@ impl<M: Send + 'static> ActorCell<M> {
     }
 
     /// Handles the system messages queued now; later ones wait for the next turn, so a
-    /// restart loop cannot monopolise a worker.
+    /// restart loop cannot monopolise a worker. Out of line: the message path only calls it
+    /// when the status word says system messages wait.
+    #[inline(never)]
     fn process_system(self: &Arc<Self>, st: &mut ActorState<M>) {
         let mut batch = Vec::new();
         self.mailbox.take_system(&mut batch);
