@@ -228,7 +228,10 @@ pub struct PoolRouter<M: Send + 'static> {
 }
 
 impl<M: Send + 'static> PoolRouter<M> {
-    /// Each message goes to the next routee in turn (the default).
+    /// Each message goes to the next routee in turn (the default). The turn is exact for the
+    /// messages of one sender; senders that tell at the same instant may pick the same
+    /// routee (the place is read and written back without a lock), so over several senders at
+    /// once the spread is even only nearly.
     pub fn with_round_robin(mut self) -> Self {
         self.routing = Routing::RoundRobin;
         self
