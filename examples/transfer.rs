@@ -44,6 +44,9 @@
 //! (`--help` says more). The journal lives in `DIR` (default `data/transfer`); the transfers
 //! of a seed are always the same, so a run killed half-way and run again finishes them.
 //! `--check` starts no transfer: it lets the unfinished ones finish, then audits.
+//!
+//! Over 600 lines on purpose: the example is the whole saga (accounts, the transfer process
+//! manager, the audit and the command line) in one file a reader can follow from the top.
 
 use std::collections::{BTreeMap, HashMap};
 use std::error::Error;

@@ -1,5 +1,7 @@
 //! The context a handler sees: its own reference, children, stopping them, watching other
 //! actors, message adapters, and non-blocking asks whose outcome comes back as a message.
+//!
+//! Over 600 lines: one file per rule set, as the ported specs are; each test stands alone.
 
 mod common;
 

@@ -6,6 +6,8 @@
 //! The pipe behaviour follows Pekko's `ActorContextPipeToSelfSpec` and `AskSpec`: success and
 //! failure both arrive as messages, the mapping runs in the actor's own turn, a panic in it is
 //! the actor's failure, and a reply after the timeout is a dead letter.
+//!
+//! Over 600 lines: one file per rule set, as the ported specs are; each test stands alone.
 
 mod common;
 

@@ -4,6 +4,8 @@
 //!
 //! Ported in behaviour from Akka's sharding specs (passivation with a stop message that is
 //! ignored, remember-entities across a restart of the region).
+//!
+//! Over 600 lines: one file per rule set, as the ported specs are; each test stands alone.
 
 mod common;
 #[path = "common/faults.rs"]

@@ -1,5 +1,7 @@
 //! Supervision: a panic is caught at the actor boundary and handed to the actor's strategy
 //! (stop, resume, restart with a limit, restart with backoff); nothing else is harmed.
+//!
+//! Over 600 lines: one file per rule set, as the ported specs are; each test stands alone.
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! The RocksDB journal beyond the shared kit: what survives a reopening, the global offset under
 //! concurrent writers, the folder lock (in this process and another), folders that must be
 //! refused without a byte written, the list of streams, and the read-only journal.
+//!
+//! Over 600 lines: one file per rule set, as the ported specs are; each test stands alone.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -13,6 +13,9 @@
 //!
 //! A test that fails while holding an operation must not hang the suite: a held call lets go
 //! on its own after [`HOLD_LIMIT`].
+//!
+//! Over 600 lines: every fault (fail, panic, reject, delay, hold) applies to every operation of
+//! the `Journal` and `SnapshotStore` traits, and the counts and waits a test reads go with them.
 
 use std::collections::HashMap;
 use std::sync::Arc;

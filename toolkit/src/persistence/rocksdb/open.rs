@@ -22,6 +22,9 @@
 //! **One folder, one spelling.** RocksDB keys its in-process lock by the path as written, so
 //! `dir` and `dir/.` (or a symlink) would open one folder twice: every RocksDB call gets the
 //! folder's canonical path.
+//!
+//! Over 600 lines: opening is one procedure (lock, recover, check the format, upgrade, build the
+//! indexes) whose failure cases each need their own typed error, and they read best in order.
 
 use std::fs::{self, File};
 use std::io::{self, ErrorKind, Write};
