@@ -353,6 +353,10 @@ enum ReadFault {
     BreakOff,
 }
 
+/// Not the testkit's `TestJournal` (the project's fault-injecting journal): this one draws its
+/// faults from the run's seed on every call and records the ground truth of each write, and it
+/// has faults a test never asks for by name (a panic *after* storing, a replay that breaks off
+/// midway), which the model's checks need and a scripted test does not.
 struct ChaosJournal {
     inner: InMemoryJournal,
     rng: Mutex<fastrand::Rng>,
