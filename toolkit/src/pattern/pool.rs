@@ -168,13 +168,9 @@ impl<M: Send + 'static> PoolFront<M> {
 impl<M: Send + 'static> Recipient<M> for PoolFront<M> {
     #[inline]
     fn tell(&self, msg: M) {
-        if let Err(msg) = self.direct(msg) {
-            self.count_for_router();
-            if let Err(msg) = self.router.try_tell(msg) {
-                // The router has stopped: its mailbox makes the dead letter.
-                self.shared.routed_one();
-                self.router.tell(msg);
-            }
+        if let Err(msg) = self.try_tell(msg) {
+            // The router has stopped: its mailbox makes the dead letter.
+            self.router.tell(msg);
         }
     }
 
