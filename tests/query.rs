@@ -337,6 +337,8 @@ macro_rules! query_suite {
             live_from_an_offset_is_exclusive,
             live_of_an_unused_tag_waits,
             live_to_an_actor_delivers_in_order_with_a_bounded_window,
+            live_to_a_converting_reference_delivers_in_order,
+            live_to_an_actor_goes_on_when_the_subscription_is_dropped,
             deleted_events_leave_tag_queries,
         );
         cases!($store, persistence_ids;
@@ -353,6 +355,7 @@ macro_rules! query_suite {
             an_event_that_cannot_be_decoded_is_an_error_naming_it_and_the_query_goes_on,
             a_codec_that_panics_is_an_error_never_a_panic_of_the_consumer,
             a_delivery_ends_when_its_actor_stops,
+            a_delivery_ends_when_its_actor_stops_without_a_later_commit,
             a_delivery_fails_on_an_event_that_cannot_be_decoded,
             closing_the_journal_ends_live_queries_with_an_error,
             a_cancelled_delivery_stops,

@@ -232,3 +232,61 @@ pub(crate) fn deleted_events_leave_tag_queries(kit: Kit) {
         ]
     );
 }
+
+/// A reference that is not an actor's own (here one that converts what it is sent) is
+/// delivered to as well, in order, and the delivery can be cancelled.
+pub(crate) fn live_to_a_converting_reference_delivers_in_order(kit: Kit) {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let texts_actor = kit
+        .system
+        .spawn(
+            Behaviors::receive_message(move |text: String| {
+                let _ = tx.send(text);
+                Behaviors::same()
+            }),
+            "texts",
+        )
+        .expect("spawns");
+    let converting: ActorRef<EventEnvelope<Noted>> =
+        texts_actor.contramap(|envelope: EventEnvelope<Noted>| envelope.event.0);
+    kit.note("a", "a blue sky");
+    let subscription = kit
+        .query()
+        .events_by_tag_to::<Notes>("blue", Offset::Start, &converting)
+        .expect("the delivery starts");
+    assert_eq!(common::recv(&rx), "a blue sky");
+    kit.note("b", "a blue sea");
+    kit.note("a", "a blue bird");
+    assert_eq!(common::recv_n(&rx, 2), ["a blue sea", "a blue bird"]);
+    subscription.cancel();
+    assert_eq!(
+        subscription.wait_end(super::WAIT),
+        Some(reactant::query::SubscriptionEnd::Cancelled)
+    );
+    kit.note("b", "a blue whale");
+    common::assert_quiet(&rx);
+}
+
+/// Dropping the subscription does not stop the delivery: events committed afterwards still
+/// reach the actor.
+pub(crate) fn live_to_an_actor_goes_on_when_the_subscription_is_dropped(kit: Kit) {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let reader = kit
+        .system
+        .spawn(
+            Behaviors::receive_message(move |envelope: EventEnvelope<Noted>| {
+                let _ = tx.send(envelope.event.0);
+                Behaviors::same()
+            }),
+            "reader",
+        )
+        .expect("spawns");
+    drop(
+        kit.query()
+            .events_by_tag_to::<Notes>("blue", Offset::Start, &reader)
+            .expect("the delivery starts"),
+    );
+    kit.note("a", "a blue sky");
+    kit.note("b", "a blue sea");
+    assert_eq!(common::recv_n(&rx, 2), ["a blue sky", "a blue sea"]);
+}

@@ -225,3 +225,29 @@ pub(crate) fn blocking_on_a_dispatcher_thread_is_refused(kit: Kit) {
         Some(Err(QueryError::WouldBlockDispatcher))
     );
 }
+
+/// An actor that stops while its delivery waits for commits ends the delivery even when no
+/// event is committed afterwards.
+pub(crate) fn a_delivery_ends_when_its_actor_stops_without_a_later_commit(kit: Kit) {
+    kit.note("a", "a green apple");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let once = kit
+        .system
+        .spawn(
+            Behaviors::receive_message(move |envelope: EventEnvelope<Noted>| {
+                let _ = tx.send(envelope.event.0);
+                Behaviors::stopped()
+            }),
+            "once",
+        )
+        .expect("spawns");
+    let subscription = kit
+        .query()
+        .events_by_tag_to::<Notes>("green", Offset::Start, &once)
+        .expect("starts");
+    assert_eq!(common::recv(&rx), "a green apple");
+    assert_eq!(
+        subscription.wait_end(WAIT),
+        Some(SubscriptionEnd::SubscriberStopped)
+    );
+}

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use super::cell::{ActorCell, AdaptFn, CellControl, Control};
 use super::path::ActorPath;
 use crate::ask::{AskAbout, Pending, PromiseRecipient};
+use crate::dispatch::Dispatcher;
+use crate::timers::SchedulerHandle;
 
 /// A typed, cheap-to-clone address of an actor that accepts messages of type `M`.
 ///
@@ -119,6 +121,16 @@ impl<M: Send + 'static> ActorRef<M> {
         match &self.inner {
             RefInner::Cell(cell) => ActorCell::tell_adapted(cell, adapt),
             RefInner::Other(other) => other.tell_adapted(adapt),
+        }
+    }
+
+    /// Where the actor's turns run, and its system's timers: for work that should run beside
+    /// the actor (a live query's pump). `None` for a reference that is not an actor's own
+    /// (a reply address, a converting reference, a router's front).
+    pub(crate) fn home(&self) -> Option<(Arc<Dispatcher>, SchedulerHandle)> {
+        match &self.inner {
+            RefInner::Cell(cell) => Some((cell.dispatcher().clone(), cell.system().scheduler())),
+            RefInner::Other(_) => None,
         }
     }
 

@@ -164,6 +164,11 @@ impl<M: Send + 'static> ActorCell<M> {
         &self.system
     }
 
+    /// The dispatcher this actor's turns run on.
+    pub(crate) fn dispatcher(&self) -> &Arc<Dispatcher> {
+        &self.dispatcher
+    }
+
     pub(crate) fn id(&self) -> u64 {
         self.id
     }
