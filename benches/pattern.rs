@@ -8,6 +8,12 @@
 //!   20 µs, through a round-robin pool and through a balancing pool: the time until every job
 //!   is done (the balancing pool should not wait for the slow routee's share).
 //!
+//! Before criterion, an alternating pass (`router pairs`) times the direct tells and the pool in
+//! one system, one burst of each in turn ([`PAIRS`] pairs, each side first in half of them),
+//! and prints each pair's ratio and their median: a noisy neighbour then weighs on both sides
+//! alike, where criterion's groups time them seconds apart. `REACTANT_BENCH_ONLY=pairs` runs
+//! only that pass.
+//!
 //! `cargo bench --bench pattern` (no RocksDB needed: `--no-default-features` builds faster).
 //! Worker threads: `REACTANT_BENCH_THREADS`, else 2, as in the other benches.
 
@@ -30,6 +36,8 @@ use round::{Counter, Round};
 const MESSAGES: u64 = 1_000_000;
 /// Routees (and direct actors).
 const ROUTEES: u64 = 4;
+/// Pairs of runs in the alternating pass.
+const PAIRS: usize = 11;
 /// Longest wait for a run: a lost message fails loudly instead of hanging.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -211,7 +219,84 @@ criterion_group! {
     targets = breaker, router, slow_routee
 }
 
+/// The alternating pass: 4 counters told directly in turn and a round-robin pool of 4
+/// counters, in one system, timed one burst after the other.
+fn router_pairs() {
+    let quota = MESSAGES / ROUTEES;
+    let system = system("bench-pairs");
+    let direct_round = Round::new(RUN_TIMEOUT);
+    let actors: Vec<ActorRef<u64>> = (0..ROUTEES)
+        .map(|i| {
+            let round = direct_round.clone();
+            system
+                .spawn(
+                    Behaviors::actor(move || Counter::new(quota, round.clone())),
+                    &format!("direct-{i}"),
+                )
+                .expect("spawned")
+        })
+        .collect();
+    let pool_round = Round::new(RUN_TIMEOUT);
+    let pool = {
+        let round = pool_round.clone();
+        system
+            .spawn(
+                Routers::pool(ROUTEES as usize, move || {
+                    Behaviors::actor({
+                        let round = round.clone();
+                        move || Counter::new(quota, round.clone())
+                    })
+                }),
+                "pool",
+            )
+            .expect("spawned")
+    };
+    let direct = || run(&direct_round, |n| actors[(n % ROUTEES) as usize].tell(n));
+    let routed = || run(&pool_round, |n| pool.tell(n));
+    // Warm-up: both paths once.
+    direct();
+    routed();
+    let rate = |elapsed: Duration| MESSAGES as f64 / elapsed.as_secs_f64() / 1e6;
+    let mut ratios = Vec::with_capacity(PAIRS);
+    for pair in 0..PAIRS {
+        let (d, p) = if pair % 2 == 0 {
+            let d = direct();
+            (d, routed())
+        } else {
+            let p = routed();
+            (direct(), p)
+        };
+        let ratio = d.as_secs_f64() / p.as_secs_f64();
+        println!(
+            "router pairs: direct {:.1}M msgs/s, pool {:.1}M msgs/s, pool / direct {:.0}%",
+            rate(d),
+            rate(p),
+            100.0 * ratio
+        );
+        ratios.push(ratio);
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "router pairs: median pool / direct over {PAIRS} pairs {:.0}% (range {:.0}–{:.0}%; \
+         target ≥ 80%)",
+        100.0 * ratios[PAIRS / 2],
+        100.0 * ratios[0],
+        100.0 * ratios[PAIRS - 1]
+    );
+    system.shutdown();
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    // `--list` and criterion's test mode run no measurement.
+    let measuring = !args.iter().any(|arg| arg == "--list" || arg == "--test");
+    let only = std::env::var("REACTANT_BENCH_ONLY").ok();
+    if measuring && only.as_deref().is_none_or(|only| only == "pairs") {
+        router_pairs();
+    }
+    if only.as_deref() == Some("pairs") {
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
 }
