@@ -90,6 +90,9 @@ enum Observation {
     Failed(EntitySignal),
 }
 
+/// How often a command's wait looks whether the entity stopped.
+const STOP_CHECK: Duration = Duration::from_millis(10);
+
 /// Work the host actor (the parent of every incarnation of the entity) does in its turn.
 struct HostWork(Box<HostFn>);
 
@@ -331,23 +334,49 @@ impl<A: Entity> EventSourcedBehaviorTestKit<A> {
         let entity = self.entity_ref().ok_or(CommandFailure::Stopped)?;
         let before = self.highest_stored();
         entity.tell(command);
-        let timeout = self.kit.timeout();
+        let deadline = std::time::Instant::now() + self.kit.timeout();
         let bytes = loop {
-            match self.observations.recv_timeout(timeout) {
-                Ok(Observation::Handled(state)) => {
+            match self.next_observation(&entity, deadline)? {
+                Observation::Handled(state) => {
                     break state.map_err(|error| self.codec_failure("the state", error))?;
                 }
-                Ok(Observation::Failed(signal)) => return Err(failure_of(signal)),
+                Observation::Failed(signal) => return Err(failure_of(signal)),
                 // A supervisor restarted the entity; the command is held for it.
-                Ok(Observation::Recovered(_)) => {}
-                Err(_) if entity.is_terminated() => return Err(CommandFailure::Stopped),
-                Err(_) => return Err(CommandFailure::NoOutcome(timeout)),
+                Observation::Recovered(_) => {}
             }
         };
         let state = self.decode_state(&bytes)?;
         self.last_state = Some(bytes);
         let events = self.events_after(before)?;
         Ok((events, state))
+    }
+
+    /// The entity's next observation, or why none comes: it stopped (the command sent to it
+    /// became a dead letter, which the kit excuses: the failure says it), or `deadline` passed.
+    fn next_observation(
+        &self,
+        entity: &ActorRef<A::Command>,
+        deadline: std::time::Instant,
+    ) -> Result<Observation, CommandFailure> {
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.observations.recv_timeout(left.min(STOP_CHECK)) {
+                Ok(observation) => return Ok(observation),
+                Err(_) if entity.is_terminated() => {
+                    // An outcome sent just before the stop still counts.
+                    if let Ok(observation) = self.observations.try_recv() {
+                        return Ok(observation);
+                    }
+                    self.kit
+                        .excuse_dead_letter(entity.path(), std::any::type_name::<A::Command>());
+                    return Err(CommandFailure::Stopped);
+                }
+                Err(_) if left.is_zero() => {
+                    return Err(CommandFailure::NoOutcome(self.kit.timeout()));
+                }
+                Err(_) => {}
+            }
+        }
     }
 
     /// Stops the entity (if it still runs), starts it again, and checks that its recovery

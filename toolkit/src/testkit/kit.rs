@@ -4,9 +4,10 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
+use parking_lot::Mutex;
 
 use super::probe::{DEFAULT_TIMEOUT, TestProbe};
-use crate::actor::{ActorRef, ActorSystem, Behavior};
+use crate::actor::{ActorPath, ActorRef, ActorSystem, Behavior};
 use crate::dead_letters::DeadLetter;
 
 /// How long the kit's shutdown waits for the actors to stop before it fails the test.
@@ -44,6 +45,10 @@ const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ActorTestKit {
     system: Option<ActorSystem>,
     dead_letters: Receiver<DeadLetter>,
+    /// Dead letters the kit itself caused and already reported otherwise (a command the
+    /// entity kit sent to an entity that stopped: `CommandFailure::Stopped`), by recipient and
+    /// message type; each excuses one letter.
+    excused: Mutex<Vec<(ActorPath, &'static str)>>,
     allow_dead_letters: bool,
     timeout: Duration,
     shutdown_timeout: Duration,
@@ -111,6 +116,7 @@ impl ActorTestKitBuilder {
         ActorTestKit {
             system: Some(system),
             dead_letters,
+            excused: Mutex::new(Vec::new()),
             allow_dead_letters: self.allow_dead_letters,
             timeout: self.timeout,
             shutdown_timeout: self.shutdown_timeout,
@@ -224,7 +230,25 @@ impl ActorTestKit {
 
     /// The dead letters so far, taken: they no longer fail the test at shutdown.
     pub fn dead_letters(&self) -> Vec<DeadLetter> {
-        self.dead_letters.try_iter().collect()
+        self.dead_letters
+            .try_iter()
+            .filter(|letter| !self.is_excused(letter))
+            .collect()
+    }
+
+    /// Excuses one dead letter to `recipient` of type `message_type`: the kit caused it and
+    /// reported it another way.
+    pub(crate) fn excuse_dead_letter(&self, recipient: ActorPath, message_type: &'static str) {
+        self.excused.lock().push((recipient, message_type));
+    }
+
+    /// Whether `letter` is excused (using up its excuse).
+    fn is_excused(&self, letter: &DeadLetter) -> bool {
+        let mut excused = self.excused.lock();
+        let found = excused.iter().position(|(recipient, message_type)| {
+            *recipient == letter.recipient && *message_type == letter.message_type
+        });
+        found.map(|at| excused.swap_remove(at)).is_some()
     }
 
     /// Waits (at most the kit's timeout) for `n` dead letters and returns them, taken.
@@ -237,6 +261,7 @@ impl ActorTestKit {
                 .dead_letters
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             {
+                Ok(letter) if self.is_excused(&letter) => {}
                 Ok(letter) => got.push(letter),
                 Err(_) => panic!(
                     "expected {n} dead letters within {:?}, but {} came: {}",
@@ -265,7 +290,7 @@ impl ActorTestKit {
         };
         // Taken before the shutdown: messages that its stops turn into dead letters are not
         // the test's.
-        let unexpected: Vec<DeadLetter> = self.dead_letters.try_iter().collect();
+        let unexpected = self.dead_letters();
         system.shutdown();
         let mut report = String::new();
         if !unexpected.is_empty() && !self.allow_dead_letters {
