@@ -1,9 +1,9 @@
 //! Criterion benches of the actor runtime: each workload of issue 2 beside its raw limit (plain
 //! threads over `crossbeam-channel`) in the same run, reported as elements per second.
 //!
-//! `cargo bench --bench actors`; `REACTANT_BENCH_THREADS=16 cargo bench --bench actors` for
+//! `cargo bench -p reactant-benches --bench actors`; `REACTANT_BENCH_THREADS=16 cargo bench -p reactant-benches --bench actors` for
 //! another worker count. The figures and the machine they were measured on are in
-//! `benches/README.md`; `cargo bench --bench footprint` prints what criterion cannot (bytes per
+//! `benches/README.md`; `cargo bench -p reactant-benches --bench footprint` prints what criterion cannot (bytes per
 //! idle actor, ask percentiles) and every target in one table.
 
 mod workloads;

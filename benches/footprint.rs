@@ -2,7 +2,7 @@
 //! target: what criterion cannot report (bytes per idle actor, ask latency percentiles) and the
 //! median of a few runs of each throughput workload.
 //!
-//! `cargo bench --bench footprint`; `REACTANT_BENCH_THREADS=16 cargo bench --bench footprint`
+//! `cargo bench -p reactant-benches --bench footprint`; `REACTANT_BENCH_THREADS=16 cargo bench -p reactant-benches --bench footprint`
 //! for another worker count. The spawn footprint runs first, in a fresh process, so the RSS it
 //! measures is not memory that earlier workloads freed and the allocator reuses.
 

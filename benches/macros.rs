@@ -5,7 +5,7 @@
 //! It first prints the medians of alternating runs of the two versions (a fair comparison on
 //! a noisy two-core machine), then runs criterion on each.
 //!
-//! `cargo bench --bench macros` (no RocksDB needed: `--no-default-features` builds faster).
+//! `cargo bench -p reactant-benches --bench macros` (no RocksDB needed: `--no-default-features` builds faster).
 //! Worker threads: `REACTANT_BENCH_THREADS`, else 2, as in the other benches.
 
 use std::sync::Arc;

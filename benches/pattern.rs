@@ -14,7 +14,7 @@
 //! alike, where criterion's groups time them seconds apart. `REACTANT_BENCH_ONLY=pairs` runs
 //! only that pass.
 //!
-//! `cargo bench --bench pattern` (no RocksDB needed: `--no-default-features` builds faster).
+//! `cargo bench -p reactant-benches --bench pattern` (no RocksDB needed: `--no-default-features` builds faster).
 //! Worker threads: `REACTANT_BENCH_THREADS`, else 2, as in the other benches.
 
 use std::hint::black_box;

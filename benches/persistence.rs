@@ -3,7 +3,7 @@
 //! `Sync` and `Buffered` durability; persist-to-reply latency at low load beside one synced
 //! single-event write; and recovery speed beside a raw prefix scan.
 //!
-//! `cargo bench --bench persistence` (needs the default `rocksdb` feature). Environment:
+//! `cargo bench -p reactant-benches --bench persistence` (needs the default `rocksdb` feature). Environment:
 //! `REACTANT_BENCH_EVENTS` (events per throughput run, default 1,000,000),
 //! `REACTANT_BENCH_ONLY` (`throughput`, `latency` or `recovery`), `REACTANT_BENCH_ENTITIES`
 //! and `REACTANT_BENCH_DURABILITY` (comma-separated rows to run, e.g. `10000` and `buffered`),

@@ -7,7 +7,7 @@
 //! - **live**: the same projection following 10,000 entities that write under `Buffered` for
 //!   a while; its lag (events, ms) sampled at steady state.
 //!
-//! `cargo bench --bench projection` (needs the default `rocksdb` feature). Environment:
+//! `cargo bench -p reactant-benches --bench projection` (needs the default `rocksdb` feature). Environment:
 //! `REACTANT_BENCH_EVENTS` (events of the catch-up, default 1,000,000),
 //! `REACTANT_BENCH_LIVE_SECS` (how long the entities write, default 10),
 //! `REACTANT_BENCH_ONLY` (`catch-up` or `live`), `REACTANT_BENCH_THREADS` (workers, default 2).

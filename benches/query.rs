@@ -3,7 +3,7 @@
 //! latency from the writer's commit to a caught-up live subscriber, at low load and while
 //! 10,000 entities write, under `Buffered` and `Sync`.
 //!
-//! `cargo bench --bench query` (needs the default `rocksdb` feature). Environment:
+//! `cargo bench -p reactant-benches --bench query` (needs the default `rocksdb` feature). Environment:
 //! `REACTANT_BENCH_EVENTS` (events of each current-query data set, default 1,000,000),
 //! `REACTANT_BENCH_ONLY` (`current` or `live`).
 

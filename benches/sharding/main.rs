@@ -14,7 +14,7 @@
 //!    counting global allocator reports the live heap (bytes as requested), which tells the
 //!    active entities apart from memory the allocator keeps after a peak.
 //!
-//! `cargo bench --no-default-features --bench sharding` (the `rocksdb` feature is not needed).
+//! `cargo bench -p reactant-benches --no-default-features --bench sharding` (the `rocksdb` feature is not needed).
 //! Sizes: `REACTANT_BENCH_THREADS` (worker threads, default: the cores),
 //! `REACTANT_BENCH_SENDERS` (sender thread counts, default `1,2,4`), `REACTANT_BENCH_RUNS` (runs
 //! of each path per sender count, alternating, default 5; the table shows the median),
