@@ -474,7 +474,7 @@ impl PersistenceQuery {
     }
 
     /// [`events_by_persistence_id`](Self::events_by_persistence_id), delivered to `to_actor`
-    /// by a thread of its own, with flow control (see [`Subscription`]).
+    /// by a pump on the actor's dispatcher, with flow control (see [`Subscription`]).
     pub fn events_by_persistence_id_to<A: Entity>(
         &self,
         id: impl StreamId,
@@ -485,8 +485,8 @@ impl PersistenceQuery {
         delivery::deliver(self.events_by_persistence_id::<A>(id, from, to), to_actor)
     }
 
-    /// [`events_by_tag`](Self::events_by_tag), delivered to `to_actor` by a thread of its own,
-    /// with flow control (see [`Subscription`]).
+    /// [`events_by_tag`](Self::events_by_tag), delivered to `to_actor` by a pump on the
+    /// actor's dispatcher, with flow control (see [`Subscription`]).
     pub fn events_by_tag_to<A: Entity>(
         &self,
         tag: &str,
@@ -496,8 +496,8 @@ impl PersistenceQuery {
         delivery::deliver(self.events_by_tag::<A>(tag, offset), to_actor)
     }
 
-    /// [`events`](Self::events), delivered to `to_actor` by a thread of its own, with flow
-    /// control (see [`Subscription`]).
+    /// [`events`](Self::events), delivered to `to_actor` by a pump on the actor's dispatcher,
+    /// with flow control (see [`Subscription`]).
     pub fn events_to(
         &self,
         offset: Offset,
@@ -506,8 +506,8 @@ impl PersistenceQuery {
         delivery::deliver(self.events(offset), to_actor)
     }
 
-    /// [`persistence_ids`](Self::persistence_ids), delivered to `to_actor` by a thread of its
-    /// own, with flow control (see [`Subscription`]).
+    /// [`persistence_ids`](Self::persistence_ids), delivered to `to_actor` by a pump on the
+    /// actor's dispatcher, with flow control (see [`Subscription`]).
     pub fn persistence_ids_to(
         &self,
         to_actor: &ActorRef<PersistenceId>,
