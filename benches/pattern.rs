@@ -18,6 +18,7 @@
 //! Worker threads: `REACTANT_BENCH_THREADS`, else 2, as in the other benches.
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group};
@@ -89,25 +90,47 @@ fn run(round: &Round, send: impl Fn(u64)) -> Duration {
     start.elapsed()
 }
 
-fn router(c: &mut Criterion) {
-    let mut group = c.benchmark_group("router");
-    group.throughput(Throughput::Elements(MESSAGES));
-    group.sample_size(10);
+/// `ROUTEES` counters of `MESSAGES / ROUTEES` each, for direct tells in turn.
+fn direct_counters(system: &ActorSystem, round: &Arc<Round>) -> Vec<ActorRef<u64>> {
     let quota = MESSAGES / ROUTEES;
-
-    let system_direct = system("bench-direct");
-    let round = Round::new(RUN_TIMEOUT);
-    let actors: Vec<ActorRef<u64>> = (0..ROUTEES)
+    (0..ROUTEES)
         .map(|i| {
             let round = round.clone();
-            system_direct
+            system
                 .spawn(
                     Behaviors::actor(move || Counter::new(quota, round.clone())),
                     &format!("direct-{i}"),
                 )
                 .expect("spawned")
         })
-        .collect();
+        .collect()
+}
+
+/// A round-robin pool of `ROUTEES` such counters.
+fn counting_pool(system: &ActorSystem, round: &Arc<Round>) -> ActorRef<u64> {
+    let quota = MESSAGES / ROUTEES;
+    let round = round.clone();
+    system
+        .spawn(
+            Routers::pool(ROUTEES as usize, move || {
+                Behaviors::actor({
+                    let round = round.clone();
+                    move || Counter::new(quota, round.clone())
+                })
+            }),
+            "pool",
+        )
+        .expect("spawned")
+}
+
+fn router(c: &mut Criterion) {
+    let mut group = c.benchmark_group("router");
+    group.throughput(Throughput::Elements(MESSAGES));
+    group.sample_size(10);
+
+    let system_direct = system("bench-direct");
+    let round = Round::new(RUN_TIMEOUT);
+    let actors = direct_counters(&system_direct, &round);
     group.bench_function("direct_round_robin_tells", |b| {
         b.iter_custom(|iters| {
             (0..iters)
@@ -119,20 +142,7 @@ fn router(c: &mut Criterion) {
 
     let system_pool = system("bench-pool");
     let round = Round::new(RUN_TIMEOUT);
-    let pool = {
-        let round = round.clone();
-        system_pool
-            .spawn(
-                Routers::pool(ROUTEES as usize, move || {
-                    Behaviors::actor({
-                        let round = round.clone();
-                        move || Counter::new(quota, round.clone())
-                    })
-                }),
-                "pool",
-            )
-            .expect("spawned")
-    };
+    let pool = counting_pool(&system_pool, &round);
     group.bench_function("pool_router", |b| {
         b.iter_custom(|iters| (0..iters).map(|_| run(&round, |n| pool.tell(n))).sum())
     });
@@ -222,35 +232,11 @@ criterion_group! {
 /// The alternating pass: 4 counters told directly in turn and a round-robin pool of 4
 /// counters, in one system, timed one burst after the other.
 fn router_pairs() {
-    let quota = MESSAGES / ROUTEES;
     let system = system("bench-pairs");
     let direct_round = Round::new(RUN_TIMEOUT);
-    let actors: Vec<ActorRef<u64>> = (0..ROUTEES)
-        .map(|i| {
-            let round = direct_round.clone();
-            system
-                .spawn(
-                    Behaviors::actor(move || Counter::new(quota, round.clone())),
-                    &format!("direct-{i}"),
-                )
-                .expect("spawned")
-        })
-        .collect();
+    let actors = direct_counters(&system, &direct_round);
     let pool_round = Round::new(RUN_TIMEOUT);
-    let pool = {
-        let round = pool_round.clone();
-        system
-            .spawn(
-                Routers::pool(ROUTEES as usize, move || {
-                    Behaviors::actor({
-                        let round = round.clone();
-                        move || Counter::new(quota, round.clone())
-                    })
-                }),
-                "pool",
-            )
-            .expect("spawned")
-    };
+    let pool = counting_pool(&system, &pool_round);
     let direct = || run(&direct_round, |n| actors[(n % ROUTEES) as usize].tell(n));
     let routed = || run(&pool_round, |n| pool.tell(n));
     // Warm-up: both paths once.
