@@ -271,8 +271,10 @@ impl Journal for RocksJournal {
             };
             let sequence_nr = keys::sequence_nr_of(key);
             let event = record::decode_event(value)
-                .map_err(|detail| corrupt(persistence_id, sequence_nr, detail))?
-                .into_repr(persistence_id.clone(), sequence_nr, &mut interner);
+                .and_then(|record| {
+                    record.into_repr(persistence_id.clone(), sequence_nr, &mut interner)
+                })
+                .map_err(|detail| corrupt(persistence_id, sequence_nr, detail))?;
             on_event(event);
             left -= 1;
             events.next();
@@ -448,8 +450,10 @@ impl Journal for RocksJournal {
                     ))
                 })?;
             let event = record::decode_event(&value)
-                .map_err(|detail| corrupt(&persistence_id, sequence_nr, detail))?
-                .into_repr(persistence_id, sequence_nr, &mut interner);
+                .and_then(|record| {
+                    record.into_repr(persistence_id.clone(), sequence_nr, &mut interner)
+                })
+                .map_err(|detail| corrupt(&persistence_id, sequence_nr, detail))?;
             on_event(event);
             last_offset = offset;
             left -= 1;
@@ -509,8 +513,10 @@ impl Journal for RocksJournal {
                     ))
                 })?;
             let event = record::decode_event(&value)
-                .map_err(|detail| corrupt(&persistence_id, sequence_nr, detail))?
-                .into_repr(persistence_id, sequence_nr, &mut interner);
+                .and_then(|record| {
+                    record.into_repr(persistence_id.clone(), sequence_nr, &mut interner)
+                })
+                .map_err(|detail| corrupt(&persistence_id, sequence_nr, detail))?;
             on_event(event);
             last_offset = offset;
             left -= 1;
