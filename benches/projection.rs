@@ -10,6 +10,8 @@
 //! `cargo bench -p reactant-benches --bench projection` (needs the default `rocksdb` feature). Environment:
 //! `REACTANT_BENCH_EVENTS` (events of the catch-up, default 1,000,000),
 //! `REACTANT_BENCH_LIVE_SECS` (how long the entities write, default 10),
+//! `REACTANT_BENCH_LIVE_RATES` (the write rates of the live part, events/s, comma-separated,
+//! `max` for as fast as the entities go; default `max,50000,25000`),
 //! `REACTANT_BENCH_ONLY` (`catch-up` or `live`), `REACTANT_BENCH_THREADS` (workers, default 2).
 
 #[path = "figures.rs"]
@@ -354,7 +356,24 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn live(seconds: u64) {
+/// The live part at each rate of `REACTANT_BENCH_LIVE_RATES`.
+fn live_rates(seconds: u64) {
+    let rates =
+        std::env::var("REACTANT_BENCH_LIVE_RATES").unwrap_or_else(|_| "max,50000,25000".into());
+    for rate in rates.split(',').map(str::trim) {
+        match rate {
+            "max" => live(seconds, None),
+            rate => live(
+                seconds,
+                Some(rate.parse().expect("a rate in events/s, or max")),
+            ),
+        }
+    }
+}
+
+/// The live part: 10,000 entities write for `seconds` (after a warm-up), at `rate` events/s
+/// (`None`: as fast as they go), while the projection follows.
+fn live(seconds: u64, rate: Option<u64>) {
     let entities = 10_000u64;
     let folder = tempfile::tempdir().expect("a folder");
     let journal = RocksJournal::open_with(folder.path(), buffered()).expect("opens");
@@ -378,7 +397,15 @@ fn live(seconds: u64) {
         let (stop, journal) = (stop.clone(), journal.clone());
         std::thread::spawn(move || {
             let mut told = 0u64;
+            let began = Instant::now();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(rate) = rate {
+                    // Paced: round k starts k × entities / rate seconds in.
+                    let due = began + Duration::from_secs_f64(told as f64 / rate as f64);
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                }
                 for account in &accounts {
                     account.tell(1);
                 }
@@ -424,15 +451,26 @@ fn live(seconds: u64) {
         std::thread::sleep(Duration::from_millis(1));
     }
     let drained = drain.elapsed();
+    // Keeping up: the lag of the last quarter of the samples is no higher than the first's
+    // (it does not grow), and the projection handled what was written.
+    let quarter = (lag_events.len() / 4).max(1);
+    let first: u64 = lag_events.iter().take(quarter).sum();
+    let last: u64 = lag_events.iter().rev().take(quarter).sum();
+    let keeps_up = last <= first.max(quarter as u64 * entities) && handled * 100 >= written * 98;
     lag_events.sort_unstable();
     lag_ms.sort_unstable();
+    let pace = rate.map_or("as fast as they go".to_owned(), |rate| {
+        format!("paced at {rate} events/s")
+    });
     println!(
-        "live: {entities} entities writing under Buffered for {:.1} s after {:.1} s of warm-up \
-         ({told} deposits told); journal {:.0} events/s, projection {:.0} events/s",
+        "live: {entities} entities writing under Buffered, {pace}, for {:.1} s after {:.1} s of \
+         warm-up ({told} deposits told); journal {:.0} events/s, projection {:.0} events/s; \
+         keeps up: {}",
         elapsed.as_secs_f64(),
         warm_up.as_secs_f64(),
         written as f64 / elapsed.as_secs_f64(),
         handled as f64 / elapsed.as_secs_f64(),
+        if keeps_up { "yes" } else { "no" },
     );
     println!(
         "  lag sampled every 100 ms ({} samples): events p50 {}, p99 {}, max {}; ms p50 {}, \
@@ -457,6 +495,6 @@ fn main() {
         catch_up(env_number("REACTANT_BENCH_EVENTS", 1_000_000));
     }
     if only("live") {
-        live(env_number("REACTANT_BENCH_LIVE_SECS", 10));
+        live_rates(env_number("REACTANT_BENCH_LIVE_SECS", 10));
     }
 }

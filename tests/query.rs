@@ -340,6 +340,7 @@ macro_rules! query_suite {
             live_to_a_converting_reference_delivers_in_order,
             live_to_an_actor_goes_on_when_the_subscription_is_dropped,
             deleted_events_leave_tag_queries,
+            deleted_events_leave_tag_queries_read_right_after_the_writes,
         );
         cases!($store, persistence_ids;
             current_lists_each_stream_once,
@@ -350,6 +351,7 @@ macro_rules! query_suite {
             current_events_are_in_global_order_and_untyped,
             live_events_follow_commits_in_global_order,
             deleted_events_leave_the_global_order,
+            deleted_events_leave_the_global_order_read_right_after_the_writes,
         );
         cases!($store, failures;
             an_event_that_cannot_be_decoded_is_an_error_naming_it_and_the_query_goes_on,

@@ -233,6 +233,43 @@ pub(crate) fn deleted_events_leave_tag_queries(kit: Kit) {
     );
 }
 
+/// The same once a query has read before the writes: a journal that keeps its last commits
+/// in memory for readers near the head (RocksDB's) serves the reads after them from there,
+/// and must not serve the deleted ones either.
+pub(crate) fn deleted_events_leave_tag_queries_read_right_after_the_writes(kit: Kit) {
+    let query = kit.query();
+    let read = |tag: &str| described(query.current_events_by_tag::<Notes>(tag, Offset::Start));
+    assert_eq!(read("green"), []);
+    colours(&kit);
+    assert_eq!(
+        read("green"),
+        [
+            row(2, "a", 2, "a green apple"),
+            row(4, "a", 3, "a green banana"),
+            row(5, "b", 2, "a green leaf")
+        ]
+    );
+    let after_two = query.current_events_by_tag::<Notes>("green", Offset::After(2));
+    assert_eq!(described(after_two).len(), 2);
+    kit.delete_to("a", 2);
+    assert_eq!(
+        read("green"),
+        [
+            row(4, "a", 3, "a green banana"),
+            row(5, "b", 2, "a green leaf")
+        ]
+    );
+    kit.note("a", "a green pear");
+    assert_eq!(
+        read("green"),
+        [
+            row(4, "a", 3, "a green banana"),
+            row(5, "b", 2, "a green leaf"),
+            row(6, "a", 4, "a green pear")
+        ]
+    );
+}
+
 /// A reference that is not an actor's own (here one that converts what it is sent) is
 /// delivered to as well, in order, and the delivery can be cancelled.
 pub(crate) fn live_to_a_converting_reference_delivers_in_order(kit: Kit) {

@@ -74,3 +74,21 @@ pub(crate) fn deleted_events_leave_the_global_order(kit: Kit) {
         .collect();
     assert_eq!(offsets, [3, 4]);
 }
+
+/// The same once a query has read before the writes (see the tag case of the same name).
+pub(crate) fn deleted_events_leave_the_global_order_read_right_after_the_writes(kit: Kit) {
+    let offsets = || -> Vec<u64> {
+        kit.query()
+            .current_events(Offset::Start)
+            .map(|e| e.expect("prints").offset)
+            .collect()
+    };
+    assert_eq!(offsets(), [] as [u64; 0]);
+    kit.setup("a");
+    kit.note("b", "b1");
+    assert_eq!(offsets(), [1, 2, 3, 4]);
+    kit.delete_to("a", 2);
+    assert_eq!(offsets(), [3, 4]);
+    kit.note("a", "a3");
+    assert_eq!(offsets(), [3, 4, 5]);
+}

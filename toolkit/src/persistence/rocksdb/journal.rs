@@ -203,6 +203,15 @@ impl Journal for RocksJournal {
             results.push(Ok(()));
         }
         if offset != *last_offset {
+            // For readers near the head, in offset order (`rows` still is).
+            let recent = self.recent.is_wanted().then(|| {
+                rows.iter()
+                    .map(|&(_, event, offset)| PersistentRepr {
+                        offset,
+                        ..event.clone()
+                    })
+                    .collect::<Vec<_>>()
+            });
             // In key order: the memtable inserts each key from where the previous one went (a
             // batch's streams are in completion order, all over the key space; sorted, the
             // inserts sweep it once). The offsets are in the records, so their order stays.
@@ -224,7 +233,10 @@ impl Journal for RocksJournal {
                 .write_opt(batch, &self.write_options())
                 .map_err(storage)?;
             *last_offset = offset;
-            // Still under the writers' lock: offsets are published in order.
+            // Still under the writers' lock: held for readers, then published, in order.
+            if let Some(recent) = recent {
+                self.recent.push(recent);
+            }
             self.notifier.committed(offset);
             // Committed: the cache follows (still under the writers' lock). A stream already
             // cached keeps its key: no clone of its id, whose count the entity's thread uses.
@@ -358,7 +370,10 @@ impl Journal for RocksJournal {
         );
         self.db
             .write_opt(batch, &self.write_options())
-            .map_err(storage)
+            .map_err(storage)?;
+        // The deleted events must not be served from memory either.
+        self.recent.clear();
+        Ok(())
     }
 
     fn set_remembered(
@@ -417,6 +432,11 @@ impl Journal for RocksJournal {
         let Some(first) = after_offset.checked_add(1).filter(|_| max > 0) else {
             return Ok(after_offset);
         };
+        self.recent.wanted();
+        let tagged = |event: &PersistentRepr| event.tags.iter().any(|t| t == tag);
+        if let Some(last) = self.recent.read(after_offset, max, &tagged, on_event) {
+            return Ok(last);
+        }
         // One point in time for the index and the events, so a concurrent deletion cannot
         // remove an event between reading its entry and reading it.
         let snapshot = self.db.snapshot();
@@ -480,6 +500,10 @@ impl Journal for RocksJournal {
         let Some(first) = after_offset.checked_add(1).filter(|_| max > 0) else {
             return Ok(after_offset);
         };
+        self.recent.wanted();
+        if let Some(last) = self.recent.read(after_offset, max, &|_| true, on_event) {
+            return Ok(last);
+        }
         // One point in time for the index and the events (see `events_by_tag`). Offsets are
         // committed in order under the writers' lock, one batch at a time: every offset below
         // one this snapshot holds is in it too (or was deleted).

@@ -30,6 +30,7 @@ mod journal;
 mod keys;
 mod open;
 mod read_models;
+mod recent;
 mod record;
 mod repair;
 mod snapshot;
@@ -145,6 +146,8 @@ pub struct RocksJournal {
     /// it back from RocksDB. (A read-only journal sees the folder as it was when opened, so
     /// the same holds.) One entry per stream this process has touched.
     highest: Mutex<FastMap<PersistenceId, SequenceNr>>,
+    /// The last commits, for readers near the head (see `recent.rs`).
+    recent: recent::Recent,
     /// Told the last offset after each commit, for live queries.
     notifier: Arc<CommitNotifier>,
     /// Set by [`RocksJournal::close`].
@@ -227,6 +230,7 @@ impl RocksJournal {
             durability,
             last_offset: Mutex::new(last_offset),
             highest: Mutex::new(FastMap::default()),
+            recent: recent::Recent::default(),
             notifier: Arc::new(CommitNotifier::new(last_offset)),
             closed: AtomicBool::new(false),
         }))
