@@ -204,7 +204,7 @@ impl Journal for RocksJournal {
         }
         if offset != *last_offset {
             // For readers near the head, in offset order (`rows` still is).
-            let recent = self.recent.is_wanted().then(|| {
+            let recent = self.recent.keeping(*last_offset).then(|| {
                 rows.iter()
                     .map(|&(_, event, offset)| PersistentRepr {
                         offset,
@@ -432,7 +432,7 @@ impl Journal for RocksJournal {
         let Some(first) = after_offset.checked_add(1).filter(|_| max > 0) else {
             return Ok(after_offset);
         };
-        self.recent.wanted();
+        self.recent.reading(after_offset);
         let tagged = |event: &PersistentRepr| event.tags.iter().any(|t| t == tag);
         if let Some(last) = self.recent.read(after_offset, max, &tagged, on_event) {
             return Ok(last);
@@ -500,7 +500,7 @@ impl Journal for RocksJournal {
         let Some(first) = after_offset.checked_add(1).filter(|_| max > 0) else {
             return Ok(after_offset);
         };
-        self.recent.wanted();
+        self.recent.reading(after_offset);
         if let Some(last) = self.recent.read(after_offset, max, &|_| true, on_event) {
             return Ok(last);
         }

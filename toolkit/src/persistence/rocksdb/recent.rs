@@ -6,24 +6,33 @@
 //! [`MAX_EVENTS`] events and [`MAX_BYTES`] of payload) so that such a read is a copy from
 //! memory; a reader further behind reads RocksDB as before.
 //!
-//! It starts filling the first time a query reads by tag or in global order
-//! ([`Recent::wanted`]): a journal that no query reads pays nothing on its write path.
+//! The writer keeps commits only while a reader is near the head: every read by tag or in
+//! global order notes the offset it reads after ([`Recent::reading`]), and a commit is kept if
+//! the furthest such offset is within [`MAX_EVENTS`] of the head ([`Recent::keeping`]). A
+//! journal that no query reads, or whose readers are all further behind (they read RocksDB
+//! anyway), pays one relaxed load per write and holds nothing.
 //!
 //! | state | event | next state |
 //! |---|---|---|
-//! | `Off` (no reader yet, empty) | a reader asks ([`Recent::wanted`]) | `Filling` (still empty) |
-//! | `Filling` | a commit ([`Recent::push`], under the writers' lock) | `Filling`, the commit appended, the oldest commits dropped past the bounds |
-//! | `Filling` | a deletion ([`Recent::clear`], under the writers' lock) | `Filling`, empty |
+//! | `Idle` (empty) | a commit while no reader is near the head | `Idle` |
+//! | `Idle` | a commit while a reader is near the head ([`Recent::push`]) | `Holding`, the commit appended |
+//! | `Holding` | a commit while a reader is near the head | `Holding`, the commit appended, the oldest commits dropped past the bounds |
+//! | `Holding` | a commit while no reader is near the head ([`Recent::keeping`] empties it) | `Idle` |
+//! | `Holding` | a deletion ([`Recent::clear`]) | `Idle` |
+//! | `Holding` | a commit over the bounds on its own | `Idle` |
 //!
-//! **What it holds.** Only committed events, appended under the writers' lock before the
-//! commit is announced to live readers, so the commits it holds have contiguous offsets and a
-//! reader woken by the announcement finds them. A deletion empties it (the deleted events must
-//! not be served), and so does a commit it could not keep; a reader whose next offset is not
-//! held (below the oldest, or nothing held) reads RocksDB. [`Recent::read`] returns `None` then.
+//! Every event is under the writers' lock, so commits and deletions are ordered.
+//!
+//! **What it holds.** Only committed events, appended before the commit is announced to live
+//! readers, so the commits it holds have contiguous offsets, and a reader woken by the
+//! announcement finds them. What it holds always ends at the last commit (a commit it does not
+//! keep empties it): a reader past its last held offset has read everything committed. A
+//! deletion empties it (the deleted events must not be served). A reader whose next offset is
+//! not held (below the oldest, or nothing held) reads RocksDB: [`Recent::read`] returns `None`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
@@ -64,21 +73,32 @@ struct Held {
 /// The last commits of a journal; see the module docs.
 #[derive(Default)]
 pub(super) struct Recent {
-    wanted: AtomicBool,
+    /// One more than the highest offset a reader asked to read after (0: no reader yet).
+    reader_after: AtomicU64,
+    /// Whether `held` holds anything (read by the writer without the lock).
+    holding: AtomicBool,
     held: RwLock<Held>,
 }
 
 impl Recent {
-    /// Whether a reader has asked: the writer keeps commits only from then on.
-    pub(super) fn is_wanted(&self) -> bool {
-        self.wanted.load(Ordering::Relaxed)
+    /// A reader reads after `after_offset`.
+    pub(super) fn reading(&self, after_offset: u64) {
+        let after = after_offset.saturating_add(1);
+        if self.reader_after.load(Ordering::Relaxed) < after {
+            self.reader_after.fetch_max(after, Ordering::Relaxed);
+        }
     }
 
-    /// A reader asks for recent commits: the writer keeps them from its next commit.
-    pub(super) fn wanted(&self) {
-        if !self.wanted.load(Ordering::Relaxed) {
-            self.wanted.store(true, Ordering::Relaxed);
+    /// Whether the commit after `head` (the last committed offset) is to be kept: a reader is
+    /// near the head. If not, what is held is dropped, so that it still ends at the last
+    /// commit. Called under the writers' lock.
+    pub(super) fn keeping(&self, head: u64) -> bool {
+        let after = self.reader_after.load(Ordering::Relaxed);
+        let near = after != 0 && head < after.saturating_add(MAX_EVENTS as u64);
+        if !near && self.holding.load(Ordering::Relaxed) {
+            self.clear();
         }
+        near
     }
 
     /// Appends a commit (its events in offset order, offsets contiguous and following the
@@ -98,6 +118,7 @@ impl Recent {
             // Never a gap: what is held stays contiguous, or nothing is.
             *held = Held::default();
             if bytes > MAX_BYTES || events.len() > MAX_EVENTS {
+                self.holding.store(false, Ordering::Relaxed);
                 return;
             }
         }
@@ -107,6 +128,7 @@ impl Recent {
             events: events.into_boxed_slice(),
             bytes,
         }));
+        self.holding.store(true, Ordering::Relaxed);
         while held.events > MAX_EVENTS || held.bytes > MAX_BYTES {
             let Some(oldest) = held.commits.pop_front() else {
                 break;
@@ -119,6 +141,7 @@ impl Recent {
     /// Forgets every held commit (after a deletion). Called under the writers' lock.
     pub(super) fn clear(&self) {
         *self.held.write() = Held::default();
+        self.holding.store(false, Ordering::Relaxed);
     }
 
     /// Calls `on_event` with a copy of each held event whose offset is above `after_offset`
@@ -261,6 +284,26 @@ mod tests {
         assert_eq!(read_all(&recent, 4, 10, None), Some(vec![5, 6]));
         recent.clear();
         assert_eq!(read_all(&recent, 4, 10, None), None);
+    }
+
+    #[test]
+    fn commits_are_kept_only_while_a_reader_is_near_the_head() {
+        let recent = Recent::default();
+        assert!(!recent.keeping(0), "no reader yet");
+        recent.reading(0);
+        assert!(recent.keeping(0));
+        recent.push(commit(1..=3));
+        assert!(recent.keeping(3));
+        recent.push(commit(4..=4));
+        assert_eq!(read_all(&recent, 0, 10, None), Some(vec![1, 2, 3, 4]));
+        // The only reader is now too far behind: the next commit is not kept, and what is
+        // held goes, so that a reader past it never takes the later commits for nothing.
+        let far = MAX_EVENTS as u64 + 1;
+        assert!(!recent.keeping(far));
+        assert_eq!(read_all(&recent, 4, 10, None), None);
+        // A reader near the head again.
+        recent.reading(far);
+        assert!(recent.keeping(far));
     }
 
     #[test]
