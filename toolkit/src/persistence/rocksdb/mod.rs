@@ -96,10 +96,11 @@ pub struct RocksConfig {
 /// dropped in silence. A log cut at a record boundary cannot be told from a crash before those
 /// writes: backups are the defence against lost bytes.
 ///
-/// **Memory.** Once a query has read it by tag or in global order (a live query, a
-/// projection), the journal keeps its last committed events in memory, at most 16,384 of them
-/// and 16 MiB of payload: a reader near the head (a live subscriber, a projection that keeps
-/// up) copies them from there instead of reading RocksDB. A journal no query reads keeps none.
+/// **Memory.** While a query reads it by tag or in global order within 16,384 events of the
+/// head (a live subscriber, a projection that keeps up), the journal keeps its last committed
+/// events in memory, at most 16,384 of them and 16 MiB of payload, and such a reader copies
+/// them from there instead of reading RocksDB. A journal that no reader follows that closely
+/// keeps none.
 ///
 /// ```
 /// use reactant::persistence::rocksdb::{Durability, RocksConfig, RocksJournal};
