@@ -370,6 +370,7 @@ macro_rules! query_suite {
         );
         cases!($store, hammer;
             four_writers_and_two_live_subscribers_see_every_offset_once_in_order,
+            readers_near_and_far_from_the_head_see_every_offset_once_in_order,
         );
     };
 }
