@@ -188,7 +188,7 @@ pub(crate) fn readers_near_and_far_from_the_head_see_every_offset_once_in_order(
                                 sequence_nr,
                                 manifest: Manifest::new("Noted", 1),
                                 payload: vec![0xc0],
-                                tags: if sequence_nr % 2 == 0 {
+                                tags: if sequence_nr.is_multiple_of(2) {
                                     vec!["even".into()]
                                 } else {
                                     Vec::new()
@@ -226,7 +226,7 @@ pub(crate) fn readers_near_and_far_from_the_head_see_every_offset_once_in_order(
         };
         even.extend(
             page.iter()
-                .filter(|e| e.sequence_nr % 2 == 0)
+                .filter(|e| e.sequence_nr.is_multiple_of(2))
                 .map(|e| e.offset),
         );
         after = last;
