@@ -379,9 +379,8 @@ impl AnyActorRef {
 }
 
 /// Identity: the same actor cell. Compared (and hashed) by the cell's address, which is as
-/// unique as its id while anyone holds the reference, without reading the cell: growing a set
-/// of 200,000 children then never touches the 200,000 cells (asking each for its id was a
-/// cache miss per actor, and a visible part of spawning them).
+/// unique as its id while anyone holds the reference, without reading the cell (asking a
+/// cell for its id is a cache miss when many are compared).
 impl PartialEq for AnyActorRef {
     fn eq(&self, other: &Self) -> bool {
         std::ptr::addr_eq(Arc::as_ptr(&self.0), Arc::as_ptr(&other.0))
@@ -390,9 +389,63 @@ impl PartialEq for AnyActorRef {
 
 impl Eq for AnyActorRef {}
 
-/// A set of actors, hashed by address with foldhash's fast hasher: a parent (or the `/user`
-/// guardian) inserts every child it spawns, so SipHash there was a visible part of a spawn.
-pub(crate) type ActorSet = std::collections::HashSet<AnyActorRef, foldhash::fast::RandomState>;
+/// A parent's children, in a list: a spawn appends (sequential writes, where a hash set
+/// writes a random bucket of a table that at 200,000 children no longer fits in the caches,
+/// which made the `/user` guardian's insert a large part of a spawn), and each child records
+/// its place ([`CellControl::child_slot`]) so that removing it is a swap with the last.
+/// Every call is made under the parent's lock, the only writer of the children's slots.
+#[derive(Default)]
+pub(crate) struct Children {
+    list: Vec<AnyActorRef>,
+}
+
+impl Children {
+    /// Adds a child that is in no list yet.
+    pub(crate) fn insert(&mut self, child: AnyActorRef) {
+        let slot = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
+        child.0.set_child_slot(slot);
+        self.list.push(child);
+    }
+
+    /// Removes `child` if it is in this list; says whether it was.
+    pub(crate) fn remove(&mut self, child: &AnyActorRef) -> bool {
+        let recorded = child.0.child_slot() as usize;
+        let slot = if self.list.get(recorded) == Some(child) {
+            recorded
+        } else if self.list.len() > u32::MAX as usize {
+            // Past `u32::MAX` children the slots no longer fit: look for it.
+            match self.list.iter().position(|found| found == child) {
+                Some(slot) => slot,
+                None => return false,
+            }
+        } else {
+            return false;
+        };
+        self.list.swap_remove(slot);
+        if let Some(moved) = self.list.get(slot) {
+            moved
+                .0
+                .set_child_slot(u32::try_from(slot).unwrap_or(u32::MAX));
+        }
+        child.0.set_child_slot(u32::MAX);
+        true
+    }
+
+    /// Whether `child` is in this list.
+    pub(crate) fn contains(&self, child: &AnyActorRef) -> bool {
+        let recorded = child.0.child_slot() as usize;
+        self.list.get(recorded) == Some(child)
+            || (self.list.len() > u32::MAX as usize && self.list.contains(child))
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, AnyActorRef> {
+        self.list.iter()
+    }
+}
 
 impl Hash for AnyActorRef {
     fn hash<H: Hasher>(&self, state: &mut H) {
@@ -415,5 +468,88 @@ impl fmt::Debug for AnyActorRef {
 impl fmt::Display for AnyActorRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.path(), f)
+    }
+}
+
+#[cfg(test)]
+mod children_tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+    use crate::dead_letters::DeadLetterReason;
+
+    /// A cell that only keeps its slot.
+    struct Stub {
+        id: u64,
+        slot: AtomicU32,
+    }
+
+    impl CellControl for Stub {
+        fn id(&self) -> u64 {
+            self.id
+        }
+        fn name(&self) -> Option<&str> {
+            None
+        }
+        fn path(&self) -> ActorPath {
+            ActorPath::new("/user/stub")
+        }
+        fn is_terminated(&self) -> bool {
+            false
+        }
+        fn child_slot(&self) -> u32 {
+            self.slot.load(Ordering::Relaxed)
+        }
+        fn set_child_slot(&self, slot: u32) {
+            self.slot.store(slot, Ordering::Relaxed);
+        }
+        fn send_control(self: Arc<Self>, control: Control) -> Result<(), Control> {
+            Err(control)
+        }
+        fn dead_letter(&self, _: ActorPath, _: &'static str, _: DeadLetterReason) {}
+    }
+
+    fn stub(id: u64) -> AnyActorRef {
+        AnyActorRef(Arc::new(Stub {
+            id,
+            slot: AtomicU32::new(u32::MAX),
+        }))
+    }
+
+    fn ids(children: &Children) -> Vec<u64> {
+        let mut ids: Vec<u64> = children.iter().map(|c| c.0.id()).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    #[test]
+    fn children_are_removed_in_any_order_and_each_slot_stays_true() {
+        let refs: Vec<AnyActorRef> = (0..100).map(stub).collect();
+        let mut children = Children::default();
+        for child in &refs {
+            children.insert(child.clone());
+        }
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut left: Vec<u64> = (0..100).collect();
+        while !left.is_empty() {
+            let id = left.swap_remove(rng.usize(..left.len()));
+            let child = &refs[id as usize];
+            assert!(children.remove(child), "child {id} was in the list");
+            assert!(!children.remove(child), "child {id} is in it no more");
+            assert_eq!(child.0.child_slot(), u32::MAX);
+            let mut expected = left.clone();
+            expected.sort_unstable();
+            assert_eq!(ids(&children), expected);
+            for (slot, child) in children.iter().enumerate() {
+                assert_eq!(
+                    child.0.child_slot() as usize,
+                    slot,
+                    "slot of {}",
+                    child.0.id()
+                );
+            }
+        }
+        assert!(children.is_empty());
+        assert!(!children.remove(&stub(1000)), "never in it");
     }
 }

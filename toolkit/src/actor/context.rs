@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use super::actor_ref::{ActorRef, ActorSet, AnyActorRef, MessageAdapter};
+use super::actor_ref::{ActorRef, AnyActorRef, Children, MessageAdapter};
 use super::behavior::Behavior;
 use super::cell::{
     ActorCell, CellControl, Control, InternalFn, LeftoversFn, Supervised, SystemMessage, new_child,
@@ -55,7 +55,7 @@ pub struct Context<M: Send + 'static> {
 
 /// What most actors never use, kept out of line so an idle actor stays small.
 struct Extras<M: Send + 'static> {
-    children: ActorSet,
+    children: Children,
     child_names: HashMap<String, AnyActorRef>,
     supervision: Option<Supervised<M>>,
     watching: HashMap<u64, AnyActorRef>,
@@ -97,7 +97,7 @@ impl<M: Send + 'static> Context<M> {
     fn extras(&mut self) -> &mut Extras<M> {
         self.extras.get_or_insert_with(|| {
             Box::new(Extras {
-                children: ActorSet::default(),
+                children: Children::default(),
                 child_names: HashMap::new(),
                 supervision: None,
                 watching: HashMap::new(),
@@ -509,7 +509,7 @@ impl<M: Send + 'static> Context<M> {
             Self::record(&self.cell(), || super::RecordedEffect::StoppingChildren);
         }
         if let Some(extras) = self.extras.as_ref() {
-            for child in &extras.children {
+            for child in extras.children.iter() {
                 let _ = child.0.clone().send_control(Control::Stop);
             }
         }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::actor_ref::{ActorRef, ActorSet, AnyActorRef};
+use super::actor_ref::{ActorRef, AnyActorRef, Children};
 use super::behavior::Behavior;
 use super::cell::{CellControl, Control, new_child};
 use super::extension::{Extension, Extensions};
@@ -194,7 +194,7 @@ struct Guardian {
 
 #[derive(Default)]
 struct Registry {
-    children: ActorSet,
+    children: Children,
     names: HashMap<String, AnyActorRef>,
     stopping: bool,
 }

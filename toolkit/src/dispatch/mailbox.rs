@@ -78,6 +78,10 @@ const SPINS_BEFORE_YIELD: u32 = 64;
 /// An actor's queues and status word. `U` is the user message type, `S` the system one.
 pub(crate) struct Mailbox<U, S> {
     status: AtomicU32,
+    /// A word for the mailbox's owner, not part of the mailbox's protocol: the actor cell
+    /// keeps its place in its parent's list of children here ([`Mailbox::owner_word`]), in
+    /// the four bytes that the alignment of `queues` leaves free after `status`.
+    owner_word: std::sync::atomic::AtomicU32,
     /// Touched only while `LOCKED` is held (see [`Locked`]).
     queues: UnsafeCell<Queues<U, S>>,
 }
@@ -172,11 +176,18 @@ impl<U, S> Mailbox<U, S> {
     fn with_status(status: u32) -> Self {
         Self {
             status: AtomicU32::new(status),
+            owner_word: std::sync::atomic::AtomicU32::new(u32::MAX),
             queues: UnsafeCell::new(Queues {
                 user: VecDeque::new(),
                 system: None,
             }),
         }
+    }
+
+    /// The owner's word (see the field); `u32::MAX` until the owner sets it.
+    #[inline]
+    pub(crate) fn owner_word(&self) -> &std::sync::atomic::AtomicU32 {
+        &self.owner_word
     }
 
     /// Takes the lock: sets `LOCKED` once it is clear. The guard's `status` is the word as

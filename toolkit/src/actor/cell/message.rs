@@ -75,6 +75,15 @@ pub(crate) trait CellControl: Send + Sync + 'static {
     fn name(&self) -> Option<&str>;
     fn path(&self) -> ActorPath;
     fn is_terminated(&self) -> bool;
+    /// Where this actor sits in its parent's [`Children`](crate::actor::actor_ref::Children)
+    /// list (`u32::MAX`: in none). Only the parent reads and writes it, under its lock.
+    fn child_slot(&self) -> u32 {
+        u32::MAX
+    }
+    /// Records where this actor sits in its parent's list (see [`child_slot`](Self::child_slot)).
+    fn set_child_slot(&self, slot: u32) {
+        let _ = slot;
+    }
     /// Delivers a control message; hands it back if the actor has terminated.
     fn send_control(self: Arc<Self>, control: Control) -> Result<(), Control>;
     /// Records a dead letter in this actor's system (a message for `recipient`, already

@@ -313,6 +313,18 @@ impl<M: Send + 'static> CellControl for ActorCell<M> {
         self.id
     }
 
+    fn child_slot(&self) -> u32 {
+        self.mailbox
+            .owner_word()
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn set_child_slot(&self, slot: u32) {
+        self.mailbox
+            .owner_word()
+            .store(slot, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn name(&self) -> Option<&str> {
         self.name.as_deref().map(String::as_str)
     }
