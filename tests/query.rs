@@ -206,6 +206,26 @@ impl Kit {
         self.persistence.query()
     }
 
+    /// An actor named `name` that passes `map` of each message it gets to the receiver.
+    fn forwarder<T: Send + 'static, U: Send + 'static>(
+        &self,
+        name: &str,
+        map: impl Fn(T) -> U + Send + Sync + 'static,
+    ) -> (ActorRef<T>, crossbeam_channel::Receiver<U>) {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let actor = self
+            .system
+            .spawn(
+                Behaviors::receive_message(move |msg: T| {
+                    let _ = tx.send(map(msg));
+                    Behaviors::same()
+                }),
+                name,
+            )
+            .expect("spawns");
+        (actor, rx)
+    }
+
     fn entity<A: Entity<Command = NoteCommand>>(&self, id: &str) -> ActorRef<NoteCommand> {
         let key = format!("{}|{id}", A::TYPE_KEY);
         self.notes

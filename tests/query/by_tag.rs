@@ -273,17 +273,7 @@ pub(crate) fn deleted_events_leave_tag_queries_read_right_after_the_writes(kit: 
 /// A reference that is not an actor's own (here one that converts what it is sent) is
 /// delivered to as well, in order, and the delivery can be cancelled.
 pub(crate) fn live_to_a_converting_reference_delivers_in_order(kit: Kit) {
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let texts_actor = kit
-        .system
-        .spawn(
-            Behaviors::receive_message(move |text: String| {
-                let _ = tx.send(text);
-                Behaviors::same()
-            }),
-            "texts",
-        )
-        .expect("spawns");
+    let (texts_actor, rx) = kit.forwarder("texts", |text: String| text);
     let converting: ActorRef<EventEnvelope<Noted>> =
         texts_actor.contramap(|envelope: EventEnvelope<Noted>| envelope.event.0);
     kit.note("a", "a blue sky");
@@ -307,17 +297,7 @@ pub(crate) fn live_to_a_converting_reference_delivers_in_order(kit: Kit) {
 /// Dropping the subscription does not stop the delivery: events committed afterwards still
 /// reach the actor.
 pub(crate) fn live_to_an_actor_goes_on_when_the_subscription_is_dropped(kit: Kit) {
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let reader = kit
-        .system
-        .spawn(
-            Behaviors::receive_message(move |envelope: EventEnvelope<Noted>| {
-                let _ = tx.send(envelope.event.0);
-                Behaviors::same()
-            }),
-            "reader",
-        )
-        .expect("spawns");
+    let (reader, rx) = kit.forwarder("reader", |envelope: EventEnvelope<Noted>| envelope.event.0);
     drop(
         kit.query()
             .events_by_tag_to::<Notes>("blue", Offset::Start, &reader)

@@ -120,17 +120,9 @@ fn delivery_to_an_actor_that_stops(kit: &Kit, then_note: Option<&str>) {
 pub(crate) fn a_delivery_fails_on_an_event_that_cannot_be_decoded(kit: Kit) {
     kit.note_in::<FragileNotes>("g", "green one");
     kit.note_in::<FragileNotes>("g", "green garbage");
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let listener = kit
-        .system
-        .spawn(
-            Behaviors::receive_message(move |envelope: EventEnvelope<Noted>| {
-                let _ = tx.send(envelope.event.0);
-                Behaviors::same()
-            }),
-            "listener",
-        )
-        .expect("spawns");
+    let (listener, rx) = kit.forwarder("listener", |envelope: EventEnvelope<Noted>| {
+        envelope.event.0
+    });
     let subscription = kit
         .query()
         .events_by_tag_to::<FragileNotes>("green", Offset::Start, &listener)
@@ -188,17 +180,8 @@ pub(crate) fn closing_the_journal_ends_live_queries_with_an_error(kit: Kit) {
 
 pub(crate) fn a_cancelled_delivery_stops(kit: Kit) {
     kit.note("a", "a green apple");
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let listener = kit
-        .system
-        .spawn(
-            Behaviors::receive_message(move |envelope: EventEnvelope<Noted>| {
-                let _ = tx.send(envelope.offset);
-                Behaviors::same()
-            }),
-            "listener",
-        )
-        .expect("spawns");
+    let (listener, rx) =
+        kit.forwarder("listener", |envelope: EventEnvelope<Noted>| envelope.offset);
     let subscription = kit
         .query()
         .events_by_tag_to::<Notes>("green", Offset::Start, &listener)

@@ -115,15 +115,7 @@ pub(crate) fn readers_near_and_far_from_the_head_see_every_offset_once_in_order(
     let total = THREADS * BATCHES * PER_BATCH;
     let journal = kit.store.journal.clone();
     // Tags before anything is written: every reader starts at the head.
-    let read = |after: u64, tag: Option<&str>| {
-        let mut page = Vec::new();
-        match tag {
-            Some(tag) => journal.events_by_tag(tag, after, 1024, &mut |e| page.push(e)),
-            None => journal.events_by_offset(after, 1024, &mut |e| page.push(e)),
-        }
-        .expect("reads");
-        page
-    };
+    let read = |after: u64, tag: Option<&str>| read_page(&*journal, after, tag);
     // `fall_behind`: once it has read something, the reader waits until the head is that far
     // ahead (more than the 16,384 events RocksDB's journal keeps in memory), then catches up
     // while the writers go on.
@@ -137,12 +129,7 @@ pub(crate) fn readers_near_and_far_from_the_head_see_every_offset_once_in_order(
             loop {
                 // Read before the page: an empty page after the last write means the end.
                 let head = journal.highest_offset().expect("a head");
-                let mut page = Vec::new();
-                match tag {
-                    Some(tag) => journal.events_by_tag(tag, after, 1024, &mut |e| page.push(e)),
-                    None => journal.events_by_offset(after, 1024, &mut |e| page.push(e)),
-                }
-                .expect("reads");
+                let page = read_page(&*journal, after, tag);
                 for event in &page {
                     assert!(
                         event.offset > after,
@@ -237,6 +224,21 @@ pub(crate) fn readers_near_and_far_from_the_head_see_every_offset_once_in_order(
         &tagged.join().expect("the tag reader finishes"),
         &even,
     );
+}
+
+/// One page (up to 1,024 events) after `after`: tagged `tag`, or all of them.
+fn read_page(
+    journal: &dyn reactant::persistence::Journal,
+    after: u64,
+    tag: Option<&str>,
+) -> Vec<reactant::persistence::PersistentRepr> {
+    let mut page = Vec::new();
+    match tag {
+        Some(tag) => journal.events_by_tag(tag, after, 1024, &mut |e| page.push(e)),
+        None => journal.events_by_offset(after, 1024, &mut |e| page.push(e)),
+    }
+    .expect("reads");
+    page
 }
 
 /// Asserts that a reader saw `expected`, naming the first difference (not printing 60,000

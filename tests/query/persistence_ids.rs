@@ -3,7 +3,6 @@
 use std::collections::BTreeSet;
 
 use reactant::persistence::PersistenceId;
-use reactant::prelude::*;
 
 use super::{Kit, WAIT};
 use crate::common;
@@ -64,17 +63,7 @@ pub(crate) fn live_finds_new_persistence_ids(kit: Kit) {
 
 pub(crate) fn live_to_an_actor_delivers_each_id_once(kit: Kit) {
     kit.note("a", "a1");
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let listener = kit
-        .system
-        .spawn(
-            Behaviors::receive_message(move |id: PersistenceId| {
-                let _ = tx.send(id);
-                Behaviors::same()
-            }),
-            "ids",
-        )
-        .expect("spawns");
+    let (listener, rx) = kit.forwarder("ids", |id: PersistenceId| id);
     let _subscription = kit.query().persistence_ids_to(&listener).expect("starts");
     assert_eq!(common::recv(&rx), PersistenceId::of("note", "a"));
     kit.note("b", "b1");

@@ -409,16 +409,7 @@ impl Children {
 
     /// Removes `child` if it is in this list; says whether it was.
     pub(crate) fn remove(&mut self, child: &AnyActorRef) -> bool {
-        let recorded = child.0.child_slot() as usize;
-        let slot = if self.list.get(recorded) == Some(child) {
-            recorded
-        } else if self.list.len() > u32::MAX as usize {
-            // Past `u32::MAX` children the slots no longer fit: look for it.
-            match self.list.iter().position(|found| found == child) {
-                Some(slot) => slot,
-                None => return false,
-            }
-        } else {
+        let Some(slot) = self.position(child) else {
             return false;
         };
         self.list.swap_remove(slot);
@@ -433,9 +424,20 @@ impl Children {
 
     /// Whether `child` is in this list.
     pub(crate) fn contains(&self, child: &AnyActorRef) -> bool {
+        self.position(child).is_some()
+    }
+
+    /// Where `child` is: the slot it recorded, checked; past `u32::MAX` children, where the
+    /// slots no longer fit, a search.
+    fn position(&self, child: &AnyActorRef) -> Option<usize> {
         let recorded = child.0.child_slot() as usize;
-        self.list.get(recorded) == Some(child)
-            || (self.list.len() > u32::MAX as usize && self.list.contains(child))
+        if self.list.get(recorded) == Some(child) {
+            Some(recorded)
+        } else if self.list.len() > u32::MAX as usize {
+            self.list.iter().position(|found| found == child)
+        } else {
+            None
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {

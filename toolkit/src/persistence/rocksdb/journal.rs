@@ -432,7 +432,6 @@ impl Journal for RocksJournal {
         let Some(first) = after_offset.checked_add(1).filter(|_| max > 0) else {
             return Ok(after_offset);
         };
-        self.recent.reading(after_offset);
         let tagged = |event: &PersistentRepr| event.tags.iter().any(|t| t == tag);
         if let Some(last) = self.recent.read(after_offset, max, &tagged, on_event) {
             return Ok(last);
@@ -500,7 +499,6 @@ impl Journal for RocksJournal {
         let Some(first) = after_offset.checked_add(1).filter(|_| max > 0) else {
             return Ok(after_offset);
         };
-        self.recent.reading(after_offset);
         if let Some(last) = self.recent.read(after_offset, max, &|_| true, on_event) {
             return Ok(last);
         }

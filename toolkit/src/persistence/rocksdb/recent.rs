@@ -7,7 +7,7 @@
 //! memory; a reader further behind reads RocksDB as before.
 //!
 //! The writer keeps commits only while a reader is near the head: every read by tag or in
-//! global order notes the offset it reads after ([`Recent::reading`]), and a commit is kept if
+//! global order notes the offset it reads after ([`Recent::read`]), and a commit is kept if
 //! the furthest such offset is within [`MAX_EVENTS`] of the head ([`Recent::keeping`]). A
 //! journal that no query reads, or whose readers are all further behind (they read RocksDB
 //! anyway), pays one relaxed load per write and holds nothing.
@@ -81,8 +81,8 @@ pub(super) struct Recent {
 }
 
 impl Recent {
-    /// A reader reads after `after_offset`.
-    pub(super) fn reading(&self, after_offset: u64) {
+    /// A reader reads after `after_offset` (noted by [`read`](Self::read)).
+    fn reading(&self, after_offset: u64) {
         let after = after_offset.saturating_add(1);
         if self.reader_after.load(Ordering::Relaxed) < after {
             self.reader_after.fetch_max(after, Ordering::Relaxed);
@@ -158,10 +158,12 @@ impl Recent {
         keep: &dyn Fn(&PersistentRepr) -> bool,
         on_event: &mut dyn FnMut(PersistentRepr),
     ) -> Option<u64> {
+        self.reading(after_offset);
         let mut next = after_offset.checked_add(1)?;
         let mut last_given = after_offset;
         let mut left = max;
-        let mut taken: Vec<Arc<Commit>> = Vec::with_capacity(COMMITS_PER_LOCK);
+        // Allocated only if there is something to take (a caught-up reader takes nothing).
+        let mut taken: Vec<Arc<Commit>> = Vec::new();
         let mut first_take = true;
         while left > 0 {
             {
