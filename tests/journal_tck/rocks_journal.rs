@@ -214,7 +214,13 @@ fn open_the_folder_named_by_the_environment() {
         return;
     };
     match RocksJournal::open(&path) {
-        Ok(_) => std::process::exit(0),
+        // Closed before `exit`: exiting with the database open runs RocksDB's static
+        // destructors while its background threads still run, which can kill the process
+        // with a signal (seen once under a loaded full run: exit status None).
+        Ok(journal) => {
+            drop(journal);
+            std::process::exit(0)
+        }
         Err(error) => {
             println!("{error}");
             let refused = matches!(error, OpenError::InUseByAnotherProcess { .. });
