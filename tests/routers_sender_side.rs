@@ -457,3 +457,30 @@ fn a_pool_of_pools_delivers_every_message_once_in_order() {
     exactly_once_in_order(&recv_n(&rx, 4_000), 4, 1_000);
     common::assert_quiet(&rx);
 }
+
+#[test]
+fn a_pool_whose_routees_are_pools_tells_through_both_fronts_on_the_senders_thread() {
+    // Each outer routee is spawned from a pool's configuration, so the outer router's routee
+    // references are the inner pools' fronts: the outer front's tell runs the inner front's
+    // tell on the sender's thread, inside its own (the thread-local last-copy is then busy).
+    let system = common::system("front-in-front");
+    let ((tx, rx), (quit_tx, _quit)) = channels();
+    let leaf = parking_lot::Mutex::new((tx, quit_tx));
+    let pool = system
+        .spawn(
+            Routers::pool(2, move || {
+                let (tx, quit_tx) = leaf.lock().clone();
+                Routers::pool(3, routee(&tx, &quit_tx))
+            }),
+            "pool",
+        )
+        .expect("spawned");
+    send_from_threads(&pool, 4, 1_000);
+    let per_routee = exactly_once_in_order(&recv_n(&rx, 4_000), 4, 1_000);
+    assert_eq!(
+        per_routee.len(),
+        6,
+        "every leaf of both inner pools took messages"
+    );
+    common::assert_quiet(&rx);
+}
