@@ -60,6 +60,34 @@ struct WorkerHandle {
     shared: Arc<Shared>,
     local: Worker<Task>,
     next: Cell<Option<Task>>,
+    /// The task of the last actor whose turn on this worker ended idle (see
+    /// [`Dispatcher::park_idle`]): a schedule of that actor from this worker reuses it instead
+    /// of counting a new reference.
+    parked: Cell<Option<Task>>,
+}
+
+/// Where [`WorkerHandle::place_next`] put a task.
+enum Placed {
+    /// In this worker's private "next" slot: nobody else needs waking.
+    NextSlot,
+    /// The slot's previous task moved to the stealable local queue.
+    Local,
+    /// Not this dispatcher's worker: for the shared queue.
+    Elsewhere(Task),
+}
+
+impl WorkerHandle {
+    /// Puts `task` in the "next" slot, moving the one there to the local queue.
+    #[inline]
+    fn place_next(&self, task: Task) -> Placed {
+        match self.next.replace(Some(task)) {
+            Some(previous) => {
+                self.local.push(previous);
+                Placed::Local
+            }
+            None => Placed::NextSlot,
+        }
+    }
 }
 
 struct Shared {
@@ -137,28 +165,55 @@ impl Dispatcher {
     /// runs next on that worker; from anywhere else it goes to the shared queue.
     #[inline]
     pub(crate) fn schedule(&self, task: Task) {
-        enum Placed {
-            /// In this worker's private "next" slot: nobody else needs waking.
-            NextSlot,
-            /// The slot's previous task moved to the stealable local queue.
-            Local,
-            Elsewhere(Task),
-        }
         let placed = CURRENT.with(|current| {
             let current = current.borrow();
             match current.as_ref() {
                 Some(worker) if Arc::ptr_eq(&worker.shared, &self.shared) => {
-                    match worker.next.replace(Some(task)) {
-                        Some(previous) => {
-                            worker.local.push(previous);
-                            Placed::Local
-                        }
-                        None => Placed::NextSlot,
-                    }
+                    worker.place_next(task)
                 }
                 _ => Placed::Elsewhere(task),
             }
         });
+        self.placed(placed);
+    }
+
+    /// Schedules `task`, an idle actor that a push has just scheduled: like [`schedule`](Self::schedule)
+    /// with `task.clone()`, but on a worker whose last idle turn was this actor's, the task it
+    /// parked is reused, so the reference count is not touched.
+    ///
+    /// Two actors that bounce messages on one worker (ping-pong) then schedule each other with
+    /// no atomic read-modify-write on either cell's count: each turn parks its own task, and
+    /// the other's tell takes it back. A count's increment and decrement were about a sixth
+    /// of a hop (`perf`, benches/README.md, session 9).
+    #[inline]
+    pub(crate) fn schedule_cell<R: Runnable + 'static>(&self, task: &Arc<R>) {
+        let placed = CURRENT.with(|current| {
+            let current = current.borrow();
+            match current.as_ref() {
+                Some(worker) if Arc::ptr_eq(&worker.shared, &self.shared) => {
+                    let task = match worker.parked.take() {
+                        Some(parked)
+                            if std::ptr::addr_eq(Arc::as_ptr(&parked), Arc::as_ptr(task)) =>
+                        {
+                            parked
+                        }
+                        other => {
+                            // Put back as it was (the slot holds `None` now: nothing drops).
+                            worker.parked.set(other);
+                            task.clone() as Task
+                        }
+                    };
+                    worker.place_next(task)
+                }
+                _ => Placed::Elsewhere(task.clone()),
+            }
+        });
+        self.placed(placed);
+    }
+
+    /// Wakes or queues what [`WorkerHandle::place_next`] decided.
+    #[inline]
+    fn placed(&self, placed: Placed) {
         match placed {
             Placed::NextSlot => {}
             Placed::Local => self.shared.notify_one_if_idle(),
@@ -167,6 +222,29 @@ impl Dispatcher {
                 self.shared.notify_one();
             }
         }
+    }
+
+    /// Keeps the task of an actor whose turn just ended idle on this worker (see
+    /// [`schedule_cell`](Self::schedule_cell)); off the workers of the actor's dispatcher
+    /// (`dispatcher_of` says which) it is dropped. The task parked before is dropped after
+    /// the worker's state is released (dropping an actor's last reference drops its state,
+    /// which may send). Takes the dispatcher through the task, not `&self`: a caller holding
+    /// only the task would otherwise count a reference to the dispatcher to call this.
+    #[inline]
+    pub(crate) fn park_idle<R: Runnable + 'static>(
+        task: Arc<R>,
+        dispatcher_of: impl Fn(&R) -> &Dispatcher,
+    ) {
+        let dropped = CURRENT.with(|current| {
+            let current = current.borrow();
+            match current.as_ref() {
+                Some(worker) if Arc::ptr_eq(&worker.shared, &dispatcher_of(&task).shared) => {
+                    worker.parked.replace(Some(task))
+                }
+                _ => Some(task as Task),
+            }
+        });
+        drop(dropped);
     }
 
     /// True if another task waits for this worker (or for the shared queue), and always off this
@@ -322,6 +400,7 @@ fn worker_loop(shared: Arc<Shared>, local: Worker<Task>, index: usize) {
             shared: shared.clone(),
             local,
             next: Cell::new(None),
+            parked: Cell::new(None),
         });
     });
     let mut next_slot_runs = 0u32;
@@ -351,6 +430,14 @@ fn worker_loop(shared: Arc<Shared>, local: Worker<Task>, index: usize) {
                 if shared.shutdown.load(Ordering::SeqCst) {
                     break;
                 }
+                // Idle: the parked task must not keep its actor's memory meanwhile.
+                let parked = CURRENT.with(|current| {
+                    current
+                        .borrow()
+                        .as_ref()
+                        .and_then(|worker| worker.parked.take())
+                });
+                drop(parked);
                 // Count ourselves as searching while we spin, so wakers leave the others be.
                 if !searching {
                     shared.num_searching.fetch_add(1, Ordering::SeqCst);

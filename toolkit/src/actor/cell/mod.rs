@@ -189,7 +189,7 @@ impl<M: Send + 'static> ActorCell<M> {
     #[inline]
     pub(crate) fn tell(this: &Arc<Self>, msg: M) {
         match this.mailbox.push_user(msg) {
-            Ok(true) => this.dispatcher.schedule(this.clone()),
+            Ok(true) => this.dispatcher.schedule_cell(this),
             Ok(false) => {}
             Err(msg) => this.system.dead_letters().publish(
                 || this.path(),
@@ -216,7 +216,7 @@ impl<M: Send + 'static> ActorCell<M> {
     #[inline]
     fn schedule_if_idle(this: &Arc<Self>, pushed: Result<bool, M>) -> Result<(), M> {
         if pushed? {
-            this.dispatcher.schedule(this.clone());
+            this.dispatcher.schedule_cell(this);
         }
         Ok(())
     }
@@ -227,7 +227,7 @@ impl<M: Send + 'static> ActorCell<M> {
     ) -> Result<(), SystemMessage<M>> {
         match this.mailbox.push_system(msg) {
             Ok(true) => {
-                this.dispatcher.schedule(this.clone());
+                this.dispatcher.schedule_cell(this);
                 Ok(())
             }
             Ok(false) => Ok(()),

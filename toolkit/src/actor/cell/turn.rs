@@ -14,7 +14,7 @@ use super::message::{Control, SystemMessage};
 use super::supervise::Supervised;
 use super::{ActorCell, ActorState};
 use crate::dead_letters::DeadLetterReason;
-use crate::dispatch::Runnable;
+use crate::dispatch::{Dispatcher, Runnable};
 use crate::supervision::{ActorFailure, DEFAULT_RESTART_STASH, SupervisionState, panic};
 
 /// Every this many messages of one turn, the worker lets idle workers take the actor it woke
@@ -54,6 +54,9 @@ impl<M: Send + 'static> Runnable for ActorCell<M> {
             if requeue {
                 let dispatcher = self.dispatcher.clone();
                 dispatcher.requeue(self);
+            } else if !matches!(turn, Turn::Finished) {
+                // Idle: the next tell from this worker may take the task back.
+                Dispatcher::park_idle(self, |cell| &cell.dispatcher);
             }
             return;
         }
