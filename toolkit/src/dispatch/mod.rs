@@ -8,4 +8,4 @@
 pub(crate) mod mailbox;
 pub(crate) mod pool;
 
-pub(crate) use pool::{Dispatcher, Runnable, on_dispatcher_thread};
+pub(crate) use pool::{Dispatcher, Runnable, Task, on_dispatcher_thread};

@@ -22,8 +22,10 @@ use parking_lot::Mutex;
 pub(crate) trait Runnable: Send + Sync {
     /// Runs the task: for an actor, one turn, or several in a row while nobody else waits for
     /// this worker ([`Dispatcher::others_waiting`]). A task that still has work afterwards
-    /// requeues itself through [`Dispatcher::requeue`].
-    fn run(self: Arc<Self>);
+    /// requeues itself through [`Dispatcher::requeue`]. Returns the task when its turn ended
+    /// idle (nothing queued, not requeued, not finished): a worker may keep it to schedule it
+    /// again without a new reference ([`Dispatcher::schedule_cell`]); others just drop it.
+    fn run(self: Arc<Self>) -> Option<Task>;
 
     /// The actor's id: a simulation (feature `testkit`) orders what is runnable by it, the
     /// same in every run.
@@ -60,9 +62,9 @@ struct WorkerHandle {
     shared: Arc<Shared>,
     local: Worker<Task>,
     next: Cell<Option<Task>>,
-    /// The task of the last actor whose turn on this worker ended idle (see
-    /// [`Dispatcher::park_idle`]): a schedule of that actor from this worker reuses it instead
-    /// of counting a new reference.
+    /// The task of the last actor that this worker took from its "next" slot and whose turn
+    /// ended idle: a schedule of that actor from this worker reuses it instead of counting a
+    /// new reference (see [`Dispatcher::schedule_cell`]).
     parked: Cell<Option<Task>>,
 }
 
@@ -182,9 +184,12 @@ impl Dispatcher {
     /// parked is reused, so the reference count is not touched.
     ///
     /// Two actors that bounce messages on one worker (ping-pong) then schedule each other with
-    /// no atomic read-modify-write on either cell's count: each turn parks its own task, and
-    /// the other's tell takes it back. A count's increment and decrement were about a sixth
-    /// of a hop (`perf`, benches/README.md, session 9).
+    /// no atomic read-modify-write on either cell's count: each ran from the worker's "next"
+    /// slot, the worker parks its task when its turn ends idle, and the other's tell takes it
+    /// back. The count's increment and decrement were about a sixth of a hop (`perf`,
+    /// benches/README.md, session 9). Only tasks from the "next" slot are parked: an actor
+    /// scheduled from outside (a spawn's start, a stream from a plain thread) drops its task
+    /// at the end of its turn as before, on a cache line the turn just used.
     #[inline]
     pub(crate) fn schedule_cell<R: Runnable + 'static>(&self, task: &Arc<R>) {
         let placed = CURRENT.with(|current| {
@@ -222,29 +227,6 @@ impl Dispatcher {
                 self.shared.notify_one();
             }
         }
-    }
-
-    /// Keeps the task of an actor whose turn just ended idle on this worker (see
-    /// [`schedule_cell`](Self::schedule_cell)); off the workers of the actor's dispatcher
-    /// (`dispatcher_of` says which) it is dropped. The task parked before is dropped after
-    /// the worker's state is released (dropping an actor's last reference drops its state,
-    /// which may send). Takes the dispatcher through the task, not `&self`: a caller holding
-    /// only the task would otherwise count a reference to the dispatcher to call this.
-    #[inline]
-    pub(crate) fn park_idle<R: Runnable + 'static>(
-        task: Arc<R>,
-        dispatcher_of: impl Fn(&R) -> &Dispatcher,
-    ) {
-        let dropped = CURRENT.with(|current| {
-            let current = current.borrow();
-            match current.as_ref() {
-                Some(worker) if Arc::ptr_eq(&worker.shared, &dispatcher_of(&task).shared) => {
-                    worker.parked.replace(Some(task))
-                }
-                _ => Some(task as Task),
-            }
-        });
-        drop(dropped);
     }
 
     /// True if another task waits for this worker (or for the shared queue), and always off this
@@ -406,25 +388,41 @@ fn worker_loop(shared: Arc<Shared>, local: Worker<Task>, index: usize) {
     let mut next_slot_runs = 0u32;
     let mut tick = 0u32;
     let mut searching = false;
+    // The last task, if this worker took it from its "next" slot and its turn ended idle: to
+    // park (see `Dispatcher::schedule_cell`).
+    let mut idle: Option<Task> = None;
     loop {
         tick = tick.wrapping_add(1);
-        let task = CURRENT.with(|current| {
+        let (task, unparked) = CURRENT.with(|current| {
             let current = current.borrow();
             let worker = current.as_ref().expect("worker handle set above");
+            // What the parked task replaces is dropped below, once the borrow has ended
+            // (dropping an actor's last reference drops its state, which may send).
+            let unparked = match idle.take() {
+                Some(task) => worker.parked.replace(Some(task)),
+                None => None,
+            };
             if tick.is_multiple_of(SHARED_QUEUE_INTERVAL)
                 && let Some(task) = steal_shared(worker, &shared)
             {
-                return Some(task);
+                return (Some((task, false)), unparked);
             }
-            find_task(worker, &shared, index, &mut next_slot_runs)
+            (
+                find_task(worker, &shared, index, &mut next_slot_runs),
+                unparked,
+            )
         });
+        drop(unparked);
         match task {
-            Some(task) => {
+            Some((task, from_next)) => {
                 if searching {
                     searching = false;
                     shared.num_searching.fetch_sub(1, Ordering::SeqCst);
                 }
-                task.run();
+                let back = task.run();
+                if from_next {
+                    idle = back;
+                }
             }
             None => {
                 if shared.shutdown.load(Ordering::SeqCst) {
@@ -446,7 +444,7 @@ fn worker_loop(shared: Arc<Shared>, local: Worker<Task>, index: usize) {
                 shared.num_searching.fetch_sub(1, Ordering::SeqCst);
                 searching = false;
                 if let Some(task) = found {
-                    task.run();
+                    drop(task.run());
                     continue;
                 }
                 park(&shared, index);
@@ -465,29 +463,30 @@ fn worker_loop(shared: Arc<Shared>, local: Worker<Task>, index: usize) {
     });
 }
 
+/// The next task for this worker, and whether it came from the "next" slot.
 fn find_task(
     worker: &WorkerHandle,
     shared: &Shared,
     index: usize,
     next_slot_runs: &mut u32,
-) -> Option<Task> {
+) -> Option<(Task, bool)> {
     if *next_slot_runs >= MAX_NEXT_SLOT_RUNS {
         // Give the queues a turn; the "next" task waits in its slot, out of reach of thieves,
         // so two actors talking to each other stay on this core.
         *next_slot_runs = 0;
         if let Some(task) = worker.local.pop().or_else(|| steal_shared(worker, shared)) {
-            return Some(task);
+            return Some((task, false));
         }
     }
     if let Some(task) = worker.next.take() {
         *next_slot_runs += 1;
-        return Some(task);
+        return Some((task, true));
     }
     *next_slot_runs = 0;
     if let Some(task) = worker.local.pop() {
-        return Some(task);
+        return Some((task, false));
     }
-    steal(worker, shared, index)
+    steal(worker, shared, index).map(|task| (task, false))
 }
 
 /// Takes from the shared queue (and moves a batch of its tasks to the local queue).

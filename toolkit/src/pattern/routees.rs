@@ -6,9 +6,6 @@
 //! thread keeps a copy of the lists it used last (an `Arc`, keyed by the table's id and its
 //! version), and a tell only loads the version: while it has not changed, the copy is the
 //! list. When it has, the thread reads the list under the lock once and keeps the new copy.
-//! The copy the thread used last is reached through a plain pointer in a thread-local cell
-//! ([`Last`], with the rule that keeps it sound), so the common tell (one sender, one pool)
-//! costs one atomic load and one thread-local load more than a direct tell.
 //!
 //! A copy may be a publication behind (the router publishes while a sender tells): the sender
 //! then tells a routee that may have just left, which refuses, and the front hands the
@@ -18,7 +15,7 @@
 //! state is dropped when it stops).
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,83 +27,19 @@ use crate::actor::ActorRef;
 const COPIES: usize = 4;
 
 /// Numbers the tables of the process, so that a thread's copy names its table for good
-/// (an address could be reused by a later table). Never reaches [`Last::NONE`]'s `u64::MAX`.
+/// (an address could be reused by a later table).
 static NEXT_TABLE: AtomicU64 = AtomicU64::new(0);
 
 /// One thread's copy of one table's list.
-struct Kept {
+struct Copy {
     table: u64,
     version: u64,
     /// An `Arc<Vec<ActorRef<M>>>`, typed by the table that made it.
     routees: Arc<dyn Any + Send + Sync>,
 }
 
-/// A thread's copies, and the drop that forgets [`LAST`] before they go.
-struct Copies(RefCell<Vec<Kept>>);
-
-impl Drop for Copies {
-    fn drop(&mut self) {
-        // The thread is ending and the lists are dropped after this: nothing may reach them
-        // through `LAST` any more. (`LAST` has no destructor, so it is always there.)
-        LAST.set(Last::NONE);
-    }
-}
-
-/// The copy a thread used last, reached at a tell with one thread-local load and no borrow,
-/// search or downcast (those were most of what a tell through a pool cost more than a direct
-/// tell: see `benches/README.md`, Patterns).
-///
-/// Its states, and what moves it between them (one thread's; nothing else sees it):
-///
-/// | state                 | how it gets there                                  | a tell of the same table and version |
-/// |-----------------------|----------------------------------------------------|--------------------------------------|
-/// | `None`                | thread start; the thread's copies being dropped    | reads the copies (or the lock)       |
-/// | `Points` to a copy    | a copy stored, or found among the copies           | tells through the pointer            |
-/// | `Busy` (pointing)     | a tell through the pointer, until it returns       | (re-entry) reads under the lock, stores nothing |
-///
-/// The rule that makes the pointer sound: every change to the thread's copies sets `LAST` to
-/// the copy just stored (before anything the change replaced is dropped), the copies' drop
-/// sets it to `None` first, and nothing changes the copies while `LAST` is `Busy`. So while
-/// `LAST` points, the `Arc` it points into is held by the thread's copies.
-#[derive(Clone, Copy)]
-struct Last {
-    table: u64,
-    version: u64,
-    /// The `Vec<ActorRef<M>>` inside the copy's `Arc`, for the `M` of table `table`.
-    routees: *const (),
-    busy: bool,
-}
-
-impl Last {
-    const NONE: Last = Last {
-        table: u64::MAX,
-        version: 0,
-        routees: std::ptr::null(),
-        busy: false,
-    };
-}
-
 thread_local! {
-    static LAST: Cell<Last> = const { Cell::new(Last::NONE) };
-    static COPIES_HERE: Copies = const { Copies(RefCell::new(Vec::new())) };
-}
-
-/// Marks [`LAST`] busy while a tell reads through it; unmarks it when the tell returns (or
-/// unwinds: nothing the tell calls should panic, but a panic must not leave it busy).
-struct BusyLast(Last);
-
-impl BusyLast {
-    fn enter(last: Last) -> Self {
-        LAST.set(Last { busy: true, ..last });
-        Self(last)
-    }
-}
-
-impl Drop for BusyLast {
-    fn drop(&mut self) {
-        // Nothing changed `LAST` meanwhile: changes wait while it is busy.
-        LAST.set(self.0);
-    }
+    static COPIES_HERE: RefCell<Vec<Copy>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The routees a pool's front may tell.
@@ -139,58 +72,25 @@ impl<M: Send + 'static> RouteeTable<M> {
     #[inline]
     pub(super) fn tell(&self, msg: M, pick: impl Fn(usize) -> usize) -> Result<(), M> {
         let version = self.version.load(Ordering::Acquire);
-        let last = LAST.get();
-        if last.table == self.id && last.version == version && !last.busy {
-            let _busy = BusyLast::enter(last);
-            // SAFETY: `LAST` points (see [`Last`]): the thread's copies hold the `Arc` whose
-            // `Vec` `last.routees` points to, and they keep holding it until this tell
-            // returns, because nothing changes them while `LAST` is busy (a tell re-entered
-            // from this one, through a routee that is itself a pool's front, reads under
-            // its table's lock and stores nothing) and the thread's copies are not dropped
-            // during a call on this thread. The `Vec` is a `Vec<ActorRef<M>>`: table ids are
-            // never reused, and only this table, whose routees are `ActorRef<M>`, stores a
-            // copy under `self.id`.
-            let routees = unsafe { &*last.routees.cast::<Vec<ActorRef<M>>>() };
-            return tell_one(routees, msg, &pick);
-        }
-        self.tell_not_last(msg, version, last.busy, pick)
-    }
-
-    /// A tell whose table and version are not the thread's last: finds this table's copy, or
-    /// reads the list under the lock and keeps a copy, and makes it the last.
-    #[inline(never)]
-    fn tell_not_last(
-        &self,
-        msg: M,
-        version: u64,
-        busy: bool,
-        pick: impl Fn(usize) -> usize,
-    ) -> Result<(), M> {
-        if busy {
-            // Re-entered from a tell that reads through `LAST`: change nothing.
-            let routees = self.current.read().1.clone();
-            return tell_one(&routees, msg, &pick);
-        }
-        // A thread that is ending has no copies left (`try_with` fails): it reads under the
-        // lock below and keeps nothing.
-        let found = COPIES_HERE.try_with(|copies| {
-            let copies = copies.0.try_borrow().ok()?;
+        let mut msg = Some(msg);
+        // A thread that is ending has no copies left: it reads under the lock.
+        let sent = COPIES_HERE.try_with(|copies| {
+            // Borrowed mutably only while a copy is stored, which tells nothing.
+            let copies = copies.try_borrow().ok()?;
             let copy = copies
                 .iter()
                 .find(|copy| copy.table == self.id && copy.version == version)?;
             let routees = copy.routees.downcast_ref::<Vec<ActorRef<M>>>()?;
-            LAST.set(Last {
-                table: self.id,
-                version,
-                routees: std::ptr::from_ref(routees).cast(),
-                busy: false,
-            });
-            Some(())
+            Some(tell_one(routees, msg.take()?, &pick))
         });
-        if let Ok(Some(())) = found {
-            return self.tell(msg, pick);
+        if let Ok(Some(sent)) = sent {
+            return sent;
         }
-        self.tell_and_copy(msg, pick)
+        match msg {
+            Some(msg) => self.tell_and_copy(msg, pick),
+            // Only a found copy takes the message, and it then returns what it did.
+            None => Ok(()),
+        }
     }
 
     /// Reads the list under the lock, tells, and keeps a copy for this thread's next tells.
@@ -198,27 +98,18 @@ impl<M: Send + 'static> RouteeTable<M> {
     fn tell_and_copy(&self, msg: M, pick: impl Fn(usize) -> usize) -> Result<(), M> {
         let (version, routees) = self.current.read().clone();
         let sent = tell_one(&routees, msg, &pick);
-        let last = Last {
-            table: self.id,
-            version,
-            routees: Arc::as_ptr(&routees).cast(),
-            busy: false,
-        };
-        let copy = Kept {
+        let copy = Copy {
             table: self.id,
             version,
             routees,
         };
-        // Not stored while the copies are borrowed or `LAST` is busy (neither can be here
-        // unless a drop below re-entered). What the copy replaces is dropped after the borrow
-        // ends and after `LAST` points to the new copy (dropping a routee's last reference
-        // drops its cell, which may drop more, which may tell through a pool).
+        // Not stored while this thread's copies are borrowed: a tell through a pool whose
+        // routee is itself a pool's front. What the copy replaces is dropped after the
+        // borrow ends (dropping a routee's last reference drops its cell, which may drop
+        // more; none of it may find the copies borrowed).
         let _replaced = COPIES_HERE.try_with(|copies| {
-            if LAST.get().busy {
-                return None;
-            }
-            let mut copies = copies.0.try_borrow_mut().ok()?;
-            let replaced = match copies.iter().position(|old| old.table == self.id) {
+            let mut copies = copies.try_borrow_mut().ok()?;
+            match copies.iter().position(|old| old.table == self.id) {
                 Some(at) => Some(std::mem::replace(&mut copies[at], copy)),
                 None if copies.len() < COPIES => {
                     copies.push(copy);
@@ -229,10 +120,7 @@ impl<M: Send + 'static> RouteeTable<M> {
                     copies.push(copy);
                     Some(oldest)
                 }
-            };
-            // The copy just stored holds the `Arc` `last` points into.
-            LAST.set(last);
-            replaced
+            }
         });
         sent
     }

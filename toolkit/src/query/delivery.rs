@@ -466,8 +466,9 @@ impl<L: Live> Pump<L> {
 }
 
 impl<L: Live> Runnable for Pump<L> {
-    fn run(self: Arc<Self>) {
+    fn run(self: Arc<Self>) -> Option<crate::dispatch::Task> {
         self.turn();
+        None
     }
 
     #[cfg(feature = "testkit")]

@@ -14,7 +14,7 @@ use super::message::{Control, SystemMessage};
 use super::supervise::Supervised;
 use super::{ActorCell, ActorState};
 use crate::dead_letters::DeadLetterReason;
-use crate::dispatch::{Dispatcher, Runnable};
+use crate::dispatch::{Runnable, Task};
 use crate::supervision::{ActorFailure, DEFAULT_RESTART_STASH, SupervisionState, panic};
 
 /// Every this many messages of one turn, the worker lets idle workers take the actor it woke
@@ -38,7 +38,7 @@ enum Turn {
 }
 
 impl<M: Send + 'static> Runnable for ActorCell<M> {
-    fn run(self: Arc<Self>) {
+    fn run(self: Arc<Self>) -> Option<Task> {
         loop {
             // SAFETY: the dispatcher runs a cell only on the worker that holds its schedule (see
             // the `Sync` impl in `cell/mod.rs`); the reference ends with `run_turn`, before
@@ -49,16 +49,15 @@ impl<M: Send + 'static> Runnable for ActorCell<M> {
                 Turn::Yield if !self.dispatcher.others_waiting() => continue,
                 Turn::Yield => true,
                 Turn::Drained => !self.mailbox.try_idle(),
-                Turn::Finished => false,
+                Turn::Finished => return None,
             };
             if requeue {
                 let dispatcher = self.dispatcher.clone();
                 dispatcher.requeue(self);
-            } else if !matches!(turn, Turn::Finished) {
-                // Idle: the next tell from this worker may take the task back.
-                Dispatcher::park_idle(self, |cell| &cell.dispatcher);
+                return None;
             }
-            return;
+            // Idle: the worker may keep the task for this actor's next schedule.
+            return Some(self);
         }
     }
 
