@@ -8,6 +8,21 @@
 //! queue every few messages (`share_next_slot`): an idle worker takes it instead of it waiting
 //! for the whole turn. Idle workers spin briefly, then yield, then park: nothing burns a core
 //! when nothing happens.
+//!
+//! Each worker also has a "parked" slot, so that two actors bouncing messages on one worker
+//! schedule each other without touching either's reference count:
+//!
+//! | event (on one worker)                                        | the parked slot               |
+//! |--------------------------------------------------------------|-------------------------------|
+//! | a task taken from the "next" slot hands itself back (idle turn) | holds it (what it held is dropped) |
+//! | a task from the local or shared queue ends its turn          | unchanged (the task is dropped) |
+//! | this worker schedules the parked actor ([`Dispatcher::schedule_cell`]) | emptied: its task is reused |
+//! | this worker schedules another actor                          | unchanged (a new reference)   |
+//! | the worker finds no task                                     | emptied (dropped)             |
+//!
+//! A parked task is only ever a reference: the actor it names is idle (its mailbox decides who
+//! schedules it next, and anyone else who does counts a reference of their own), so keeping or
+//! dropping it changes nothing but when the actor's memory is freed.
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
@@ -574,5 +589,88 @@ fn park(shared: &Shared, index: usize) {
         sleepers.swap_remove(position);
         shared.num_sleeping.fetch_sub(1, Ordering::SeqCst);
         shared.num_searching.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU32;
+    use std::sync::mpsc::{Sender, channel};
+    use std::sync::{OnceLock, Weak};
+
+    use super::*;
+
+    /// A task that schedules its partner (by `schedule_cell`) until `left` runs out, and says
+    /// when it is dropped.
+    struct Bouncer {
+        dispatcher: Arc<Dispatcher>,
+        partner: OnceLock<Weak<Bouncer>>,
+        left: Arc<AtomicU32>,
+        runs: Sender<&'static str>,
+        name: &'static str,
+        dropped: Sender<&'static str>,
+    }
+
+    impl Runnable for Bouncer {
+        fn run(self: Arc<Self>) -> Option<Task> {
+            let _ = self.runs.send(self.name);
+            let go_on = self
+                .left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                    left.checked_sub(1)
+                })
+                .is_ok();
+            if go_on && let Some(partner) = self.partner.get().and_then(Weak::upgrade) {
+                self.dispatcher.schedule_cell(&partner);
+            }
+            Some(self)
+        }
+
+        #[cfg(feature = "testkit")]
+        fn actor_id(&self) -> u64 {
+            0
+        }
+    }
+
+    impl Drop for Bouncer {
+        fn drop(&mut self) {
+            let _ = self.dropped.send(self.name);
+        }
+    }
+
+    #[test]
+    fn tasks_that_wake_each_other_run_every_time_and_are_freed_once_the_worker_is_idle() {
+        let dispatcher = Dispatcher::start("parked", "test", 1, 5).expect("a dispatcher");
+        let (runs, ran) = channel();
+        let (dropped_tx, dropped) = channel();
+        let left = Arc::new(AtomicU32::new(1_000));
+        let bouncer = |name| {
+            Arc::new(Bouncer {
+                dispatcher: dispatcher.clone(),
+                partner: OnceLock::new(),
+                left: left.clone(),
+                runs: runs.clone(),
+                name,
+                dropped: dropped_tx.clone(),
+            })
+        };
+        let (ping, pong) = (bouncer("ping"), bouncer("pong"));
+        let _ = ping.partner.set(Arc::downgrade(&pong));
+        let _ = pong.partner.set(Arc::downgrade(&ping));
+        dispatcher.schedule_cell(&ping);
+        // 1,001 runs, alternating, starting with ping.
+        let wait = Duration::from_secs(10);
+        for turn in 0..=1_000 {
+            let want = if turn % 2 == 0 { "ping" } else { "pong" };
+            assert_eq!(ran.recv_timeout(wait), Ok(want), "run {turn}");
+        }
+        // Only the worker's slot may still hold one of them; it lets go once it is idle.
+        drop((ping, pong));
+        let mut freed = [dropped.recv_timeout(wait), dropped.recv_timeout(wait)]
+            .map(|name| name.expect("both tasks are freed once the worker is idle"));
+        freed.sort();
+        assert_eq!(freed, ["ping", "pong"]);
+        assert!(ran.try_recv().is_err(), "no run after the bouncing ended");
+        dispatcher.stop_and_join();
     }
 }
