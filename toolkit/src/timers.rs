@@ -58,9 +58,30 @@ pub(crate) trait TimerObserver: Send + Sync + 'static {
     fn cancelled(&self, key: String);
 }
 
+/// What the scheduler thread is doing, so that a new task wakes it only when it would
+/// otherwise wake too late.
+///
+/// | state     | set when                                          | an inserted task due at `t` wakes it |
+/// |-----------|---------------------------------------------------|--------------------------------------|
+/// | `Running` | it starts, or returns from a wait (lock held, or released only to run a task, after which it looks at the queue again) | never: it will see the task |
+/// | `At(w)`   | it waits until `w`, the earliest deadline then    | if `t < w`                           |
+/// | `Never`   | it waits with no deadline (an empty queue, or manual time) | always                     |
+///
+/// Without this, a task inserted into an empty queue always woke the thread: an ask's timeout
+/// timer, started and cancelled once per ask, cost every ask a wake-up of the scheduler thread
+/// and its context switch (the largest share of an in-runtime ask in `perf`).
+#[derive(Default, Clone, Copy)]
+enum SchedulerWakes {
+    #[default]
+    Running,
+    At(Instant),
+    Never,
+}
+
 #[derive(Default)]
 struct SchedulerState {
     queue: BTreeMap<(Instant, TaskId), Task>,
+    wakes: SchedulerWakes,
     /// Live tasks and their next deadline; a task missing here is cancelled.
     deadlines: HashMap<TaskId, Instant>,
     next_id: TaskId,
@@ -172,11 +193,15 @@ impl SchedulerHandle {
         let at = state.now() + delay;
         let id = state.next_id;
         state.next_id += 1;
-        let earliest = state.queue.keys().next().map(|(at, _)| *at);
         state.queue.insert((at, id), task);
         state.deadlines.insert(id, at);
+        let wake = match state.wakes {
+            SchedulerWakes::Running => false,
+            SchedulerWakes::At(wakes_at) => at < wakes_at,
+            SchedulerWakes::Never => true,
+        };
         drop(state);
-        if earliest.is_none_or(|earliest| at < earliest) {
+        if wake {
             self.0.wake.notify_one();
         }
         Some(id)
@@ -262,16 +287,21 @@ fn run_scheduler(shared: &SchedulerShared) {
         }
         let now = state.now();
         let Some((&(at, id), _)) = state.queue.iter().next() else {
+            state.wakes = SchedulerWakes::Never;
             shared.wake.wait(&mut state);
+            state.wakes = SchedulerWakes::Running;
             continue;
         };
         if at > now || state.driven {
             if state.frozen_at.is_some() {
                 // Manual time: only `advance` (or a task due now) wakes the thread.
+                state.wakes = SchedulerWakes::Never;
                 shared.wake.wait(&mut state);
             } else {
+                state.wakes = SchedulerWakes::At(at);
                 shared.wake.wait_until(&mut state, at);
             }
+            state.wakes = SchedulerWakes::Running;
             continue;
         }
         state = run_task(shared, state, at, id);
@@ -675,6 +705,42 @@ mod tests {
         scheduler.handle().cancel(id);
         thread::sleep(Duration::from_millis(80));
         assert!(!ran.load(Ordering::SeqCst));
+        scheduler.stop_and_join();
+    }
+
+    #[test]
+    fn a_task_due_before_the_one_the_thread_waits_for_wakes_it_and_a_later_one_still_runs() {
+        let scheduler = Scheduler::start("test").expect("scheduler thread");
+        let handle = scheduler.handle();
+        let (ran_tx, ran) = std::sync::mpsc::channel();
+        let report = |name: &'static str| {
+            let ran_tx = ran_tx.clone();
+            move || {
+                let _ = ran_tx.send(name);
+            }
+        };
+        // The thread waits for the far task; an earlier one must wake it.
+        let far = handle
+            .schedule_once(Duration::from_secs(600), report("far"))
+            .expect("scheduler running");
+        thread::sleep(Duration::from_millis(20));
+        let started = Instant::now();
+        handle.schedule_once(Duration::from_millis(10), report("soon"));
+        assert_eq!(ran.recv_timeout(Duration::from_secs(10)), Ok("soon"));
+        assert!(started.elapsed() < Duration::from_secs(10));
+        // The thread now waits for the far task again. Cancel it, and start one due after
+        // the thread's next wake-up would have been, had the far task been nearer: it does
+        // not wake the thread (it waits until the cancelled deadline, or for good), yet runs.
+        handle.cancel(far);
+        let near = handle
+            .schedule_once(Duration::from_millis(40), report("cancelled"))
+            .expect("scheduler running");
+        thread::sleep(Duration::from_millis(5));
+        handle.cancel(near);
+        // The thread waits until the cancelled 40 ms deadline; this one is due after it.
+        handle.schedule_once(Duration::from_millis(80), report("later"));
+        assert_eq!(ran.recv_timeout(Duration::from_secs(10)), Ok("later"));
+        assert!(ran.try_recv().is_err(), "cancelled tasks never ran");
         scheduler.stop_and_join();
     }
 
