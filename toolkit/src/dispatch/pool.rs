@@ -472,10 +472,13 @@ fn worker_loop(shared: Arc<Shared>, local: Worker<Task>, index: usize) {
     if searching {
         shared.num_searching.fetch_sub(1, Ordering::SeqCst);
     }
-    CURRENT.with(|current| {
-        // Tasks still queued here belong to a stopped system: drop them with the handle.
-        current.borrow_mut().take();
-    });
+    // Tasks still queued (or parked) here belong to a stopped system: drop them with the
+    // handle, after the borrow has ended and the handle is gone from the thread-local. Dropping
+    // an actor's last reference drops its state, whose `Drop` may send, and a send looks the
+    // thread-local up.
+    let handle = CURRENT.with(|current| current.borrow_mut().take());
+    drop(idle);
+    drop(handle);
 }
 
 /// The next task for this worker, and whether it came from the "next" slot.
@@ -634,7 +637,60 @@ mod tests {
 
     impl Drop for Bouncer {
         fn drop(&mut self) {
+            // Schedules something, as an actor's state may send when it is dropped: the
+            // thread-local must not be borrowed here, wherever the worker drops the task.
+            self.dispatcher.schedule(Arc::new(Idle));
             let _ = self.dropped.send(self.name);
+        }
+    }
+
+    /// A task that does nothing.
+    struct Idle;
+
+    impl Runnable for Idle {
+        fn run(self: Arc<Self>) -> Option<Task> {
+            None
+        }
+
+        #[cfg(feature = "testkit")]
+        fn actor_id(&self) -> u64 {
+            0
+        }
+    }
+
+    #[test]
+    fn a_task_the_worker_drops_as_it_stops_may_schedule_from_its_drop() {
+        // The worker parks the last task; stopping the dispatcher right after the last run
+        // drops it either on the idle path or with the worker's state as the thread ends.
+        for _ in 0..500 {
+            let dispatcher = Dispatcher::start("parked-stop", "test", 1, 5).expect("a dispatcher");
+            let (runs, ran) = channel();
+            let (dropped_tx, dropped) = channel();
+            let left = Arc::new(AtomicU32::new(10));
+            let bouncer = |name| {
+                Arc::new(Bouncer {
+                    dispatcher: dispatcher.clone(),
+                    partner: OnceLock::new(),
+                    left: left.clone(),
+                    runs: runs.clone(),
+                    name,
+                    dropped: dropped_tx.clone(),
+                })
+            };
+            let (ping, pong) = (bouncer("ping"), bouncer("pong"));
+            let _ = ping.partner.set(Arc::downgrade(&pong));
+            let _ = pong.partner.set(Arc::downgrade(&ping));
+            dispatcher.schedule_cell(&ping);
+            for _ in 0..=10 {
+                ran.recv_timeout(Duration::from_secs(10)).expect("a run");
+            }
+            drop((ping, pong));
+            dispatcher.stop_and_join();
+            for _ in 0..2 {
+                dropped
+                    .recv_timeout(Duration::from_secs(10))
+                    .expect("each task is dropped, and its drop completes");
+            }
         }
     }
 
