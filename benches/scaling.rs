@@ -24,9 +24,11 @@ use std::time::{Duration, Instant};
 
 use reactant::prelude::*;
 
-#[path = "round.rs"]
-mod round;
-use round::Round;
+#[path = "workloads.rs"]
+#[allow(dead_code, reason = "this bench uses the ping-pong players only")]
+mod workloads;
+use workloads::round::Round;
+use workloads::{Player, Rally};
 
 /// Independent ping-pong pairs.
 const PAIRS: usize = 64;
@@ -36,34 +38,6 @@ const ROUND_TRIPS: u64 = 20_000;
 const RUNS: usize = 5;
 /// Longest wait for a round: a lost message must fail loudly, not hang.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// What the players of a pair bounce.
-enum Rally {
-    Partner(ActorRef<Rally>),
-    Ball(u64),
-}
-
-/// One side of a pair; the server (`round` set) counts the round trips down.
-struct Player {
-    partner: Option<ActorRef<Rally>>,
-    round: Option<Arc<Round>>,
-}
-
-impl Actor for Player {
-    type Msg = Rally;
-
-    fn handle(&mut self, _ctx: &mut Context<Rally>, msg: Rally) {
-        match msg {
-            Rally::Partner(partner) => self.partner = Some(partner),
-            Rally::Ball(left) => match (&self.round, &self.partner) {
-                (Some(round), _) if left == 0 => round.count_down(),
-                (Some(_), Some(partner)) => partner.tell(Rally::Ball(left - 1)),
-                (None, Some(partner)) => partner.tell(Rally::Ball(left)),
-                (_, None) => unreachable!("the partner is introduced before the first ball"),
-            },
-        }
-    }
-}
 
 /// A system of `threads` workers with [`PAIRS`] pairs that know each other.
 struct Court {

@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, Sender};
 use reactant::prelude::*;
 
 #[path = "round.rs"]
-mod round;
+pub mod round;
 use round::{Counter, Round};
 
 /// Messages one outside thread sends in `tell` and `fan_out`.
@@ -124,17 +124,17 @@ pub fn raw_tell() -> Duration {
 }
 
 /// The message two players bounce: a partner to bounce to, or the ball with the round trips
-/// still to play.
-enum Rally {
+/// still to play (also the `scaling` bench's pairs).
+pub enum Rally {
     Partner(ActorRef<Rally>),
     Ball(u64),
 }
 
 /// One side of `ping_pong`. The server (`round` set) counts the round trips down and ends the
 /// round at zero; the other side just returns the ball.
-struct Player {
-    partner: Option<ActorRef<Rally>>,
-    round: Option<Arc<Round>>,
+pub struct Player {
+    pub partner: Option<ActorRef<Rally>>,
+    pub round: Option<Arc<Round>>,
 }
 
 impl Actor for Player {

@@ -666,20 +666,7 @@ mod tests {
             let dispatcher = Dispatcher::start("parked-stop", "test", 1, 5).expect("a dispatcher");
             let (runs, ran) = channel();
             let (dropped_tx, dropped) = channel();
-            let left = Arc::new(AtomicU32::new(10));
-            let bouncer = |name| {
-                Arc::new(Bouncer {
-                    dispatcher: dispatcher.clone(),
-                    partner: OnceLock::new(),
-                    left: left.clone(),
-                    runs: runs.clone(),
-                    name,
-                    dropped: dropped_tx.clone(),
-                })
-            };
-            let (ping, pong) = (bouncer("ping"), bouncer("pong"));
-            let _ = ping.partner.set(Arc::downgrade(&pong));
-            let _ = pong.partner.set(Arc::downgrade(&ping));
+            let (ping, pong) = pair(&dispatcher, 10, &runs, &dropped_tx);
             dispatcher.schedule_cell(&ping);
             for _ in 0..=10 {
                 ran.recv_timeout(Duration::from_secs(10)).expect("a run");
@@ -694,12 +681,14 @@ mod tests {
         }
     }
 
-    #[test]
-    fn tasks_that_wake_each_other_run_every_time_and_are_freed_once_the_worker_is_idle() {
-        let dispatcher = Dispatcher::start("parked", "test", 1, 5).expect("a dispatcher");
-        let (runs, ran) = channel();
-        let (dropped_tx, dropped) = channel();
-        let left = Arc::new(AtomicU32::new(1_000));
+    /// Two bouncers that know each other, sharing `left` bounces.
+    fn pair(
+        dispatcher: &Arc<Dispatcher>,
+        left: u32,
+        runs: &Sender<&'static str>,
+        dropped: &Sender<&'static str>,
+    ) -> (Arc<Bouncer>, Arc<Bouncer>) {
+        let left = Arc::new(AtomicU32::new(left));
         let bouncer = |name| {
             Arc::new(Bouncer {
                 dispatcher: dispatcher.clone(),
@@ -707,12 +696,21 @@ mod tests {
                 left: left.clone(),
                 runs: runs.clone(),
                 name,
-                dropped: dropped_tx.clone(),
+                dropped: dropped.clone(),
             })
         };
         let (ping, pong) = (bouncer("ping"), bouncer("pong"));
         let _ = ping.partner.set(Arc::downgrade(&pong));
         let _ = pong.partner.set(Arc::downgrade(&ping));
+        (ping, pong)
+    }
+
+    #[test]
+    fn tasks_that_wake_each_other_run_every_time_and_are_freed_once_the_worker_is_idle() {
+        let dispatcher = Dispatcher::start("parked", "test", 1, 5).expect("a dispatcher");
+        let (runs, ran) = channel();
+        let (dropped_tx, dropped) = channel();
+        let (ping, pong) = pair(&dispatcher, 1_000, &runs, &dropped_tx);
         dispatcher.schedule_cell(&ping);
         // 1,001 runs, alternating, starting with ping.
         let wait = Duration::from_secs(10);
