@@ -182,16 +182,23 @@ impl Dispatcher {
     /// runs next on that worker; from anywhere else it goes to the shared queue.
     #[inline]
     pub(crate) fn schedule(&self, task: Task) {
-        let placed = CURRENT.with(|current| {
-            let current = current.borrow();
-            match current.as_ref() {
-                Some(worker) if Arc::ptr_eq(&worker.shared, &self.shared) => {
-                    worker.place_next(task)
-                }
-                _ => Placed::Elsewhere(task),
-            }
+        let placed = self.with_own_worker(|worker| match worker {
+            Some(worker) => worker.place_next(task),
+            None => Placed::Elsewhere(task),
         });
         self.placed(placed);
+    }
+
+    /// Runs `f` with this thread's worker state if this thread is one of this dispatcher's
+    /// workers (`None` on any other thread, a worker of another dispatcher included).
+    #[inline]
+    fn with_own_worker<R>(&self, f: impl FnOnce(Option<&WorkerHandle>) -> R) -> R {
+        CURRENT.with(|current| {
+            let current = current.borrow();
+            f(current
+                .as_ref()
+                .filter(|worker| Arc::ptr_eq(&worker.shared, &self.shared)))
+        })
     }
 
     /// Schedules `task`, an idle actor that a push has just scheduled: like [`schedule`](Self::schedule)
@@ -207,26 +214,21 @@ impl Dispatcher {
     /// at the end of its turn as before, on a cache line the turn just used.
     #[inline]
     pub(crate) fn schedule_cell<R: Runnable + 'static>(&self, task: &Arc<R>) {
-        let placed = CURRENT.with(|current| {
-            let current = current.borrow();
-            match current.as_ref() {
-                Some(worker) if Arc::ptr_eq(&worker.shared, &self.shared) => {
-                    let task = match worker.parked.take() {
-                        Some(parked)
-                            if std::ptr::addr_eq(Arc::as_ptr(&parked), Arc::as_ptr(task)) =>
-                        {
-                            parked
-                        }
-                        other => {
-                            // Put back as it was (the slot holds `None` now: nothing drops).
-                            worker.parked.set(other);
-                            task.clone() as Task
-                        }
-                    };
-                    worker.place_next(task)
-                }
-                _ => Placed::Elsewhere(task.clone()),
+        let placed = self.with_own_worker(|worker| match worker {
+            Some(worker) => {
+                let task = match worker.parked.take() {
+                    Some(parked) if std::ptr::addr_eq(Arc::as_ptr(&parked), Arc::as_ptr(task)) => {
+                        parked
+                    }
+                    other => {
+                        // Put back as it was (the slot holds `None` now: nothing drops).
+                        worker.parked.set(other);
+                        task.clone() as Task
+                    }
+                };
+                worker.place_next(task)
             }
+            None => Placed::Elsewhere(task.clone()),
         });
         self.placed(placed);
     }
@@ -252,19 +254,16 @@ impl Dispatcher {
         if !self.shared.injector.is_empty() {
             return true;
         }
-        CURRENT.with(|current| {
-            let current = current.borrow();
-            match current.as_ref() {
-                Some(worker) if Arc::ptr_eq(&worker.shared, &self.shared) => {
-                    !worker.local.is_empty() || {
-                        let next = worker.next.take();
-                        let waiting = next.is_some();
-                        worker.next.set(next);
-                        waiting
-                    }
+        self.with_own_worker(|worker| match worker {
+            Some(worker) => {
+                !worker.local.is_empty() || {
+                    let next = worker.next.take();
+                    let waiting = next.is_some();
+                    worker.next.set(next);
+                    waiting
                 }
-                _ => true,
             }
+            None => true,
         })
     }
 
@@ -274,19 +273,16 @@ impl Dispatcher {
     /// slot is empty (the common case: one look at a thread-local).
     #[inline]
     pub(crate) fn share_next_slot(&self) {
-        let moved = CURRENT.with(|current| {
-            let current = current.borrow();
-            match current.as_ref() {
-                Some(worker) if Arc::ptr_eq(&worker.shared, &self.shared) => {
-                    match worker.next.take() {
-                        Some(task) => {
-                            worker.local.push(task);
-                            true
-                        }
-                        None => false,
-                    }
+        let moved = self.with_own_worker(|worker| {
+            let Some(worker) = worker else {
+                return false;
+            };
+            match worker.next.take() {
+                Some(task) => {
+                    worker.local.push(task);
+                    true
                 }
-                _ => false,
+                None => false,
             }
         });
         if moved {
