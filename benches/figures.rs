@@ -10,16 +10,20 @@ use reactant_workspace::resident_bytes;
 
 /// A bench system named `name` with `REACTANT_BENCH_THREADS` workers (else 2).
 pub fn system(name: &str) -> ActorSystem {
-    let threads = std::env::var("REACTANT_BENCH_THREADS")
+    ActorSystem::builder()
+        .name(name)
+        .threads(bench_threads())
+        .build()
+        .expect("a valid bench system configuration")
+}
+
+/// The bench systems' worker threads: `REACTANT_BENCH_THREADS`, else 2.
+pub fn bench_threads() -> usize {
+    std::env::var("REACTANT_BENCH_THREADS")
         .ok()
         .and_then(|value| value.trim().parse().ok())
         .filter(|&n: &usize| n > 0)
-        .unwrap_or(2);
-    ActorSystem::builder()
-        .name(name)
-        .threads(threads)
-        .build()
-        .expect("a valid bench system configuration")
+        .unwrap_or(2)
 }
 
 /// CPU time this thread has used so far (`/proc/thread-self/schedstat`, Linux, nanoseconds;

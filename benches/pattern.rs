@@ -14,6 +14,12 @@
 //! alike, where criterion's groups time them seconds apart. `REACTANT_BENCH_ONLY=pairs` runs
 //! only that pass.
 //!
+//! Before that, `front cost` (`REACTANT_BENCH_ONLY=front`) times the same two send loops with
+//! every worker held by a blocking actor: the routees do not run meanwhile, so a tell is a push
+//! into an already scheduled mailbox, with no consumer on another core, and the difference is
+//! the front's own cost per tell, free of the run's dynamics (how often a routee drains its
+//! mailbox and must be scheduled again).
+//!
 //! `cargo bench -p reactant-benches --bench pattern` (no RocksDB needed: `--no-default-features` builds faster).
 //! Worker threads: `REACTANT_BENCH_THREADS`, else 2, as in the other benches.
 
@@ -272,15 +278,108 @@ fn router_pairs() {
     system.shutdown();
 }
 
+/// A message that holds a worker: the handler reports it has started, then waits until the
+/// gate's sender is dropped.
+type Hold = (
+    crossbeam_channel::Sender<()>,
+    crossbeam_channel::Receiver<()>,
+);
+
+/// The send loop alone, with every worker held: the routees do not run while this thread
+/// tells, so each tell is a push into a scheduled actor's mailbox (no schedule, no wake-up,
+/// no cache line shared with a consumer) and the difference between the pool and the direct
+/// tells is the front's own cost. Returns the time of the send loop; the routees then drain.
+fn held_run(holders: &[ActorRef<Hold>], round: &Round, send: impl Fn(u64)) -> Duration {
+    let (entered_tx, entered_rx) = crossbeam_channel::unbounded();
+    let (gate_tx, gate_rx) = crossbeam_channel::bounded::<()>(0);
+    for holder in holders {
+        holder.tell((entered_tx.clone(), gate_rx.clone()));
+    }
+    for _ in holders {
+        entered_rx
+            .recv_timeout(RUN_TIMEOUT)
+            .expect("a holder started");
+    }
+    round.arm(ROUTEES as usize);
+    let start = Instant::now();
+    for n in 0..MESSAGES {
+        send(n);
+    }
+    let elapsed = start.elapsed();
+    drop(gate_tx);
+    round.wait("router bench (held)");
+    elapsed
+}
+
+/// The front's own cost: [`held_run`] for the direct tells and the pool in turn.
+fn front_cost() {
+    let system = system("bench-front");
+    let holders: Vec<ActorRef<Hold>> = (0..figures::bench_threads())
+        .map(|i| {
+            system
+                .spawn(
+                    Behaviors::receive_message(|(entered, gate): Hold| {
+                        let _ = entered.send(());
+                        let _ = gate.recv();
+                        Behaviors::same()
+                    }),
+                    &format!("holder-{i}"),
+                )
+                .expect("spawned")
+        })
+        .collect();
+    let direct_round = Round::new(RUN_TIMEOUT);
+    let actors = direct_counters(&system, &direct_round);
+    let pool_round = Round::new(RUN_TIMEOUT);
+    let pool = counting_pool(&system, &pool_round);
+    let direct = || {
+        held_run(&holders, &direct_round, |n| {
+            actors[(n % ROUTEES) as usize].tell(n)
+        })
+    };
+    let routed = || held_run(&holders, &pool_round, |n| pool.tell(n));
+    direct();
+    routed();
+    let per = |elapsed: Duration| elapsed.as_secs_f64() * 1e9 / MESSAGES as f64;
+    let mut extra = Vec::with_capacity(PAIRS);
+    for pair in 0..PAIRS {
+        let (d, p) = if pair % 2 == 0 {
+            let d = direct();
+            (d, routed())
+        } else {
+            let p = routed();
+            (direct(), p)
+        };
+        println!(
+            "front cost (workers held): direct {:.1} ns/tell, pool {:.1} ns/tell, front +{:.1} ns",
+            per(d),
+            per(p),
+            per(p) - per(d)
+        );
+        extra.push(per(p) - per(d));
+    }
+    extra.sort_by(f64::total_cmp);
+    println!(
+        "front cost (workers held): median +{:.1} ns/tell over {PAIRS} pairs (range {:.1}–{:.1})",
+        extra[PAIRS / 2],
+        extra[0],
+        extra[PAIRS - 1]
+    );
+    system.shutdown();
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     // `--list` and criterion's test mode run no measurement.
     let measuring = !args.iter().any(|arg| arg == "--list" || arg == "--test");
     let only = std::env::var("REACTANT_BENCH_ONLY").ok();
+    if measuring && only.as_deref().is_none_or(|only| only == "front") {
+        front_cost();
+    }
     if measuring && only.as_deref().is_none_or(|only| only == "pairs") {
         router_pairs();
     }
-    if only.as_deref() == Some("pairs") {
+    if matches!(only.as_deref(), Some("pairs" | "front")) {
         return;
     }
     benches();

@@ -13,7 +13,7 @@
 //! | when                                                        | the message goes to                |
 //! |-------------------------------------------------------------|------------------------------------|
 //! | the table has routees, the router holds none of the front's  | the picked routee, directly       |
-//! | the picked routee refuses it (it stopped; the router has not yet heard) | the router's mailbox    |
+//! | the picked routee refuses it (it stopped; the router has not yet heard) | the next live routee; the router's mailbox if none takes it |
 //! | the table is empty (the router has not started, or has stopped) | the router's mailbox           |
 //! | the router holds messages the front gave it (`queued` > 0)    | the router's mailbox              |
 //! | adapted in the receiver's turn, or the last one of a stop    | the router's mailbox               |
@@ -30,8 +30,8 @@
 //! (Messages sent to the router's own reference, which only the router holds, are not
 //! counted; the count then stops at zero.)
 //!
-//! The table ([`RouteeTable`]) costs a tell one atomic load while the routees do not change:
-//! each sender thread keeps a copy of the list (see `routees.rs`). The round-robin place is
+//! The table ([`RouteeTable`]) costs a tell two loads: each incarnation of the router publishes
+//! one list that stays put while senders read it (see `routees.rs`). The round-robin place is
 //! read and written back without a read-modify-write (see [`Shared::pick`]): exact from one
 //! sender, nearly even from several at once. A tell through the front adds no atomic
 //! read-modify-write to the push.
@@ -142,7 +142,9 @@ impl<M: Send + 'static> Shared<M> {
     }
 }
 
-/// The reference a round-robin or random pool's spawner gets.
+/// The reference a round-robin or random pool's spawner gets. Alone on its cache line (it is
+/// read at every tell; see `Slot` in `routees.rs`).
+#[repr(align(64))]
 struct PoolFront<M: Send + 'static> {
     /// The router's own reference (its mailbox).
     router: ActorRef<M>,
@@ -151,12 +153,23 @@ struct PoolFront<M: Send + 'static> {
 
 impl<M: Send + 'static> PoolFront<M> {
     /// Tells a routee directly, or hands the message back for the router.
-    #[inline]
+    #[inline(always)]
     fn direct(&self, msg: M) -> Result<(), M> {
         if self.shared.queued.load(Ordering::Acquire) != 0 {
             return Err(msg);
         }
         self.shared.routees.tell(msg, |n| self.shared.pick(n))
+    }
+
+    /// Sends what [`direct`](Self::direct) handed back through the router's mailbox, or hands
+    /// it back if the router has stopped.
+    #[cold]
+    #[inline(never)]
+    fn via_router(&self, msg: M) -> Result<(), M> {
+        self.count_for_router();
+        self.router
+            .try_tell(msg)
+            .inspect_err(|_| self.shared.routed_one())
     }
 
     /// Counts a message the router will route, before it is sent.
@@ -166,23 +179,20 @@ impl<M: Send + 'static> PoolFront<M> {
 }
 
 impl<M: Send + 'static> Recipient<M> for PoolFront<M> {
-    #[inline]
     fn tell(&self, msg: M) {
-        if let Err(msg) = self.try_tell(msg) {
+        if let Err(msg) = self.direct(msg)
+            && let Err(msg) = self.via_router(msg)
+        {
             // The router has stopped: its mailbox makes the dead letter.
             self.router.tell(msg);
         }
     }
 
     fn try_tell(&self, msg: M) -> Result<(), M> {
-        let msg = match self.direct(msg) {
-            Ok(()) => return Ok(()),
-            Err(msg) => msg,
-        };
-        self.count_for_router();
-        self.router
-            .try_tell(msg)
-            .inspect_err(|_| self.shared.routed_one())
+        match self.direct(msg) {
+            Ok(()) => Ok(()),
+            Err(msg) => self.via_router(msg),
+        }
     }
 
     fn tell_adapted(&self, adapt: AdaptFn<M>) {
@@ -247,11 +257,19 @@ impl<M: Send + 'static> Pool<M> {
         }
     }
 
-    /// Gives the front the routees as they are now.
-    fn publish(&self) {
+    /// Gives the front the routees this incarnation started.
+    fn publish(&self, ctx: &Context<M>) {
         if self.fronted {
             let now = self.routees.iter().map(|r| r.actor.clone()).collect();
-            self.shared.routees.publish(now);
+            if !self.shared.routees.start(now) {
+                tracing::warn!(
+                    router = %ctx.path(),
+                    "a pool router restarted more than {} times: its front now sends every \
+                     message through the router's mailbox (slower, nothing is lost); find why \
+                     the router fails",
+                    super::routees::INCARNATIONS - 1
+                );
+            }
         }
     }
 
@@ -280,7 +298,9 @@ impl<M: Send + 'static> Pool<M> {
 
     fn remove(&mut self, ctx: &mut Context<M>, at: usize, failure: Option<&str>) {
         let gone = self.routees.remove(at).actor;
-        self.publish();
+        if self.fronted {
+            self.shared.routees.leave(&gone);
+        }
         match failure {
             Some(failure) => tracing::warn!(
                 router = %ctx.path(),
@@ -303,7 +323,7 @@ impl<M: Send + 'static> Pool<M> {
     /// The router is ending (stopping, or restarting): the front sends to its mailbox.
     fn withdraw(&mut self) {
         self.routees.clear();
-        self.publish();
+        self.shared.routees.withdraw();
     }
 }
 
@@ -327,8 +347,9 @@ impl<M: Send + 'static> Actor for Pool<M> {
         }
         if self.routees.is_empty() {
             ctx.stop_self();
+        } else {
+            self.publish(ctx);
         }
-        self.publish();
     }
 
     fn handle(&mut self, ctx: &mut Context<M>, msg: M) {

@@ -1,140 +1,146 @@
-//! The routees a pool's router publishes for its front, and each sender thread's copy of them.
+//! The routees a pool's router publishes for its front.
 //!
-//! The router publishes a new list when a routee joins or leaves (rarely); the front reads it
-//! at every tell (always). Reading it under a lock would cost two atomic read-modify-writes
-//! per message (the lock and the unlock), on a line every sender thread shares. Instead each
-//! thread keeps a copy of the lists it used last (an `Arc`, keyed by the table's id and its
-//! version), and a tell only loads the version: while it has not changed, the copy is the
-//! list. When it has, the thread reads the list under the lock once and keeps the new copy.
+//! The router publishes its routees rarely (when it starts, when one leaves, when it ends);
+//! the front reads them at every tell. Reading them under a lock would cost two atomic
+//! read-modify-writes per message on a line every sender shares, and an `Arc` per read one
+//! more. So a published list is never replaced while a sender may read it: each incarnation of
+//! the router (its start, and each restart) publishes one list, kept in the table until the
+//! table is dropped, and a tell costs two loads (which incarnation is current, and its list's
+//! "initialised" word) before it picks a routee. A routee that leaves is not removed from its
+//! list: its slot is marked gone, and the front skips it.
 //!
-//! A copy may be a publication behind (the router publishes while a sender tells): the sender
-//! then tells a routee that may have just left, which refuses, and the front hands the
-//! message to the router, as it does whenever a routee refuses. A thread keeps at most
-//! [`COPIES`] lists; one of a stopped pool stays until the thread's next tell to that pool or
-//! until newer ones push it out (it holds only the routees' references: a stopped actor's
-//! state is dropped when it stops).
+//! | the router                       | the table                                   | a tell through the front          |
+//! |----------------------------------|---------------------------------------------|-----------------------------------|
+//! | starts (or restarts) with routees | stores their list in the next free place and makes it current | picks among them |
+//! | has used every place ([`INCARNATIONS`]) | publishes nothing (a warning is logged)  | hands the message back (the router routes it) |
+//! | hears that a routee stopped      | marks its slot gone                         | skips it                          |
+//! | ends (stops, or is about to restart) | makes no list current                    | hands the message back            |
+//!
+//! A tell may run a moment behind the router (it read the list just before the router marked
+//! a slot gone, or withdrew the list): it then tells a routee that may have stopped, which
+//! refuses, and the front tries the next live slot, or hands the message back when none takes
+//! it, as it does whenever a routee refuses. So the lists only ever hold references the router
+//! once published, and nothing the router does can leave a tell reading freed memory: no
+//! `unsafe` is needed.
+//!
+//! The price is memory: a list lives as long as its pool (a stopped routee's reference keeps
+//! only its cell's shell; its state is dropped when it stops). A router restarts only when its
+//! own turn fails, which its code does not do, so one list is the rule; the cap bounds the
+//! pathological case, after which the pool still works, through the router's mailbox.
 
-use std::any::Any;
-use std::cell::RefCell;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use parking_lot::RwLock;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::actor::ActorRef;
 
-/// How many pools' lists a thread keeps.
-const COPIES: usize = 4;
+/// How many incarnations of a router publish a list for the front. A router restarts only if
+/// its own turn fails; after this many starts the front hands every message to the router.
+pub(super) const INCARNATIONS: usize = 8;
 
-/// Numbers the tables of the process, so that a thread's copy names its table for good
-/// (an address could be reused by a later table).
-static NEXT_TABLE: AtomicU64 = AtomicU64::new(0);
-
-/// One thread's copy of one table's list.
-struct Copy {
-    table: u64,
-    version: u64,
-    /// An `Arc<Vec<ActorRef<M>>>`, typed by the table that made it.
-    routees: Arc<dyn Any + Send + Sync>,
+/// One incarnation's routees, as the router started them.
+struct Published<M: Send + 'static> {
+    slots: Box<[Slot<M>]>,
 }
 
-thread_local! {
-    static COPIES_HERE: RefCell<Vec<Copy>> = const { RefCell::new(Vec::new()) };
+/// A routee's place in a published list: alone on its cache line, so that nothing a worker
+/// writes (an actor's state allocated beside the list, say) makes every tell miss.
+#[repr(align(64))]
+struct Slot<M: Send + 'static> {
+    routee: ActorRef<M>,
+    /// Set when the routee has left the pool.
+    gone: AtomicBool,
 }
 
 /// The routees a pool's front may tell.
 pub(super) struct RouteeTable<M: Send + 'static> {
-    id: u64,
-    /// The version of `current`, readable without the lock.
-    version: AtomicU64,
-    current: RwLock<(u64, Arc<Vec<ActorRef<M>>>)>,
+    /// The place of the current list, plus one; zero when there is none.
+    current: AtomicUsize,
+    /// How many places are used (only the router writes it, in its turns).
+    used: AtomicUsize,
+    lists: [OnceLock<Published<M>>; INCARNATIONS],
 }
 
 impl<M: Send + 'static> RouteeTable<M> {
     pub(super) fn new() -> Self {
         Self {
-            id: NEXT_TABLE.fetch_add(1, Ordering::Relaxed),
-            version: AtomicU64::new(0),
-            current: RwLock::new((0, Arc::new(Vec::new()))),
+            current: AtomicUsize::new(0),
+            used: AtomicUsize::new(0),
+            lists: std::array::from_fn(|_| OnceLock::new()),
         }
     }
 
-    /// Replaces the list (the router's side).
-    pub(super) fn publish(&self, routees: Vec<ActorRef<M>>) {
-        let mut current = self.current.write();
-        let version = current.0 + 1;
-        *current = (version, Arc::new(routees));
-        self.version.store(version, Ordering::Release);
-    }
-
-    /// Tells the routee that `pick` chooses among `n` (`pick` is called only if there is at
-    /// least one), or hands the message back: no routee, or the routee refused it.
-    #[inline]
-    pub(super) fn tell(&self, msg: M, pick: impl Fn(usize) -> usize) -> Result<(), M> {
-        let version = self.version.load(Ordering::Acquire);
-        let mut msg = Some(msg);
-        // A thread that is ending has no copies left: it reads under the lock.
-        let sent = COPIES_HERE.try_with(|copies| {
-            // Borrowed mutably only while a copy is stored, which tells nothing.
-            let copies = copies.try_borrow().ok()?;
-            let copy = copies
-                .iter()
-                .find(|copy| copy.table == self.id && copy.version == version)?;
-            let routees = copy.routees.downcast_ref::<Vec<ActorRef<M>>>()?;
-            Some(tell_one(routees, msg.take()?, &pick))
-        });
-        if let Ok(Some(sent)) = sent {
-            return sent;
-        }
-        match msg {
-            Some(msg) => self.tell_and_copy(msg, pick),
-            // Only a found copy takes the message, and it then returns what it did.
-            None => Ok(()),
-        }
-    }
-
-    /// Reads the list under the lock, tells, and keeps a copy for this thread's next tells.
-    #[cold]
-    fn tell_and_copy(&self, msg: M, pick: impl Fn(usize) -> usize) -> Result<(), M> {
-        let (version, routees) = self.current.read().clone();
-        let sent = tell_one(&routees, msg, &pick);
-        let copy = Copy {
-            table: self.id,
-            version,
-            routees,
+    /// Publishes a starting router's routees (the router's side). Returns false, publishing
+    /// nothing, once every place is used.
+    pub(super) fn start(&self, routees: Vec<ActorRef<M>>) -> bool {
+        let place = self.used.load(Ordering::Relaxed);
+        let Some(list) = self.lists.get(place) else {
+            self.current.store(0, Ordering::Release);
+            return false;
         };
-        // Not stored while this thread's copies are borrowed: a tell through a pool whose
-        // routee is itself a pool's front. What the copy replaces is dropped after the
-        // borrow ends (dropping a routee's last reference drops its cell, which may drop
-        // more; none of it may find the copies borrowed).
-        let _replaced = COPIES_HERE.try_with(|copies| {
-            let mut copies = copies.try_borrow_mut().ok()?;
-            match copies.iter().position(|old| old.table == self.id) {
-                Some(at) => Some(std::mem::replace(&mut copies[at], copy)),
-                None if copies.len() < COPIES => {
-                    copies.push(copy);
-                    None
-                }
-                None => {
-                    let oldest = copies.remove(0);
-                    copies.push(copy);
-                    Some(oldest)
+        let slots = routees
+            .into_iter()
+            .map(|routee| Slot {
+                routee,
+                gone: AtomicBool::new(false),
+            })
+            .collect();
+        let published = Published { slots };
+        if list.set(published).is_err() {
+            // Only the router sets places, one turn at a time, and `used` moves past each:
+            // a set place is never set again.
+            return false;
+        }
+        self.used.store(place + 1, Ordering::Relaxed);
+        // Release: a sender that reads the place reads the list it names.
+        self.current.store(place + 1, Ordering::Release);
+        true
+    }
+
+    /// Marks `routee` gone in the current list (the router's side): the front skips it.
+    pub(super) fn leave(&self, routee: &ActorRef<M>) {
+        if let Some(list) = self.current_list() {
+            for slot in &list.slots {
+                if slot.routee == *routee {
+                    slot.gone.store(true, Ordering::Relaxed);
                 }
             }
-        });
-        sent
+        }
     }
-}
 
-#[inline]
-fn tell_one<M: Send + 'static>(
-    routees: &[ActorRef<M>],
-    msg: M,
-    pick: &impl Fn(usize) -> usize,
-) -> Result<(), M> {
-    match routees.len() {
-        0 => Err(msg),
-        n => routees[pick(n)].try_tell(msg),
+    /// Withdraws the current list (the router's side): the front hands every message back.
+    pub(super) fn withdraw(&self) {
+        self.current.store(0, Ordering::Release);
+    }
+
+    #[inline(always)]
+    fn current_list(&self) -> Option<&Published<M>> {
+        match self.current.load(Ordering::Acquire) {
+            0 => None,
+            place => self.lists.get(place - 1)?.get(),
+        }
+    }
+
+    /// Tells the live routee that `pick` chooses among `n` (`pick` is called only with
+    /// `n >= 1`), trying the next picks while one is gone or refuses, or hands the message
+    /// back: no list, or no routee took it.
+    #[inline(always)]
+    pub(super) fn tell(&self, msg: M, pick: impl Fn(usize) -> usize) -> Result<(), M> {
+        let Some(list) = self.current_list() else {
+            return Err(msg);
+        };
+        let n = list.slots.len();
+        let mut msg = msg;
+        for _ in 0..n {
+            let slot = &list.slots[pick(n)];
+            if slot.gone.load(Ordering::Relaxed) {
+                continue;
+            }
+            match slot.routee.try_tell(msg) {
+                Ok(()) => return Ok(()),
+                Err(refused) => msg = refused,
+            }
+        }
+        Err(msg)
     }
 }
 
@@ -146,6 +152,9 @@ mod tests {
     use super::*;
     use crate::actor::{ActorSystem, Behaviors};
 
+    /// Stops a [`reporting`] actor.
+    const STOP: u32 = u32::MAX;
+
     fn reporting(
         system: &ActorSystem,
         name: &'static str,
@@ -154,7 +163,10 @@ mod tests {
         let out = out.clone();
         system
             .spawn(
-                Behaviors::receive_message(move |_: u32| {
+                Behaviors::receive_message(move |msg: u32| {
+                    if msg == STOP {
+                        return Behaviors::stopped();
+                    }
                     let _ = out.send(name);
                     Behaviors::same()
                 }),
@@ -163,106 +175,101 @@ mod tests {
             .expect("spawned")
     }
 
-    #[test]
-    fn a_thread_sees_each_publication_at_its_next_tell_and_an_empty_list_hands_back() {
-        let system = ActorSystem::builder()
-            .name("routees")
+    fn one_system(name: &str) -> ActorSystem {
+        ActorSystem::builder()
+            .name(name)
             .threads(1)
             .build()
-            .expect("a system");
+            .expect("a system")
+    }
+
+    #[test]
+    fn a_tell_sees_each_start_and_withdrawal_and_an_empty_table_hands_back() {
+        let system = one_system("routees");
         let (out, seen) = channel();
         let (a, b) = (reporting(&system, "a", &out), reporting(&system, "b", &out));
         let table = RouteeTable::new();
-        assert_eq!(
-            table.tell(1, |_| 0),
-            Err(1),
-            "nothing published: handed back"
-        );
-        table.publish(vec![a.clone()]);
+        assert_eq!(table.tell(1, |_| 0), Err(1), "nothing started: handed back");
+        assert!(table.start(vec![a.clone()]));
         for _ in 0..2 {
             assert_eq!(table.tell(1, |_| 0), Ok(()));
             assert_eq!(seen.recv_timeout(Duration::from_secs(10)), Ok("a"));
         }
-        table.publish(vec![b]);
+        table.withdraw();
+        assert_eq!(table.tell(2, |_| 0), Err(2), "withdrawn: handed back");
+        assert!(table.start(vec![b]));
         assert_eq!(table.tell(2, |_| 0), Ok(()));
         assert_eq!(seen.recv_timeout(Duration::from_secs(10)), Ok("b"));
         // Another thread reads the same list.
         let other = std::thread::scope(|scope| scope.spawn(|| table.tell(3, |_| 0)).join());
         assert!(matches!(other, Ok(Ok(()))));
         assert_eq!(seen.recv_timeout(Duration::from_secs(10)), Ok("b"));
-        table.publish(Vec::new());
-        assert_eq!(
-            table.tell(4, |_| 0),
-            Err(4),
-            "the list was withdrawn: handed back"
-        );
-        // More tables than a thread keeps copies of: each still reaches its own list.
-        let tables: Vec<RouteeTable<u32>> = (0..COPIES + 2)
-            .map(|_| {
-                let table = RouteeTable::new();
-                table.publish(vec![a.clone()]);
-                table
-            })
-            .collect();
-        for _ in 0..2 {
-            for table in &tables {
-                assert_eq!(table.tell(5, |_| 0), Ok(()));
-                assert_eq!(seen.recv_timeout(Duration::from_secs(10)), Ok("a"));
-            }
-        }
         system.shutdown();
     }
 
-    /// Tells through its table when the thread's locals are dropped.
-    struct TellsAtExit(Arc<RouteeTable<u32>>);
-
-    impl Drop for TellsAtExit {
-        fn drop(&mut self) {
-            assert_eq!(self.0.tell(7, |_| 0), Ok(()));
-        }
-    }
-
-    thread_local! {
-        static AT_EXIT: RefCell<Option<TellsAtExit>> = const { RefCell::new(None) };
-    }
-
     #[test]
-    fn a_tell_from_a_thread_locals_drop_at_thread_exit_reaches_the_routee() {
-        let system = ActorSystem::builder()
-            .name("routees-exit")
-            .threads(1)
-            .build()
-            .expect("a system");
+    fn a_gone_routee_is_skipped_and_a_stopped_one_that_refuses_is_passed_over() {
+        let system = one_system("routees-gone");
         let (out, seen) = channel();
-        let table = Arc::new(RouteeTable::new());
-        table.publish(vec![reporting(&system, "a", &out)]);
-        let exiting = table.clone();
-        let told = std::thread::spawn(move || {
-            // Registered before the thread's copies (made by the tell below), so dropped
-            // after them where locals drop in reverse order: the tell then finds no copies.
-            AT_EXIT.with(|at_exit| *at_exit.borrow_mut() = Some(TellsAtExit(exiting.clone())));
-            for _ in 0..3 {
-                assert_eq!(exiting.tell(1, |_| 0), Ok(()));
-            }
-        })
-        .join();
-        assert!(
-            told.is_ok(),
-            "the thread's tells and its exit did not panic"
+        let (a, b, c) = (
+            reporting(&system, "a", &out),
+            reporting(&system, "b", &out),
+            reporting(&system, "c", &out),
         );
+        let table = RouteeTable::new();
+        assert!(table.start(vec![a.clone(), b.clone(), c.clone()]));
+        // Round-robin over three places.
+        let next = AtomicUsize::new(0);
+        let pick = |n: usize| next.fetch_add(1, Ordering::Relaxed) % n;
+        table.leave(&b);
         for _ in 0..4 {
+            assert_eq!(table.tell(1, pick), Ok(()));
+        }
+        let got: Vec<_> = (0..4)
+            .map(|_| seen.recv_timeout(Duration::from_secs(10)))
+            .collect();
+        assert!(
+            got.iter().all(|name| matches!(name, Ok("a" | "c"))),
+            "b was marked gone: {got:?}"
+        );
+        // `c` stops before the router has heard: it refuses, and the next live place takes it.
+        c.tell(STOP);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while c.try_tell(0).is_ok() {
+            assert!(std::time::Instant::now() < deadline, "c never stopped");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        while seen.try_recv().is_ok() {}
+        for _ in 0..3 {
+            assert_eq!(table.tell(1, pick), Ok(()));
             assert_eq!(seen.recv_timeout(Duration::from_secs(10)), Ok("a"));
         }
+        // Every routee gone or stopped: the message comes back for the router.
+        table.leave(&a);
+        assert_eq!(table.tell(9, pick), Err(9));
         system.shutdown();
     }
 
     #[test]
-    fn tells_alternating_between_two_tables_each_reach_their_own_list_after_each_publication() {
-        let system = ActorSystem::builder()
-            .name("routees-two")
-            .threads(1)
-            .build()
-            .expect("a system");
+    fn after_every_place_is_used_the_table_publishes_nothing_and_hands_back() {
+        let system = one_system("routees-cap");
+        let (out, seen) = channel();
+        let a = reporting(&system, "a", &out);
+        let table = RouteeTable::new();
+        for _ in 0..INCARNATIONS {
+            assert!(table.start(vec![a.clone()]));
+            assert_eq!(table.tell(1, |_| 0), Ok(()));
+            assert_eq!(seen.recv_timeout(Duration::from_secs(10)), Ok("a"));
+            table.withdraw();
+        }
+        assert!(!table.start(vec![a.clone()]), "no place left");
+        assert_eq!(table.tell(1, |_| 0), Err(1), "handed back for the router");
+        system.shutdown();
+    }
+
+    #[test]
+    fn tells_alternating_between_two_tables_each_reach_their_own_list_after_each_start() {
+        let system = one_system("routees-two");
         let (out, seen) = channel();
         let (a, b, c) = (
             reporting(&system, "a", &out),
@@ -270,12 +277,13 @@ mod tests {
             reporting(&system, "c", &out),
         );
         let (first, second) = (RouteeTable::new(), RouteeTable::new());
-        first.publish(vec![a.clone()]);
-        second.publish(vec![b.clone()]);
+        assert!(first.start(vec![a.clone()]));
+        assert!(second.start(vec![b.clone()]));
         for round in 0..6 {
             if round == 3 {
-                // The last-used copy is `second`'s; `first` changes under it.
-                first.publish(vec![c.clone()]);
+                // `first` restarts with another routee between two tells.
+                first.withdraw();
+                assert!(first.start(vec![c.clone()]));
             }
             assert_eq!(first.tell(1, |_| 0), Ok(()));
             let want = if round < 3 { "a" } else { "c" };
