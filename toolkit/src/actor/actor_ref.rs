@@ -97,7 +97,11 @@ impl<M: Send + 'static> ActorRef<M> {
 
     /// Sends a message without waiting. Messages from one sender to one actor arrive in the
     /// order they were sent.
-    #[inline]
+    // Always inlined, and the mailbox push it leads to never: the caller pays one call either
+    // way, and a reference that is not an actor's own (a pool's front) goes straight to its
+    // recipient instead of through a frame built for the push (registers saved, then
+    // restored for a jump). That frame cost a pool's front about 2 ns a tell.
+    #[inline(always)]
     pub fn tell(&self, msg: M) {
         match &self.inner {
             RefInner::Cell(cell) => ActorCell::tell(cell, msg),
@@ -107,7 +111,7 @@ impl<M: Send + 'static> ActorRef<M> {
 
     /// Sends a message, or hands it back if the actor takes no more messages (it stopped, or
     /// is stopping for passivation).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn try_tell(&self, msg: M) -> Result<(), M> {
         match &self.inner {
             RefInner::Cell(cell) => ActorCell::try_tell(cell, msg),

@@ -123,7 +123,7 @@ impl<M: Send + 'static> Shared<M> {
     #[inline]
     fn pick(&self, n: usize) -> usize {
         if self.random {
-            return fastrand::usize(..n);
+            return pick_random(n);
         }
         // Kept below `n` (no division); a place past a pool that shrank starts over.
         let at = self.next.load(Ordering::Relaxed);
@@ -140,6 +140,13 @@ impl<M: Send + 'static> Shared<M> {
             .queued
             .fetch_update(Ordering::Release, Ordering::Relaxed, |q| q.checked_sub(1));
     }
+}
+
+/// A random place among `n`, out of line: the thread-local generator's code would otherwise
+/// weigh on every round-robin tell too (registers saved at the front's entry).
+#[inline(never)]
+fn pick_random(n: usize) -> usize {
+    fastrand::usize(..n)
 }
 
 /// The reference a round-robin or random pool's spawner gets. Alone on its cache line (it is

@@ -69,9 +69,14 @@ impl<M: Send + 'static> RouteeTable<M> {
         }
     }
 
-    /// Publishes a starting router's routees (the router's side). Returns false, publishing
-    /// nothing, once every place is used.
+    /// Publishes a starting router's routees (the router's side): none publishes nothing
+    /// (a tell hands back). Returns false, publishing nothing, once every place is used.
     pub(super) fn start(&self, routees: Vec<ActorRef<M>>) -> bool {
+        if routees.is_empty() {
+            // A list is never empty: a tell picks in it without looking.
+            self.withdraw();
+            return true;
+        }
         let place = self.used.load(Ordering::Relaxed);
         let Some(list) = self.lists.get(place) else {
             self.current.store(0, Ordering::Release);
@@ -128,9 +133,27 @@ impl<M: Send + 'static> RouteeTable<M> {
         let Some(list) = self.current_list() else {
             return Err(msg);
         };
+        // The first pick here, the others out of line: the common tell stays small.
+        let slot = &list.slots[pick(list.slots.len())];
+        if slot.gone.load(Ordering::Relaxed) {
+            return Self::tell_others(list, msg, pick);
+        }
+        match slot.routee.try_tell(msg) {
+            Ok(()) => Ok(()),
+            Err(refused) => Self::tell_others(list, refused, pick),
+        }
+    }
+
+    /// The rest of [`tell`](Self::tell): the next picks, after one that was gone or refused.
+    #[cold]
+    #[inline(never)]
+    fn tell_others(
+        list: &Published<M>,
+        mut msg: M,
+        pick: impl Fn(usize) -> usize,
+    ) -> Result<(), M> {
         let n = list.slots.len();
-        let mut msg = msg;
-        for _ in 0..n {
+        for _ in 1..n {
             let slot = &list.slots[pick(n)];
             if slot.gone.load(Ordering::Relaxed) {
                 continue;

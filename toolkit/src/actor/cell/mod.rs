@@ -186,7 +186,7 @@ impl<M: Send + 'static> ActorCell<M> {
     }
 
     /// Enqueues a user message; schedules the actor if it was idle.
-    #[inline]
+    #[inline(never)]
     pub(crate) fn tell(this: &Arc<Self>, msg: M) {
         match this.mailbox.push_user(msg) {
             Ok(true) => this.dispatcher.schedule_cell(this),
@@ -200,7 +200,7 @@ impl<M: Send + 'static> ActorCell<M> {
     }
 
     /// Enqueues a user message, or hands it back if the actor takes no more.
-    #[inline]
+    #[inline(never)]
     pub(crate) fn try_tell(this: &Arc<Self>, msg: M) -> Result<(), M> {
         let pushed = this.mailbox.push_user(msg);
         Self::schedule_if_idle(this, pushed)
