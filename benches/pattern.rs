@@ -235,6 +235,27 @@ criterion_group! {
     targets = breaker, router, slow_routee
 }
 
+/// Times `direct` and `routed` once each to warm up, then [`PAIRS`] times each in turn, each
+/// side first in half of the pairs: a noisy neighbour weighs on both alike.
+fn alternate(
+    direct: impl Fn() -> Duration,
+    routed: impl Fn() -> Duration,
+) -> Vec<(Duration, Duration)> {
+    direct();
+    routed();
+    (0..PAIRS)
+        .map(|pair| {
+            if pair % 2 == 0 {
+                let d = direct();
+                (d, routed())
+            } else {
+                let p = routed();
+                (direct(), p)
+            }
+        })
+        .collect()
+}
+
 /// The alternating pass: 4 counters told directly in turn and a round-robin pool of 4
 /// counters, in one system, timed one burst after the other.
 fn router_pairs() {
@@ -245,19 +266,9 @@ fn router_pairs() {
     let pool = counting_pool(&system, &pool_round);
     let direct = || run(&direct_round, |n| actors[(n % ROUTEES) as usize].tell(n));
     let routed = || run(&pool_round, |n| pool.tell(n));
-    // Warm-up: both paths once.
-    direct();
-    routed();
     let rate = |elapsed: Duration| MESSAGES as f64 / elapsed.as_secs_f64() / 1e6;
     let mut ratios = Vec::with_capacity(PAIRS);
-    for pair in 0..PAIRS {
-        let (d, p) = if pair % 2 == 0 {
-            let d = direct();
-            (d, routed())
-        } else {
-            let p = routed();
-            (direct(), p)
-        };
+    for (d, p) in alternate(direct, routed) {
         let ratio = d.as_secs_f64() / p.as_secs_f64();
         println!(
             "router pairs: direct {:.1}M msgs/s, pool {:.1}M msgs/s, pool / direct {:.0}%",
@@ -338,18 +349,9 @@ fn front_cost() {
         })
     };
     let routed = || held_run(&holders, &pool_round, |n| pool.tell(n));
-    direct();
-    routed();
     let per = |elapsed: Duration| elapsed.as_secs_f64() * 1e9 / MESSAGES as f64;
     let mut extra = Vec::with_capacity(PAIRS);
-    for pair in 0..PAIRS {
-        let (d, p) = if pair % 2 == 0 {
-            let d = direct();
-            (d, routed())
-        } else {
-            let p = routed();
-            (direct(), p)
-        };
+    for (d, p) in alternate(direct, routed) {
         println!(
             "front cost (workers held): direct {:.1} ns/tell, pool {:.1} ns/tell, front +{:.1} ns",
             per(d),

@@ -234,11 +234,7 @@ mod tests {
     fn a_gone_routee_is_skipped_and_a_stopped_one_that_refuses_is_passed_over() {
         let system = one_system("routees-gone");
         let (out, seen) = channel();
-        let (a, b, c) = (
-            reporting(&system, "a", &out),
-            reporting(&system, "b", &out),
-            reporting(&system, "c", &out),
-        );
+        let [a, b, c] = ["a", "b", "c"].map(|name| reporting(&system, name, &out));
         let table = RouteeTable::new();
         assert!(table.start(vec![a.clone(), b.clone(), c.clone()]));
         // Round-robin over three places.
@@ -294,11 +290,7 @@ mod tests {
     fn tells_alternating_between_two_tables_each_reach_their_own_list_after_each_start() {
         let system = one_system("routees-two");
         let (out, seen) = channel();
-        let (a, b, c) = (
-            reporting(&system, "a", &out),
-            reporting(&system, "b", &out),
-            reporting(&system, "c", &out),
-        );
+        let [a, b, c] = ["a", "b", "c"].map(|name| reporting(&system, name, &out));
         let (first, second) = (RouteeTable::new(), RouteeTable::new());
         assert!(first.start(vec![a.clone()]));
         assert!(second.start(vec![b.clone()]));
