@@ -169,6 +169,7 @@ impl<M: Send + 'static> RouteeTable<M> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::sync::mpsc::{Sender, channel};
     use std::time::Duration;
 
@@ -266,6 +267,82 @@ mod tests {
         // Every routee gone or stopped: the message comes back for the router.
         table.leave(&a);
         assert_eq!(table.tell(9, pick), Err(9));
+        system.shutdown();
+    }
+
+    #[test]
+    fn senders_on_three_threads_lose_nothing_while_the_router_marks_leavers_and_restarts() {
+        let system = ActorSystem::builder()
+            .name("routees-hammer")
+            .threads(2)
+            .build()
+            .expect("a system");
+        let delivered = Arc::new(AtomicUsize::new(0));
+        let routees: Vec<ActorRef<u32>> = (0..4)
+            .map(|i| {
+                let delivered = delivered.clone();
+                system
+                    .spawn(
+                        Behaviors::receive_message(move |_: u32| {
+                            delivered.fetch_add(1, Ordering::Relaxed);
+                            Behaviors::same()
+                        }),
+                        &format!("counting-{i}"),
+                    )
+                    .expect("spawned")
+            })
+            .collect();
+        let table = RouteeTable::new();
+        assert!(table.start(routees.clone()));
+        let next = AtomicUsize::new(0);
+        let pick = |n: usize| next.fetch_add(1, Ordering::Relaxed) % n;
+        let router_done = AtomicBool::new(false);
+        let (sent, told, handed_back) = std::thread::scope(|scope| {
+            let senders: Vec<_> = (0..3)
+                .map(|_| {
+                    scope.spawn(|| {
+                        // Sent, taken by a routee, handed back.
+                        let mut counts = (0usize, 0usize, 0usize);
+                        while !router_done.load(Ordering::Relaxed) || counts.0 < 1_000 {
+                            counts.0 += 1;
+                            match table.tell(counts.0 as u32, pick) {
+                                Ok(()) => counts.1 += 1,
+                                Err(_) => counts.2 += 1,
+                            }
+                        }
+                        counts
+                    })
+                })
+                .collect();
+            // The router's side meanwhile: a routee leaves, the list is withdrawn, the router
+            // starts again with all four (a new place each time).
+            for round in 0..(INCARNATIONS - 2) {
+                std::thread::sleep(Duration::from_micros(300));
+                table.leave(&routees[round % routees.len()]);
+                std::thread::sleep(Duration::from_micros(300));
+                table.withdraw();
+                std::thread::sleep(Duration::from_micros(100));
+                assert!(table.start(routees.clone()));
+            }
+            router_done.store(true, Ordering::Relaxed);
+            senders
+                .into_iter()
+                .map(|sender| sender.join().expect("a sender thread"))
+                .fold((0, 0, 0), |sum, counts| {
+                    (sum.0 + counts.0, sum.1 + counts.1, sum.2 + counts.2)
+                })
+        });
+        assert_eq!(told + handed_back, sent, "every tell answered");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while delivered.load(Ordering::Relaxed) < told {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} of {told} accepted messages arrived",
+                delivered.load(Ordering::Relaxed)
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(delivered.load(Ordering::Relaxed), told, "none twice");
         system.shutdown();
     }
 
