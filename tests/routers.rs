@@ -1,7 +1,8 @@
 //! Pool routers (issue 19, item 4), ported in behaviour from Pekko's typed routers spec: the
 //! pool spawns its routees, routes round-robin, at random or by consistent hashing, drops a
 //! routee that stops, keeps a restarted one, stops when the last one has left, and sends what
-//! comes after to dead letters.
+//! comes after to dead letters; and Akka's broadcast predicate (a message it picks reaches
+//! every routee).
 
 mod common;
 
@@ -14,7 +15,7 @@ use reactant::pattern::Routers;
 use reactant::prelude::*;
 
 /// What a routee is told.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Job {
     /// Report (routee name, n).
     Work(u32),
@@ -225,7 +226,103 @@ fn a_routee_that_fails_without_supervision_leaves_and_the_others_keep_working() 
     assert_eq!(recv_n(&rx, 6).len(), 6);
 }
 
-/// A balancing pool's routee: `Hold` blocks it until the gate opens; `Work` reports.
+/// A pool whose broadcast predicate picks `Work(n)` for `n >= 100`.
+fn broadcasting_pool(
+    system: &ActorSystem,
+    size: usize,
+    tx: &Sender<(String, u32)>,
+) -> ActorRef<Job> {
+    system
+        .spawn(
+            Routers::pool(size, routee(tx))
+                .with_broadcast(|job| matches!(job, Job::Work(n) if *n >= 100)),
+            "pool",
+        )
+        .expect("spawned")
+}
+
+#[test]
+fn a_broadcast_message_reaches_every_routee_once_and_the_others_are_routed_in_turn() {
+    let system = common::system("router-broadcast");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let pool = broadcasting_pool(&system, 3, &tx);
+    for n in 0..3 {
+        pool.tell(Job::Work(n));
+    }
+    let names: HashSet<String> = recv_n(&rx, 3).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(names.len(), 3, "round-robin over three: {names:?}");
+    pool.tell(Job::Work(100));
+    let copies = recv_n(&rx, 3);
+    assert!(copies.iter().all(|(_, n)| *n == 100), "{copies:?}");
+    let names: HashSet<&String> = copies.iter().map(|(name, _)| name).collect();
+    assert_eq!(names.len(), 3, "one copy per routee: {copies:?}");
+    common::assert_quiet(&rx);
+    // Order from one sender holds across both kinds: each routee sees 100 before 101.
+    pool.tell(Job::Work(100));
+    pool.tell(Job::Work(101));
+    let mut seen: HashMap<String, Vec<u32>> = HashMap::new();
+    for (name, n) in recv_n(&rx, 6) {
+        seen.entry(name).or_default().push(n);
+    }
+    assert!(
+        seen.values().all(|ns| ns == &[100, 101]),
+        "each routee in the sender's order: {seen:?}"
+    );
+}
+
+#[test]
+fn a_broadcast_skips_a_routee_that_left_and_with_none_left_goes_to_dead_letters() {
+    let system = common::system("router-broadcast-left");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let pool = broadcasting_pool(&system, 2, &tx);
+    pool.tell(Job::Quit);
+    // Once the router has seen it leave, a broadcast reaches the one routee left, once.
+    assert!(common::eventually(|| {
+        pool.tell(Job::Work(100));
+        answering_routees(&rx, 2).len() == 1
+    }));
+    pool.tell(Job::Work(100));
+    assert_eq!(recv_n(&rx, 1)[0].1, 100);
+    common::assert_quiet(&rx);
+    let dead = system.dead_letters().subscribe();
+    pool.tell(Job::Quit);
+    assert!(
+        common::eventually(|| pool.is_terminated()),
+        "the router did not stop when its last routee left"
+    );
+    pool.tell(Job::Work(100));
+    assert!(
+        common::eventually(|| dead
+            .try_iter()
+            .any(|letter| letter.recipient.name() == "pool")),
+        "a broadcast after the end went nowhere"
+    );
+}
+
+#[test]
+fn a_broadcast_predicate_that_panics_fails_the_router_not_the_sender() {
+    let system = common::system("router-broadcast-panic");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let pool = system
+        .spawn(
+            Routers::pool(2, routee(&tx)).with_broadcast(|job| match job {
+                Job::Work(13) => panic!("the predicate broke"),
+                _ => false,
+            }),
+            "pool",
+        )
+        .expect("spawned");
+    pool.tell(Job::Work(1));
+    assert_eq!(recv_n(&rx, 1).len(), 1);
+    // The tell returns; the router fails in its own turn and, unsupervised, stops.
+    pool.tell(Job::Work(13));
+    assert!(
+        common::eventually(|| pool.is_terminated()),
+        "the router kept running after its predicate panicked"
+    );
+}
+
+/// A balancing pool's routee: `Hold` blocks it until the gate opens; `Work` reports./// A balancing pool's routee: `Hold` blocks it until the gate opens; `Work` reports.
 #[derive(Debug)]
 enum Task {
     Hold(crossbeam_channel::Receiver<()>),

@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crossbeam_utils::CachePadded;
 
 use super::routees::RouteeTable;
-use super::router::{Factory, PoolRouter, Routing, fixed_hasher};
+use super::router::{Broadcast, Factory, PoolRouter, Routing, fixed_hasher};
 use crate::actor::{
     Actor, ActorPath, ActorRef, AdaptFn, AnyActorRef, Behavior, Behaviors, Context, MakeFront,
     Recipient, Signal,
@@ -56,18 +56,27 @@ impl<M: Send + 'static> From<PoolRouter<M>> for Behavior<M> {
             size,
             factory,
             routing,
+            broadcast,
         } = pool;
-        let fronted = !matches!(routing, Routing::ConsistentHashing(_));
+        // User code that looks at each message (a key, a broadcast predicate) runs in the
+        // router's turn: such pools have no front.
+        let fronted = !matches!(routing, Routing::ConsistentHashing(_)) && broadcast.is_none();
         let random = matches!(routing, Routing::Random);
         let make = move || {
             // One table per spawn, shared by the router (at each restart too) and its front.
             let shared = Arc::new(Shared::new(random));
             let behavior = Behaviors::actor({
-                let (factory, routing, shared) = (factory.clone(), routing.clone(), shared.clone());
+                let (factory, routing, broadcast, shared) = (
+                    factory.clone(),
+                    routing.clone(),
+                    broadcast.clone(),
+                    shared.clone(),
+                );
                 move || Pool {
                     size,
                     factory: factory.clone(),
                     routing: routing.clone(),
+                    broadcast: broadcast.clone(),
                     routees: Vec::with_capacity(size),
                     shared: shared.clone(),
                     fronted,
@@ -239,6 +248,7 @@ struct Pool<M: Send + 'static> {
     size: usize,
     factory: Factory<M>,
     routing: Routing<M>,
+    broadcast: Option<Broadcast<M>>,
     routees: Vec<Routee<M>>,
     shared: Arc<Shared<M>>,
     /// Whether a front reads `shared.routees` (round-robin and random pools).
@@ -281,8 +291,15 @@ impl<M: Send + 'static> Pool<M> {
     }
 
     /// Tells a routee; one that refuses (it stopped, and its `Terminated` is on the way)
-    /// leaves the pool at once and the next is tried.
+    /// leaves the pool at once and the next is tried. A message the broadcast predicate picks
+    /// goes to every routee instead.
     fn route(&mut self, ctx: &mut Context<M>, mut msg: M) {
+        if let Some(broadcast) = &self.broadcast
+            && (broadcast.predicate)(&msg)
+        {
+            let copy = broadcast.copy;
+            return self.broadcast(ctx, msg, copy);
+        }
         while !self.routees.is_empty() {
             let at = self.pick(&msg);
             match self.routees[at].actor.try_tell(msg) {
@@ -295,6 +312,30 @@ impl<M: Send + 'static> Pool<M> {
         }
         // Stopping: no routee is left to take it.
         ctx.dead_letter(msg, DeadLetterReason::RecipientStopped);
+    }
+
+    /// Tells every routee a copy of `msg` (the last one gets `msg` itself). A routee that
+    /// refuses (it stopped) leaves the pool and its copy goes to dead letters, as a tell to a
+    /// stopped actor does; with no routee left, `msg` goes there.
+    fn broadcast(&mut self, ctx: &mut Context<M>, msg: M, copy: fn(&M) -> M) {
+        let mut refused = Vec::new();
+        if let Some((last, others)) = self.routees.split_last() {
+            for (at, routee) in others.iter().enumerate() {
+                if let Err(copy) = routee.actor.try_tell(copy(&msg)) {
+                    refused.push((at, copy));
+                }
+            }
+            if let Err(msg) = last.actor.try_tell(msg) {
+                refused.push((others.len(), msg));
+            }
+        } else {
+            ctx.dead_letter(msg, DeadLetterReason::RecipientStopped);
+        }
+        // From the back, so the places still to remove stay valid.
+        for (at, copy) in refused.into_iter().rev() {
+            ctx.dead_letter(copy, DeadLetterReason::RecipientStopped);
+            self.remove(ctx, at, None);
+        }
     }
 
     fn leave(&mut self, ctx: &mut Context<M>, gone: &AnyActorRef, failure: Option<&str>) {

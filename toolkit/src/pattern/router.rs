@@ -18,7 +18,8 @@
 //! reference is the router in every other respect (path, watching, equality, asks). A pool
 //! spawned from `Behaviors::setup` (or returned by a handler) routes through its mailbox.
 //! Consistent hashing always routes in the router's turn, where the key function runs under
-//! the router's supervisor.
+//! the router's supervisor; so does a pool with a broadcast predicate
+//! ([`PoolRouter::with_broadcast`]: the messages it picks go to every routee).
 
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
@@ -158,6 +159,7 @@ impl Routers {
             size: size.max(1),
             factory: routee.into_factory(),
             routing: Routing::RoundRobin,
+            broadcast: None,
         }
     }
 }
@@ -225,6 +227,22 @@ pub struct PoolRouter<M: Send + 'static> {
     pub(super) size: usize,
     pub(super) factory: Factory<M>,
     pub(super) routing: Routing<M>,
+    pub(super) broadcast: Option<Broadcast<M>>,
+}
+
+/// Which messages a pool sends to every routee, and how it copies them.
+pub(super) struct Broadcast<M> {
+    pub(super) predicate: Arc<dyn Fn(&M) -> bool + Send + Sync>,
+    pub(super) copy: fn(&M) -> M,
+}
+
+impl<M> Clone for Broadcast<M> {
+    fn clone(&self) -> Self {
+        Self {
+            predicate: self.predicate.clone(),
+            copy: self.copy,
+        }
+    }
 }
 
 impl<M: Send + 'static> PoolRouter<M> {
@@ -255,6 +273,65 @@ impl<M: Send + 'static> PoolRouter<M> {
     ) -> Self {
         let hasher = fixed_hasher();
         self.routing = Routing::ConsistentHashing(Arc::new(move |msg| hasher.hash_one(key(msg))));
+        self
+    }
+}
+
+impl<M: Clone + Send + 'static> PoolRouter<M> {
+    /// Messages for which `predicate` is true go to every routee (a clone each) instead of
+    /// one: to hand all workers a setting, or to tell them all to finish (Akka's
+    /// `withBroadcastPredicate`). Other messages are routed as before.
+    ///
+    /// A pool with a broadcast predicate routes every message in the router's turn (two hops,
+    /// like consistent hashing): the predicate is user code, and a panic in it fails the
+    /// router under its supervisor instead of unwinding into a sender. A routee that has
+    /// stopped is skipped (it leaves the pool); with no routee left the message goes to dead
+    /// letters.
+    ///
+    /// ```
+    /// use reactant::pattern::Routers;
+    /// use reactant::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// #[derive(Clone)]
+    /// enum Job {
+    ///     Work(u32),
+    ///     Flush,
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let system = ActorSystem::new("broadcast")?;
+    /// let (flushed, seen) = std::sync::mpsc::channel();
+    /// let flushed = std::sync::Mutex::new(flushed);
+    /// let worker = move || {
+    ///     let flushed = flushed.lock().map(|tx| tx.clone()).ok();
+    ///     Behaviors::receive_message(move |job: Job| {
+    ///         if let (Job::Flush, Some(flushed)) = (job, &flushed) {
+    ///             let _ = flushed.send(());
+    ///         }
+    ///         Behaviors::same()
+    ///     })
+    /// };
+    /// let pool = system.spawn(
+    ///     Routers::pool(3, worker).with_broadcast(|job| matches!(job, Job::Flush)),
+    ///     "workers",
+    /// )?;
+    /// pool.tell(Job::Work(1));
+    /// pool.tell(Job::Flush);
+    /// for _ in 0..3 {
+    ///     seen.recv_timeout(Duration::from_secs(3))?; // one flush per worker
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_broadcast(
+        mut self,
+        predicate: impl Fn(&M) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.broadcast = Some(Broadcast {
+            predicate: Arc::new(predicate),
+            copy: M::clone,
+        });
         self
     }
 }
