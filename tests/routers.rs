@@ -322,6 +322,57 @@ fn a_broadcast_predicate_that_panics_fails_the_router_not_the_sender() {
     );
 }
 
+#[test]
+fn routee_props_put_the_routees_on_their_dispatcher_and_an_unknown_one_stops_the_router() {
+    let system = ActorSystem::builder()
+        .name("router-props")
+        .threads(1)
+        .dispatcher("workers", 2)
+        .build()
+        .expect("a system");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let thread_reporting = {
+        let tx = parking_lot::Mutex::new(tx);
+        move || {
+            let tx = tx.lock().clone();
+            Behaviors::receive_message(move |_: u32| {
+                let thread = std::thread::current();
+                let _ = tx.send(thread.name().unwrap_or_default().to_owned());
+                Behaviors::same()
+            })
+        }
+    };
+    let pool = system
+        .spawn(
+            Routers::pool(3, thread_reporting)
+                .with_routee_props(Props::new().with_dispatcher("workers")),
+            "pool",
+        )
+        .expect("spawned");
+    for n in 0..9 {
+        pool.tell(n);
+    }
+    let threads = recv_n(&rx, 9);
+    assert!(
+        threads
+            .iter()
+            .all(|thread| thread.starts_with("router-props-workers-")),
+        "every routee on the pool's dispatcher: {threads:?}"
+    );
+    // A dispatcher the system does not have: no routee can start, the router stops.
+    let nowhere = system
+        .spawn(
+            Routers::pool(2, || Behaviors::receive_message(|_: u32| Behaviors::same()))
+                .with_routee_props(Props::new().with_dispatcher("missing")),
+            "nowhere",
+        )
+        .expect("the router itself spawns");
+    assert!(
+        common::eventually(|| nowhere.is_terminated()),
+        "a pool with no routee kept running"
+    );
+}
+
 /// A balancing pool's routee: `Hold` blocks it until the gate opens; `Work` reports./// A balancing pool's routee: `Hold` blocks it until the gate opens; `Work` reports.
 #[derive(Debug)]
 enum Task {

@@ -46,7 +46,7 @@ use super::routees::RouteeTable;
 use super::router::{Broadcast, Factory, PoolRouter, Routing, fixed_hasher};
 use crate::actor::{
     Actor, ActorPath, ActorRef, AdaptFn, AnyActorRef, Behavior, Behaviors, Context, MakeFront,
-    Recipient, Signal,
+    Props, Recipient, Signal,
 };
 use crate::dead_letters::DeadLetterReason;
 
@@ -57,6 +57,7 @@ impl<M: Send + 'static> From<PoolRouter<M>> for Behavior<M> {
             factory,
             routing,
             broadcast,
+            routee_props,
         } = pool;
         // User code that looks at each message (a key, a broadcast predicate) runs in the
         // router's turn: such pools have no front.
@@ -66,10 +67,11 @@ impl<M: Send + 'static> From<PoolRouter<M>> for Behavior<M> {
             // One table per spawn, shared by the router (at each restart too) and its front.
             let shared = Arc::new(Shared::new(random));
             let behavior = Behaviors::actor({
-                let (factory, routing, broadcast, shared) = (
+                let (factory, routing, broadcast, routee_props, shared) = (
                     factory.clone(),
                     routing.clone(),
                     broadcast.clone(),
+                    routee_props.clone(),
                     shared.clone(),
                 );
                 move || Pool {
@@ -77,6 +79,7 @@ impl<M: Send + 'static> From<PoolRouter<M>> for Behavior<M> {
                     factory: factory.clone(),
                     routing: routing.clone(),
                     broadcast: broadcast.clone(),
+                    routee_props: routee_props.clone(),
                     routees: Vec::with_capacity(size),
                     shared: shared.clone(),
                     fronted,
@@ -249,6 +252,7 @@ struct Pool<M: Send + 'static> {
     factory: Factory<M>,
     routing: Routing<M>,
     broadcast: Option<Broadcast<M>>,
+    routee_props: Props,
     routees: Vec<Routee<M>>,
     shared: Arc<Shared<M>>,
     /// Whether a front reads `shared.routees` (round-robin and random pools).
@@ -380,7 +384,8 @@ impl<M: Send + 'static> Actor for Pool<M> {
 
     fn pre_start(&mut self, ctx: &mut Context<M>) {
         for i in 0..self.size {
-            match ctx.spawn((self.factory)(), &format!("routee-{i}")) {
+            let name = format!("routee-{i}");
+            match ctx.spawn_with((self.factory)(), Some(&name), &self.routee_props) {
                 Ok(actor) => {
                     ctx.watch(&actor);
                     self.routees.push(Routee {

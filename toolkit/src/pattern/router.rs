@@ -27,7 +27,7 @@ use std::sync::Arc;
 use super::balancing::BalancingPool;
 use super::group::GroupRouter;
 use super::receptionist::ServiceKey;
-use crate::actor::{Behavior, Behaviors};
+use crate::actor::{Behavior, Behaviors, Props};
 
 /// Makes one routee's behavior.
 #[doc(hidden)]
@@ -160,6 +160,7 @@ impl Routers {
             factory: routee.into_factory(),
             routing: Routing::RoundRobin,
             broadcast: None,
+            routee_props: Props::new(),
         }
     }
 }
@@ -228,6 +229,7 @@ pub struct PoolRouter<M: Send + 'static> {
     pub(super) factory: Factory<M>,
     pub(super) routing: Routing<M>,
     pub(super) broadcast: Option<Broadcast<M>>,
+    pub(super) routee_props: Props,
 }
 
 /// Which messages a pool sends to every routee, and how it copies them.
@@ -258,6 +260,38 @@ impl<M: Send + 'static> PoolRouter<M> {
     /// Each message goes to a routee picked at random.
     pub fn with_random(mut self) -> Self {
         self.routing = Routing::Random;
+        self
+    }
+
+    /// Spawns the routees with `props`, e.g. on their own dispatcher (a bulkhead), as Akka's
+    /// `withRouteeProps`. A routee that cannot be spawned (a dispatcher the system does not
+    /// have) is left out with an error in the log; with none spawned the router stops.
+    ///
+    /// ```
+    /// use reactant::pattern::Routers;
+    /// use reactant::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let system = ActorSystem::builder().name("io").dispatcher("blocking-io", 2).build()?;
+    /// let reader = || {
+    ///     Behaviors::receive_message(|reply_to: ActorRef<String>| {
+    ///         let thread = std::thread::current();
+    ///         reply_to.tell(thread.name().unwrap_or_default().to_owned());
+    ///         Behaviors::same()
+    ///     })
+    /// };
+    /// let readers = system.spawn(
+    ///     Routers::pool(2, reader).with_routee_props(Props::new().with_dispatcher("blocking-io")),
+    ///     "readers",
+    /// )?;
+    /// let thread = readers.ask(|reply_to| reply_to).wait(Duration::from_secs(3))?;
+    /// assert!(thread.starts_with("io-blocking-io-"), "{thread}");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_routee_props(mut self, props: Props) -> Self {
+        self.routee_props = props;
         self
     }
 
