@@ -4,8 +4,10 @@
 //! The router does not own its routees: they are spawned anywhere and register themselves (or
 //! are registered) with the [`Receptionist`]. Each message goes to one of the actors listed
 //! under the key when it is routed, round-robin (the default) or at random; an actor that
-//! stops leaves the listing (and the rotation) by itself. A message that arrives while nothing
-//! is registered goes to dead letters with [`DeadLetterReason::NoRoutees`].
+//! stops leaves the listing (and the rotation) by itself; one that has stopped before the
+//! receptionist heard refuses, and the message goes to the next. A message that arrives while
+//! nothing is registered (or every listed actor refuses) goes to dead letters with
+//! [`DeadLetterReason::NoRoutees`].
 
 use std::sync::Arc;
 
@@ -74,19 +76,27 @@ impl<M: Send + 'static> Actor for Group<M> {
             self.routees = receptionist.find(&self.key).into_services();
             self.seen = version;
         }
-        // A routee that stopped since the listing was read is skipped.
+        // A routee that stopped since the listing was read is skipped; one that stops between
+        // that check and the tell refuses, and leaves too: the message goes to the next.
         self.routees.retain(|r| !r.is_terminated());
-        let n = self.routees.len();
-        if n == 0 {
-            return ctx.dead_letter(msg, DeadLetterReason::NoRoutees);
+        let mut msg = msg;
+        while !self.routees.is_empty() {
+            let n = self.routees.len();
+            let at = if self.random {
+                fastrand::usize(..n)
+            } else {
+                let at = self.next % n;
+                self.next = self.next.wrapping_add(1);
+                at
+            };
+            match self.routees[at].try_tell(msg) {
+                Ok(()) => return,
+                Err(refused) => {
+                    msg = refused;
+                    self.routees.remove(at);
+                }
+            }
         }
-        let at = if self.random {
-            fastrand::usize(..n)
-        } else {
-            let at = self.next % n;
-            self.next = self.next.wrapping_add(1);
-            at
-        };
-        self.routees[at].tell(msg);
+        ctx.dead_letter(msg, DeadLetterReason::NoRoutees);
     }
 }
