@@ -5,8 +5,9 @@
 //! the router's turn to the routee's mailbox). The front (the reference a pool's spawner gets;
 //! see the actor core's `front.rs`) makes it one: the router publishes its routees in a table
 //! it shares with the front, and the front's `tell` picks one there and tells it directly.
-//! Consistent hashing stays in the router's turn, where the user's key function runs under
-//! the router's supervisor (a panic in it fails the router instead of unwinding into a sender).
+//! Consistent hashing and pools with a broadcast predicate stay in the router's turn, where the
+//! user's key function or predicate runs under the router's supervisor (a panic in it fails
+//! the router instead of unwinding into a sender).
 //!
 //! Where a message sent through the front goes:
 //!
