@@ -165,18 +165,30 @@ fn a_routee_that_stops_leaves_the_pool_and_the_last_one_stops_the_router() {
         4,
         "a message to the pool of one was lost"
     );
+    the_last_routee_quits_and_what_follows_is_a_dead_letter(&system, &pool, Job::Work(9));
+}
+
+/// Tells a pool's last routee to quit: the router stops, and `after`, sent to it then, is a
+/// dead letter addressed to it.
+fn the_last_routee_quits_and_what_follows_is_a_dead_letter(
+    system: &ActorSystem,
+    pool: &ActorRef<Job>,
+    after: Job,
+) {
     let dead = system.dead_letters().subscribe();
     pool.tell(Job::Quit);
-    // The router stops: what is sent to it afterwards is a dead letter addressed to it.
     assert!(
         common::eventually(|| pool.is_terminated()),
         "the router did not stop when its last routee left"
     );
-    assert!(common::eventually(|| {
-        pool.tell(Job::Work(9));
-        dead.try_iter()
-            .any(|letter| letter.recipient.name() == "pool")
-    }));
+    assert!(
+        common::eventually(|| {
+            pool.tell(after.clone());
+            dead.try_iter()
+                .any(|letter| letter.recipient.name() == "pool")
+        }),
+        "a message after the end went nowhere"
+    );
 }
 
 #[test]
@@ -284,19 +296,7 @@ fn a_broadcast_skips_a_routee_that_left_and_with_none_left_goes_to_dead_letters(
     pool.tell(Job::Work(100));
     assert_eq!(recv_n(&rx, 1)[0].1, 100);
     common::assert_quiet(&rx);
-    let dead = system.dead_letters().subscribe();
-    pool.tell(Job::Quit);
-    assert!(
-        common::eventually(|| pool.is_terminated()),
-        "the router did not stop when its last routee left"
-    );
-    pool.tell(Job::Work(100));
-    assert!(
-        common::eventually(|| dead
-            .try_iter()
-            .any(|letter| letter.recipient.name() == "pool")),
-        "a broadcast after the end went nowhere"
-    );
+    the_last_routee_quits_and_what_follows_is_a_dead_letter(&system, &pool, Job::Work(100));
 }
 
 #[test]

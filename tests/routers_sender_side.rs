@@ -462,7 +462,7 @@ fn a_pool_of_pools_delivers_every_message_once_in_order() {
 fn a_pool_whose_routees_are_pools_tells_through_both_fronts_on_the_senders_thread() {
     // Each outer routee is spawned from a pool's configuration, so the outer router's routee
     // references are the inner pools' fronts: the outer front's tell runs the inner front's
-    // tell on the sender's thread, inside its own (the thread-local last-copy is then busy).
+    // tell on the sender's thread, inside its own.
     let system = common::system("front-in-front");
     let ((tx, rx), (quit_tx, _quit)) = channels();
     let leaf = parking_lot::Mutex::new((tx, quit_tx));

@@ -55,8 +55,6 @@ struct Slot<M: Send + 'static> {
 pub(super) struct RouteeTable<M: Send + 'static> {
     /// The place of the current list, plus one; zero when there is none.
     current: AtomicUsize,
-    /// How many places are used (only the router writes it, in its turns).
-    used: AtomicUsize,
     lists: [OnceLock<Published<M>>; INCARNATIONS],
 }
 
@@ -64,7 +62,6 @@ impl<M: Send + 'static> RouteeTable<M> {
     pub(super) fn new() -> Self {
         Self {
             current: AtomicUsize::new(0),
-            used: AtomicUsize::new(0),
             lists: std::array::from_fn(|_| OnceLock::new()),
         }
     }
@@ -77,8 +74,13 @@ impl<M: Send + 'static> RouteeTable<M> {
             self.withdraw();
             return true;
         }
-        let place = self.used.load(Ordering::Relaxed);
-        let Some(list) = self.lists.get(place) else {
+        // The first free place: places fill in order and are never emptied.
+        let Some((place, list)) = self
+            .lists
+            .iter()
+            .enumerate()
+            .find(|(_, list)| list.get().is_none())
+        else {
             self.current.store(0, Ordering::Release);
             return false;
         };
@@ -91,11 +93,9 @@ impl<M: Send + 'static> RouteeTable<M> {
             .collect();
         let published = Published { slots };
         if list.set(published).is_err() {
-            // Only the router sets places, one turn at a time, and `used` moves past each:
-            // a set place is never set again.
+            // Only the router sets places, one turn at a time: the place it found free is.
             return false;
         }
-        self.used.store(place + 1, Ordering::Relaxed);
         // Release: a sender that reads the place reads the list it names.
         self.current.store(place + 1, Ordering::Release);
         true
@@ -231,11 +231,23 @@ mod tests {
         system.shutdown();
     }
 
+    /// A one-worker system and three reporting actors, "a", "b" and "c".
+    fn three_reporters(
+        name: &str,
+    ) -> (
+        ActorSystem,
+        std::sync::mpsc::Receiver<&'static str>,
+        [ActorRef<u32>; 3],
+    ) {
+        let system = one_system(name);
+        let (out, seen) = channel();
+        let reporters = ["a", "b", "c"].map(|name| reporting(&system, name, &out));
+        (system, seen, reporters)
+    }
+
     #[test]
     fn a_gone_routee_is_skipped_and_a_stopped_one_that_refuses_is_passed_over() {
-        let system = one_system("routees-gone");
-        let (out, seen) = channel();
-        let [a, b, c] = ["a", "b", "c"].map(|name| reporting(&system, name, &out));
+        let (system, seen, [a, b, c]) = three_reporters("routees-gone");
         let table = RouteeTable::new();
         assert!(table.start(vec![a.clone(), b.clone(), c.clone()]));
         // Round-robin over three places.
@@ -365,9 +377,7 @@ mod tests {
 
     #[test]
     fn tells_alternating_between_two_tables_each_reach_their_own_list_after_each_start() {
-        let system = one_system("routees-two");
-        let (out, seen) = channel();
-        let [a, b, c] = ["a", "b", "c"].map(|name| reporting(&system, name, &out));
+        let (system, seen, [a, b, c]) = three_reporters("routees-two");
         let (first, second) = (RouteeTable::new(), RouteeTable::new());
         assert!(first.start(vec![a.clone()]));
         assert!(second.start(vec![b.clone()]));
